@@ -142,3 +142,13 @@ def test_torch_handoff_from_strict(xp):
     t = to_torch(a)
     assert isinstance(t, torch.Tensor)
     np.testing.assert_array_equal(t.cpu().numpy(), np.arange(3.0))
+
+
+def test_top_k_ties_broken_by_index_on_every_backend(xp):
+    keys = np.array([1.0, 3.0, 3.0, 2.0, 3.0, 3.0, 0.0, 2.0])
+    expected = np.argsort(-keys, kind="stable")[:3]
+    assert gumbel_top_k(keys, 3, top_k=True).tolist() == expected.tolist() == [1, 2, 4]
+    got = gumbel_top_k(asarray(keys, xp=xp), 3, top_k=True)
+    assert to_numpy(got).tolist() == expected.tolist()
+    assert gumbel_top_k(keys, 0, top_k=True).tolist() == []
+    assert sorted(gumbel_top_k(keys, 8, top_k=True).tolist()) == list(range(8))

@@ -5,6 +5,7 @@ Each takes and returns arrays of one namespace (found with
 kernel compares rows with rows (distances are computed in chunks).
 """
 
+import numpy as np
 from sklearn.utils import check_random_state
 
 from tabsift.backend._namespace import get_namespace, namespace_name
@@ -116,11 +117,19 @@ def sq_distances(A, B, *, xp=None):
     return xp.maximum(d, xp.zeros_like(d))
 
 
-def min_sq_distances(X, centers, *, chunk_size=65536, xp=None):
+def min_sq_distances(X, centers, *, chunk_size=None, xp=None):
     """For each row of ``X``, the squared distance to its nearest row of ``centers``.
 
-    Rows are processed in chunks of ``chunk_size`` so memory is
-    ``O(chunk_size * n_centers)``, not ``O(n_samples * n_centers)``.
+    Rows are processed in chunks so memory is ``O(chunk_size * n_centers)``,
+    not ``O(n_samples * n_centers)``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    centers : array of shape (n_centers, n_features)
+    chunk_size : int, default=None
+        Rows per chunk; by default about a million distances (8 MB in
+        float64) are held at a time, which keeps them in cache.
 
     Returns
     -------
@@ -137,16 +146,26 @@ def min_sq_distances(X, centers, *, chunk_size=65536, xp=None):
     ([1.0, 1.0], [0, 1])
     """
     xp = get_namespace(X, centers, xp=xp)
+    n, n_centers = X.shape[0], centers.shape[0]
+    if chunk_size is None:
+        chunk_size = max(1, (1 << 20) // max(n_centers, 1))
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
-    n = X.shape[0]
+    if n == 0:
+        return xp.zeros((0,), dtype=X.dtype), xp.zeros((0,), dtype=xp.int64)
+    # |x - c|^2 = |x|^2 + (|c|^2 - 2 x.c): the argmin needs only the bracket, so the
+    # full chunk-by-centers matrix sees one matrix product, one addition and one argmin.
+    minus_2ct = -2.0 * xp.matrix_transpose(centers)
+    cc = xp.sum(centers * centers, axis=1)[None, :]
     dists, idx = [], []
     for start in range(0, n, chunk_size):
-        d = sq_distances(X[start : min(start + chunk_size, n), ...], centers, xp=xp)
-        dists.append(xp.min(d, axis=1))
-        idx.append(xp.argmin(d, axis=1))
-    if not dists:
-        return xp.zeros((0,), dtype=X.dtype), xp.zeros((0,), dtype=xp.int64)
+        chunk = X[start : min(start + chunk_size, n), ...]
+        partial = chunk @ minus_2ct + cc
+        best = xp.argmin(partial, axis=1)
+        nearest = xp.take_along_axis(partial, best[:, None], axis=1)[:, 0]
+        d = nearest + xp.sum(chunk * chunk, axis=1)
+        dists.append(xp.maximum(d, xp.zeros_like(d)))
+        idx.append(best)
     return xp.concat(dists), xp.concat(idx)
 
 
@@ -190,5 +209,21 @@ def gumbel_top_k(log_weights, k, *, random_state=None, top_k=False, xp=None):
         if namespace_name(xp) != "numpy":
             noise = xp.asarray(noise, dtype=log_weights.dtype)
         keys = keys + noise
+    if namespace_name(xp) == "numpy" and 0 < k < n:
+        return _numpy_top_k(np.asarray(keys), k)
     order = xp.argsort(keys, descending=True, stable=True)
     return order[:k]
+
+
+def _numpy_top_k(keys, k):
+    """Indices of the ``k`` largest keys, exactly as a stable descending argsort orders them.
+
+    A partition finds the k-th largest value in linear time; ties at that value are
+    broken by index, as the stable sort breaks them, so every backend agrees.
+    """
+    n = keys.shape[0]
+    kth = np.partition(keys, n - k)[n - k]
+    above = np.flatnonzero(keys > kth)
+    ties = np.flatnonzero(keys == kth)[: k - above.shape[0]]
+    chosen = np.concatenate([above, ties])
+    return chosen[np.lexsort((chosen, -keys[chosen]))]
