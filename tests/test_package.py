@@ -86,6 +86,14 @@ def test_atomic_write_leaves_old_file_on_error(tmp_path):
     assert os.listdir(tmp_path) == ["result.json"]
 
 
+def test_atomic_write_uses_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    target = tmp_path / "shared.txt"
+    atomic_write_text(target, "x")
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
 def test_progress_is_silenced_by_verbose_zero(capsys):
     assert list(progress(range(3), verbose=0)) == [0, 1, 2]
     assert capsys.readouterr().err == ""

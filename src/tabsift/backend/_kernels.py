@@ -6,7 +6,6 @@ kernel compares rows with rows (distances are computed in chunks).
 """
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from tabsift.backend._namespace import get_namespace, namespace_name
 
@@ -204,6 +203,8 @@ def gumbel_top_k(log_weights, k, *, random_state=None, top_k=False, xp=None):
         raise ValueError(f"k must be between 0 and the number of rows ({n}), got k={k}.")
     keys = log_weights
     if not top_k:
+        from sklearn.utils import check_random_state
+
         rng = check_random_state(random_state)
         noise = rng.gumbel(size=n)
         if namespace_name(xp) != "numpy":

@@ -10,6 +10,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _default_file_mode():
+    # mkstemp creates files readable by the owner only; results are meant to be shared
+    # like any file the user writes, so apply the usual 0o666 & ~umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 @contextmanager
 def atomic_write(path, mode="w", *, encoding="utf-8"):
     """Open a temporary file that replaces ``path`` when the block ends without error.
@@ -45,6 +56,7 @@ def atomic_write(path, mode="w", *, encoding="utf-8"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _FILE_MODE)
         kwargs = {} if mode == "wb" else {"encoding": encoding, "newline": ""}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f

@@ -1,0 +1,41 @@
+"""Small offline datasets for tabsift's examples and tests.
+
+Two kinds of loaders:
+
+- wrappers over scikit-learn's bundled datasets (``load_*``), returning pandas
+  objects by default and saying which ``task`` each dataset is;
+- generators with planted structure (``make_*``), returning the data together
+  with the ground truth a method should recover (informative columns, a
+  boolean rule, a decision tree, a missing non-linear mechanism, the domain of
+  each row).
+
+Nothing is downloaded: every loader works offline.
+"""
+
+from tabsift.datasets._boolean_rule import make_boolean_rule
+from tabsift.datasets._bundled import (
+    load_breast_cancer,
+    load_california_housing,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+)
+from tabsift.datasets._domain_shift import make_domain_shift
+from tabsift.datasets._informative import make_informative
+from tabsift.datasets._interaction import make_missing_interaction
+from tabsift.datasets._planted_tree import make_planted_tree
+
+__all__ = [
+    "load_breast_cancer",
+    "load_california_housing",
+    "load_diabetes",
+    "load_digits",
+    "load_iris",
+    "load_wine",
+    "make_boolean_rule",
+    "make_domain_shift",
+    "make_informative",
+    "make_missing_interaction",
+    "make_planted_tree",
+]

@@ -1,0 +1,87 @@
+"""scikit-learn's common estimator checks on every public tabsift estimator.
+
+Estimators are found by discovery: every class exported in the ``__all__`` of
+a public tabsift subpackage that derives from ``BaseEstimator``. A new family
+is covered as soon as it exports its estimators; it only edits this file to
+give check-time parameters (e.g. a small ``n_generations``) or an expected
+failure, always with a written reason.
+"""
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import tabsift
+
+# Parameters that keep the common checks fast: {class name: dict of params}.
+CHECK_PARAMS = {}
+
+# Checks an estimator is expected to fail: {class name: {check name: reason}}.
+EXPECTED_FAILED_CHECKS = {}
+
+
+def _public_modules():
+    for info in pkgutil.walk_packages(tabsift.__path__, prefix="tabsift."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]):
+            continue
+        yield importlib.import_module(info.name)
+
+
+def discover_estimators():
+    """Return ``[(name, class)]`` for every public tabsift estimator, sorted by name."""
+    found = {}
+    for module in _public_modules():
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name, None)
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseEstimator)
+                and obj.__module__.startswith("tabsift.")
+                and not inspect.isabstract(obj)
+            ):
+                found[name] = obj
+    return sorted(found.items())
+
+
+ESTIMATORS = discover_estimators()
+
+
+def _instances():
+    for name, cls in ESTIMATORS:
+        yield cls(**CHECK_PARAMS.get(name, {}))
+
+
+def _expected_failed(estimator):
+    return EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {})
+
+
+def test_discovery_finds_estimators_and_nothing_else():
+    names = [name for name, _ in ESTIMATORS]
+    assert "FormulaTransformer" in names
+    for name, cls in ESTIMATORS:
+        assert not name.startswith("_")
+        assert issubclass(cls, BaseEstimator)
+    # Every configured name refers to a discovered estimator (no stale entries).
+    assert set(CHECK_PARAMS) <= set(names)
+    assert set(EXPECTED_FAILED_CHECKS) <= set(names)
+
+
+@parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("name,cls", ESTIMATORS, ids=[n for n, _ in ESTIMATORS])
+def test_init_only_stores_parameters(name, cls):
+    # STYLE.md: keyword-only parameters after the first, no **kwargs, no work in __init__.
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert all(p.kind is not p.VAR_KEYWORD for p in params), f"{name} takes **kwargs"
+    assert all(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params[1:]), (
+        f"{name}: parameters after the first must be keyword-only"
+    )
+    est = cls(**CHECK_PARAMS.get(name, {}))
+    assert set(vars(est)) == set(est.get_params(deep=False))
