@@ -1,0 +1,52 @@
+"""LLM access: one retried, budgeted and cached client for OpenAI-compatible servers.
+
+:class:`LLMClient` wraps the official ``openai`` client (imported on the first
+request, not with this package). Estimators take an ``LLMClient`` as a
+parameter; it never exposes its API key. :func:`extract_json`,
+:func:`extract_block` and :func:`validate_json` turn free-form replies into
+data, and :meth:`LLMClient.chat_json` asks again when a reply does not
+validate. :mod:`tabsift.llm.testing` provides a local server for tests.
+
+Examples
+--------
+>>> from tabsift.llm import LLMClient, extract_json
+>>> from tabsift.llm.testing import LocalLLMServer
+>>> with LocalLLMServer(lambda request: 'Here: {"depth": 3}') as server:
+...     client = LLMClient("tabsift-test", base_url=server.base_url)
+...     extract_json(client.complete("How deep?"))
+{'depth': 3}
+"""
+
+from tabsift.llm._cache import ResponseCache
+from tabsift.llm._client import LLMClient
+from tabsift.llm._errors import (
+    BudgetExceededError,
+    CacheMissError,
+    LLMError,
+    LLMResponseError,
+    LLMUnavailableError,
+    SchemaValidationError,
+)
+from tabsift.llm._response import ChatResponse, Choice, TokenLogprob, TokenUsage
+from tabsift.llm._schema import validate_json
+from tabsift.llm._structured import extract_block, extract_json
+from tabsift.llm._usage import Usage
+
+__all__ = [
+    "BudgetExceededError",
+    "CacheMissError",
+    "ChatResponse",
+    "Choice",
+    "LLMClient",
+    "LLMError",
+    "LLMResponseError",
+    "LLMUnavailableError",
+    "ResponseCache",
+    "SchemaValidationError",
+    "TokenLogprob",
+    "TokenUsage",
+    "Usage",
+    "extract_block",
+    "extract_json",
+    "validate_json",
+]
