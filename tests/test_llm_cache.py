@@ -187,17 +187,21 @@ def test_clients_in_threads_share_one_cache(server, tmp_path):
     path = tmp_path / "c.sqlite"
     server.responder = lambda request: "same"
     clients = [server.client(cache=path) for _ in range(4)]
-    replies = []
+    replies, errors = [], []
 
     def work(client):
-        for j in range(5):
-            replies.append(client.chat(f"prompt {j}"))
+        try:
+            for j in range(5):
+                replies.append(client.chat(f"prompt {j}"))
+        except Exception as err:  # reported below: a thread's exception is otherwise lost
+            errors.append(repr(err))
 
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     assert len(replies) == 20 and all(r.text == "same" for r in replies)
     assert len(ResponseCache(path)) == 5
     # Concurrent misses may each ask the server; later calls are all hits.

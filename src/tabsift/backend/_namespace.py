@@ -26,12 +26,29 @@ def is_cupy_array(x):
 
 
 def is_torch_tensor(x):
-    """Return True when ``x`` is a torch tensor, without importing torch."""
+    """Return True when ``x`` is a torch tensor, without importing torch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.backend import is_torch_tensor
+    >>> is_torch_tensor(np.ones(3))
+    False
+    """
     return _module_root(x) == "torch"
 
 
 def is_pandas(x):
-    """Return True when ``x`` is a pandas DataFrame, Series or Index."""
+    """Return True when ``x`` is a pandas DataFrame, Series or Index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from tabsift.backend import is_pandas
+    >>> is_pandas(pd.Series([1.0, 2.0])), is_pandas(np.ones(2))
+    (True, False)
+    """
     return _module_root(x) == "pandas"
 
 
@@ -242,7 +259,15 @@ def asarray(x, *, xp=None, dtype=None):
 
 
 def device(x):
-    """Return the device ``x`` lives on (``"cpu"`` for NumPy arrays)."""
+    """Return the device ``x`` lives on (``"cpu"`` for NumPy arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.backend import device
+    >>> device(np.ones(3))
+    'cpu'
+    """
     import array_api_compat
 
     return array_api_compat.device(x)

@@ -105,6 +105,15 @@ class Node:
     """Base class of the syntax tree nodes.
 
     ``str(node)`` gives canonical formula text that parses back to an equal tree.
+
+    Examples
+    --------
+    >>> from tabsift.expr import BinaryOp, Column, Node, Number, parse
+    >>> tree = BinaryOp("*", Column("x"), Number(2))
+    >>> isinstance(tree, Node), str(tree)
+    (True, 'x * 2')
+    >>> parse(str(tree)).root == tree
+    True
     """
 
     __slots__ = ()

@@ -72,12 +72,32 @@ def atomic_write(path, mode="w", *, encoding="utf-8"):
 
 
 def atomic_write_text(path, text, *, encoding="utf-8"):
-    """Write ``text`` to ``path`` atomically. See :func:`atomic_write`."""
+    """Write ``text`` to ``path`` atomically. See :func:`atomic_write`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tabsift.utils import atomic_write_text
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "notes" / "out.txt"
+    >>> atomic_write_text(path, "done")
+    >>> path.read_text()
+    'done'
+    """
     with atomic_write(path, "w", encoding=encoding) as f:
         f.write(text)
 
 
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically. See :func:`atomic_write`."""
+    """Write ``data`` to ``path`` atomically. See :func:`atomic_write`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from tabsift.utils import atomic_write_bytes
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.bin"
+    >>> atomic_write_bytes(path, b"done")
+    >>> path.read_bytes()
+    b'done'
+    """
     with atomic_write(path, "wb") as f:
         f.write(data)
