@@ -39,6 +39,48 @@ CREATE TABLE IF NOT EXISTS responses (
 """
 
 
+_OPEN_LOCK = threading.Lock()
+
+
+def _open(path):
+    """Open ``path`` in autocommit mode, switch it to WAL and create the table."""
+    # isolation_level=None: autocommit, each statement is its own short transaction.
+    # check_same_thread=False only so that close() may run in another thread;
+    # each connection is otherwise used by the thread that opened it.
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise OSError(
+                f"the response cache {str(path)!r} could not be switched to SQLite's "
+                f"WAL mode (got {mode!r}); put it on a local disk, not a network share."
+            )
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(_SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _retry_locked(operation, *, deadline=30.0):
+    """Run ``operation``, retrying while SQLite reports a lock it did not wait for."""
+    start = time.monotonic()
+    delay = 0.005
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as err:
+            message = str(err).lower()
+            if "locked" not in message and "busy" not in message:
+                raise
+            if time.monotonic() - start > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _close_connections(connections, lock):
     with lock:
         mine = [conn for pid, conn in connections if pid == os.getpid()]
@@ -107,25 +149,11 @@ class ResponseCache:
         if conn is not None and self._local.pid == os.getpid():
             return conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit, each statement is its own short transaction.
-        # check_same_thread=False only so that close() may run in another thread;
-        # each connection is otherwise used by the thread that opened it.
-        conn = sqlite3.connect(
-            self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA busy_timeout = 60000")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise OSError(
-                    f"the response cache {str(self.path)!r} could not be switched to SQLite's "
-                    f"WAL mode (got {mode!r}); put it on a local disk, not a network share."
-                )
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute(_SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
+        # Opening is serialised within the process and retried across processes: switching
+        # a new file to WAL and creating the table take locks for which SQLite may answer
+        # "database is locked" at once, without waiting for its busy timeout.
+        with _OPEN_LOCK:
+            conn = _retry_locked(lambda: _open(self.path))
         self._local.conn = conn
         self._local.pid = os.getpid()
         with self._conn_lock:
@@ -159,11 +187,13 @@ class ResponseCache:
         blob = _canonical_json({"version": _KEY_VERSION, "request": fields})
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def _execute(self, sql, params=()):
+        conn = self._connection()
+        return _retry_locked(lambda: conn.execute(sql, params))
+
     def get(self, key):
         """Return the stored reply for ``key``, or None on a miss."""
-        row = self._connection().execute(
-            "SELECT response FROM responses WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def put(self, key, request, response):
@@ -180,7 +210,7 @@ class ResponseCache:
             The reply payload.
         """
         stored_request = {name: request.get(name) for name in _KEY_FIELDS}
-        self._connection().execute(
+        self._execute(
             "INSERT OR REPLACE INTO responses (key, model, request, response, created) "
             "VALUES (?, ?, ?, ?, ?)",
             (
@@ -193,17 +223,15 @@ class ResponseCache:
         )
 
     def __contains__(self, key):
-        row = self._connection().execute(
-            "SELECT 1 FROM responses WHERE key = ?", (key,)
-        ).fetchone()
+        row = self._execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone()
         return row is not None
 
     def __len__(self):
-        return self._connection().execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+        return self._execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
     def clear(self):
         """Delete every entry."""
-        self._connection().execute("DELETE FROM responses")
+        self._execute("DELETE FROM responses")
 
     def close(self):
         """Close the connections this object opened in this process (reopened on next use)."""
