@@ -73,7 +73,7 @@ def test_out_pointing_at_a_file_is_a_bad_argument(tmp_path, capsys):
     taken = tmp_path / "file.txt"
     taken.write_text("x")
     assert main(["demo", "--out", str(taken)]) == 2
-    assert "is a file; give a folder to write the report in" in capsys.readouterr().err
+    assert "is a file; give a folder to write results in" in capsys.readouterr().err
 
 
 def test_subcommands_are_modules_with_add_parser_and_run():

@@ -13,12 +13,21 @@ import pkgutil
 
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import tabsift
 
 # Parameters that keep the common checks fast: {class name: dict of params}.
-CHECK_PARAMS = {}
+CHECK_PARAMS = {
+    # Tiny networks and 2 folds: the checks test the API, not the quality of the scores.
+    "KANSelector": {"epochs": 3, "cv": 2, "hidden_width": 3, "random_state": 0},
+    "ShapSelector": {"n_estimators": 10, "max_depth": 2},
+    "PermutationImportanceSelector": {
+        "estimator": RandomForestClassifier(n_estimators=5, random_state=0),
+        "n_repeats": 2,
+    },
+}
 
 # Checks an estimator is expected to fail: {class name: {check name: reason}}.
 EXPECTED_FAILED_CHECKS = {}

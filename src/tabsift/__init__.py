@@ -17,6 +17,7 @@ _SUBMODULES = frozenset(
         "cli",
         "datasets",
         "expr",
+        "feature_selection",
         "llm",
         "report",
         "utils",

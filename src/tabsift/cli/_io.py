@@ -1,0 +1,103 @@
+"""What every job subcommand shares: argument types, reading and writing tables, resuming."""
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+from tabsift.utils import atomic_write, atomic_write_text
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def output_folder(text):
+    """argparse type: a folder (existing or not), never an existing file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file; give a folder to write results in")
+    return path
+
+
+def input_table(text):
+    """argparse type: an existing CSV, TSV or Parquet file."""
+    path = Path(text)
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a table file tabsift reads; expected one of "
+            f"{', '.join(TABLE_SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"input file {text!r} does not exist")
+    return path
+
+
+def read_table(path):
+    """Read a CSV, TSV or Parquet file into a DataFrame."""
+    import pandas as pd
+
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+
+
+def write_table(frame, path):
+    """Write ``frame`` atomically, in the format its suffix names."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        with atomic_write(path, "wb") as f:
+            frame.to_parquet(f, index=False)
+    else:
+        with atomic_write(path, "w") as f:
+            frame.to_csv(f, index=False, sep="\t" if suffix == ".tsv" else ",")
+
+
+def file_digest(path, *, chunk=1 << 20):
+    """sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def job_fingerprint(command, settings, input_path):
+    """A fingerprint of a job: the command, its settings and its input's bytes."""
+    blob = json.dumps(
+        {"command": command, "settings": settings, "input": file_digest(input_path)},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def finished_job(out, fingerprint):
+    """Return True when ``out`` holds the complete results of the job ``fingerprint``.
+
+    A job writes ``job.json`` (its fingerprint) last, after every other output, so its
+    presence with a matching fingerprint means the outputs are complete and current.
+    """
+    marker = Path(out) / "job.json"
+    try:
+        return json.loads(marker.read_text()).get("fingerprint") == fingerprint
+    except (OSError, ValueError):
+        return False
+
+
+def mark_finished(out, fingerprint, summary):
+    """Write ``job.json``: the last file of a job, written atomically."""
+    atomic_write_text(
+        Path(out) / "job.json",
+        json.dumps({"fingerprint": fingerprint, **summary}, indent=2, default=str),
+    )

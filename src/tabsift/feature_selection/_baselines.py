@@ -1,0 +1,338 @@
+"""The baseline selectors of the KAN feature-selection paper, as scikit-learn objects."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
+from sklearn.feature_selection import SelectorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._shap import ShapSelector
+
+
+class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
+    """Select features by permutation importance measured on held-out rows.
+
+    The data given to :meth:`fit` is split once: the model is fit on one part
+    and each feature's importance is the drop in score when that feature's
+    values are shuffled in the other part (the validation part), averaged
+    over ``n_repeats`` shuffles. Measuring on rows the model has not seen
+    avoids the bias of impurity importances towards features the model
+    merely memorised.
+
+    Parameters
+    ----------
+    estimator : estimator, default=None
+        The model whose importances are measured; cloned before fitting. By
+        default a random forest of 200 trees (classifier or regressor,
+        following ``task``).
+    n_features_to_select : int or float, default=0.4
+        Features to keep: a fraction of the columns in (0, 1] (rounded up,
+        at least one) or a count. Read when the support is asked for, so it
+        can be changed after fitting.
+    validation_fraction : float, default=0.25
+        Share of the rows held out to measure importances (stratified by
+        class for classification when every class has at least two rows).
+    n_repeats : int, default=5
+        Number of shuffles of each feature.
+    scoring : str or callable, default=None
+        Scorer for :func:`sklearn.inspection.permutation_importance`; None
+        uses the estimator's ``score`` method.
+    task : {"auto", "classification", "regression"}, default="auto"
+        Chooses the default estimator and the stratification; ``"auto"``
+        infers it from y with :func:`sklearn.utils.multiclass.type_of_target`.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the split, the shuffles and the default estimator.
+    n_jobs : int, default=None
+        Jobs for the default forest and for the shuffles.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_features_in_,)
+        Mean drop in validation score per feature (may be negative).
+    importances_std_ : ndarray of shape (n_features_in_,)
+        Standard deviation of the drop over the shuffles.
+    ranking_ : ndarray of shape (n_features_in_,)
+        Rank of each feature by score, 1 for the most important; ties keep
+        column order.
+    estimator_ : estimator
+        The model fit on the training part.
+    task_ : str
+        ``"classification"`` or ``"regression"``.
+    n_features_in_ : int
+        Number of columns seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Column names, when X has string column names.
+
+    See Also
+    --------
+    sklearn.inspection.permutation_importance : The importance measure.
+    ShapSelector : Selection by mean absolute SHAP value.
+
+    Examples
+    --------
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from tabsift.datasets import make_informative
+    >>> from tabsift.feature_selection import PermutationImportanceSelector
+    >>> data = make_informative(n_samples=300, n_features=6, n_informative=1, random_state=0)
+    >>> selector = PermutationImportanceSelector(
+    ...     DecisionTreeClassifier(max_depth=3, random_state=0), n_features_to_select=1,
+    ...     random_state=0,
+    ... ).fit(data.data, data.target)
+    >>> selector.get_feature_names_out().tolist() == data.informative
+    True
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"]), None],
+        "n_features_to_select": [
+            Interval(RealNotInt, 0, 1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "scoring": [str, callable, None],
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        n_features_to_select=0.4,
+        validation_fraction=0.25,
+        n_repeats=5,
+        scoring=None,
+        task="auto",
+        random_state=None,
+        n_jobs=None,
+    ):
+        self.estimator = estimator
+        self.n_features_to_select = n_features_to_select
+        self.validation_fraction = validation_fraction
+        self.n_repeats = n_repeats
+        self.scoring = scoring
+        self.task = task
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _split(self, y, task, seed):
+        """Indices of the training and validation rows."""
+        from sklearn.model_selection import train_test_split
+
+        n = len(y)
+        n_val = min(n - 1, max(1, round(self.validation_fraction * n)))
+        stratify = None
+        if task == "classification":
+            _, counts = np.unique(y, return_counts=True)
+            if counts.min() >= 2 and len(counts) <= min(n_val, n - n_val):
+                stratify = y
+        return train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=stratify)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Fit the model on part of the rows and measure importances on the rest.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric input.
+        y : array-like of shape (n_samples,)
+            Class labels or a continuous target.
+
+        Returns
+        -------
+        self : PermutationImportanceSelector
+        """
+        from sklearn.inspection import permutation_importance
+
+        X, y = validate_data(self, X, y, y_numeric=self.task == "regression")
+        task = resolve_task(y, self.task, owner="PermutationImportanceSelector")
+        if X.shape[0] < 2:
+            raise ValueError(
+                f"PermutationImportanceSelector needs at least 2 samples to hold some out, "
+                f"found {X.shape[0]} sample."
+            )
+        if task == "classification" and len(np.unique(y)) < 2:
+            raise ValueError(
+                "PermutationImportanceSelector needs at least 2 classes in y, found 1 class."
+            )
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        if self.estimator is None:
+            from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+            forest = RandomForestClassifier if task == "classification" else RandomForestRegressor
+            estimator = forest(n_estimators=200, random_state=seed, n_jobs=self.n_jobs)
+        else:
+            estimator = clone(self.estimator)
+            if is_classifier(estimator) and task == "regression":
+                raise ValueError(
+                    f"estimator is a classifier ({type(estimator).__name__}) but the task is "
+                    f"regression; pass a regressor or task='classification'."
+                )
+        train, val = self._split(y, task, seed)
+        estimator.fit(X[train], y[train])
+        result = permutation_importance(
+            estimator,
+            X[val],
+            y[val],
+            scoring=self.scoring,
+            n_repeats=self.n_repeats,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+        )
+        scores = np.nan_to_num(result.importances_mean, nan=0.0)
+        self.estimator_ = estimator
+        self.task_ = task
+        self.scores_ = scores
+        self.importances_std_ = result.importances_std
+        ranking = np.empty(len(scores), dtype=np.intp)
+        ranking[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
+        self.ranking_ = ranking
+        return self
+
+    def _get_support_mask(self):
+        check_is_fitted(self)
+        return self.ranking_ <= n_to_keep(
+            self.n_features_to_select, self.n_features_in_, owner="PermutationImportanceSelector"
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+def _l1_logistic(random_state):
+    """L1-penalised logistic regression with C=0.1, across scikit-learn versions."""
+    import inspect
+
+    from sklearn.linear_model import LogisticRegression
+
+    # scikit-learn 1.8 deprecated `penalty` in favour of `l1_ratio`.
+    if inspect.signature(LogisticRegression).parameters["penalty"].default == "deprecated":
+        penalty = {"l1_ratio": 1.0}
+    else:
+        penalty = {"penalty": "l1"}
+    return LogisticRegression(
+        C=0.1, solver="saga", max_iter=5000, random_state=random_state, **penalty
+    )
+
+
+def paper_baselines(task, random_state=None):
+    """The baseline selectors of the KAN feature-selection paper, plus SHAP.
+
+    Each value is an unfitted scikit-learn selector (``fit`` and
+    ``get_support``) that exposes a full ranking after fitting, so
+    :func:`evaluate_selectors` fits it once per training fold and reads every
+    retention level from that ranking. Linear models see standardised
+    features (the scaler is fit inside the selector, hence inside the fold).
+
+    - ``"LASSO"``: :class:`~sklearn.feature_selection.SelectFromModel` over
+      ``LassoCV`` (regression) or L1 logistic regression with ``C=0.1``
+      (classification, saga solver), ranked by absolute coefficient (summed
+      over classes). Used alone it keeps the features with a non-zero
+      coefficient.
+    - ``"RandomForest"``: :class:`PermutationImportanceSelector` with 200
+      trees, importances measured on a held-out quarter of the rows it is
+      given (of the training fold, in an evaluation).
+    - ``"MutualInfo"``: :class:`~sklearn.feature_selection.SelectPercentile`
+      with ``mutual_info_classif`` / ``mutual_info_regression``.
+    - ``"SVM-RFE"``: recursive feature elimination (one feature per step) with
+      a linear support vector machine (``LinearSVC``, or ``LinearSVR`` with the
+      squared epsilon-insensitive loss on a standardised target).
+    - ``"SHAP"``: :class:`ShapSelector`.
+
+    Alone, each keeps 40% of the features (LASSO: its non-zero coefficients).
+
+    Parameters
+    ----------
+    task : {"classification", "regression"}
+        The kind of target the selectors will see.
+    random_state : int or None, default=None
+        Seed passed to every selector that uses randomness.
+
+    Returns
+    -------
+    selectors : dict of str to selector
+        In the order LASSO, RandomForest, MutualInfo, SVM-RFE, SHAP.
+
+    See Also
+    --------
+    evaluate_selectors : Compare selectors by cross-validation.
+
+    References
+    ----------
+    .. [1] "Splines-Based Feature Importance in Kolmogorov-Arnold Networks: A
+       Framework for Supervised Tabular Data Dimensionality Reduction",
+       arXiv:2509.23366.
+
+    Examples
+    --------
+    >>> from tabsift.feature_selection import paper_baselines
+    >>> list(paper_baselines("classification", random_state=0))
+    ['LASSO', 'RandomForest', 'MutualInfo', 'SVM-RFE', 'SHAP']
+    """
+    from functools import partial
+
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.feature_selection import (
+        RFE,
+        SelectFromModel,
+        SelectPercentile,
+        mutual_info_classif,
+        mutual_info_regression,
+    )
+    from sklearn.linear_model import LassoCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC, LinearSVR
+
+    if task not in ("classification", "regression"):
+        raise ValueError(
+            f"task must be 'classification' or 'regression', found {task!r}: the baselines "
+            f"are chosen before any target is seen, so 'auto' is not possible here."
+        )
+    if task == "classification":
+        lasso = SelectFromModel(
+            make_pipeline(StandardScaler(), _l1_logistic(random_state)),
+            threshold=1e-5,
+            importance_getter="named_steps.logisticregression.coef_",
+        )
+        mutual_info = partial(mutual_info_classif, random_state=random_state)
+        svm = make_pipeline(StandardScaler(), LinearSVC(max_iter=10000, random_state=random_state))
+        svm_coef = "named_steps.linearsvc.coef_"
+    else:
+        lasso = SelectFromModel(
+            make_pipeline(StandardScaler(), LassoCV(random_state=random_state)),
+            threshold=1e-5,
+            importance_getter="named_steps.lassocv.coef_",
+        )
+        mutual_info = partial(mutual_info_regression, random_state=random_state)
+        # A standardised target keeps LinearSVR's epsilon scale-free; the squared loss
+        # solved in the primal converges where liblinear's dual often does not.
+        svm = TransformedTargetRegressor(
+            make_pipeline(
+                StandardScaler(),
+                LinearSVR(
+                    loss="squared_epsilon_insensitive",
+                    dual=False,
+                    max_iter=10000,
+                    random_state=random_state,
+                ),
+            ),
+            transformer=StandardScaler(),
+        )
+        svm_coef = "regressor_.named_steps.linearsvr.coef_"
+    return {
+        "LASSO": lasso,
+        "RandomForest": PermutationImportanceSelector(task=task, random_state=random_state),
+        "MutualInfo": SelectPercentile(mutual_info, percentile=40),
+        "SVM-RFE": RFE(svm, n_features_to_select=0.4, step=1, importance_getter=svm_coef),
+        "SHAP": ShapSelector(task=task, random_state=random_state),
+    }

@@ -1,0 +1,90 @@
+"""The engine protocol: what a KAN implementation offers to :class:`KANSelector`.
+
+An *engine* wraps one Kolmogorov-Arnold network of widths
+``[n_inputs, hidden_width, n_outputs]`` together with its training loop and
+the quantities the importance methods read from it. :class:`KANSelector`
+never touches a network directly: it standardises the data of a fold, builds
+an engine with :func:`_make_engine`, trains it and asks it for scores. Two
+engines implement the protocol:
+
+- ``"tabsift"``: :class:`~tabsift.feature_selection._kan_network.TabsiftKANEngine`,
+  tabsift's batched efficient-KAN network (the default, and the fast one);
+- ``"pykan"``: ``tabsift.feature_selection._pykan_engine.PykanEngine``, a
+  wrapper around the ``pykan`` library (imported only when asked for).
+
+Every engine implements exactly these methods::
+
+    class Engine:
+        def __init__(self, *, n_inputs, n_outputs, hidden_width, grid_size,
+                     spline_order, grid_range, task, device, seed): ...
+        def fit(self, X, y, *, epochs, batch_size, learning_rate, progress=None): ...
+        def predict_raw(self, X): ...
+        def loss(self, X, y): ...
+        def first_layer_contributions(self, X): ...
+        def coefficient_norms(self, ord): ...
+        def sensitivity(self, X): ...
+        def knockout_losses(self, X, y): ...
+        def feature_function(self, j, x_grid): ...
+
+Conventions
+-----------
+- ``task`` is ``"classification"`` or ``"regression"``; ``device`` is a
+  :class:`torch.device`; ``seed`` an int from which all randomness (weights,
+  mini-batch order) is drawn through :class:`torch.Generator` objects, never
+  through global seeds.
+- ``X`` is a float32 tensor of shape ``(n, n_inputs)``, already standardised;
+  ``y`` holds int64 class indices (classification) or a float32 standardised
+  target of shape ``(n,)`` (regression). Engines move tensors to their device.
+- ``fit(...)`` trains with Adam on shuffled mini-batches and returns the
+  engine; ``progress``, if given, is called as ``progress(epoch)`` after each
+  epoch.
+- ``predict_raw(X)`` returns a tensor ``(n, n_outputs)``: logits or the
+  regression output. ``loss(X, y)`` is the mean cross-entropy or squared
+  error, as a float, computed without gradients.
+- ``first_layer_contributions(X)`` returns ``c`` of shape
+  ``(n, n_inputs, hidden_width)`` with ``c[n, j, o]`` the contribution of
+  feature ``j`` to hidden unit ``o`` (base branch plus spline branch); summed
+  over ``j`` it is the first layer's output.
+- ``coefficient_norms(ord)`` returns a numpy ``(n_inputs,)``: for ``ord=1``
+  ``sum_{o,k} |W[o,j,k] s[o,j]|``, for ``ord=2`` the square root of the sum
+  of squares (the reading of the paper's text).
+- ``sensitivity(X)`` returns numpy ``(n_inputs,)``: the mean over rows of
+  ``|d sum_outputs |out| / d x_j|``.
+- ``knockout_losses(X, y)`` returns numpy ``(n_inputs,)``: the loss with
+  feature ``j``'s first-layer weights set to zero minus the intact loss,
+  clipped at 0. The trained weights are left unchanged.
+- ``feature_function(j, x_grid)`` returns numpy ``(len(x_grid), hidden_width)``:
+  ``phi_{j,o}(x)``, the first-layer function of feature ``j`` into each hidden
+  unit, on standardised inputs ``x_grid``.
+- The pykan engine also offers ``native_scores(X)``, numpy ``(n_inputs,)``:
+  pykan's own attribution scores (``method="pykan"``).
+"""
+
+ENGINES = ("tabsift", "pykan")
+
+
+def _make_engine(name, **kwargs):
+    """Build the engine called ``name`` with the protocol's keyword arguments.
+
+    Parameters
+    ----------
+    name : {"tabsift", "pykan"}
+        Which implementation.
+    **kwargs
+        ``n_inputs, n_outputs, hidden_width, grid_size, spline_order,
+        grid_range, task, device, seed``.
+
+    Returns
+    -------
+    engine : object implementing the engine protocol
+    """
+    if name == "tabsift":
+        from tabsift.feature_selection._kan_network import TabsiftKANEngine
+
+        return TabsiftKANEngine(**kwargs)
+    if name == "pykan":
+        # Imported only on request: pykan is heavy and writes files on import of some helpers.
+        from tabsift.feature_selection._pykan_engine import PykanEngine
+
+        return PykanEngine(**kwargs)
+    raise ValueError(f"engine must be one of {list(ENGINES)}, found {name!r}.")

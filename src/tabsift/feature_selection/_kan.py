@@ -1,0 +1,572 @@
+"""KANSelector: keep the features a Kolmogorov-Arnold network relies on."""
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.feature_selection import SelectorMixin
+from sklearn.model_selection import KFold, StratifiedKFold, check_cv
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._engine import ENGINES, _make_engine
+from tabsift.feature_selection._importance import METHODS, READINGS, compute_scores, normalise
+from tabsift.utils import progress
+
+
+def _quote_columns(names, counts=None, limit=8):
+    """``'a', 'b' and 3 more``, optionally with a count per column."""
+    items = []
+    for i, name in enumerate(names[:limit]):
+        text = repr(str(name))
+        if counts is not None:
+            text += f" ({counts[i]} value{'s' if counts[i] != 1 else ''})"
+        items.append(text)
+    if len(names) > limit:
+        items.append(f"{len(names) - limit} more")
+    return ", ".join(items)
+
+
+class KANSelector(SelectorMixin, BaseEstimator):
+    """Select features by their importance in Kolmogorov-Arnold networks (KAN).
+
+    A small KAN of widths ``[d, hidden_width, n_outputs]`` is trained on each
+    cross-validation fold (inputs standardised on the fold's training part);
+    the chosen ``method`` scores every feature on the fold's held-out rows,
+    each fold's scores are normalised to sum 1 and averaged. The best
+    ``n_features_to_select`` features (or those scoring at least
+    ``threshold``) are kept.
+
+    Methods (Akazan et al.):
+
+    - ``"l1"`` / ``"l2"`` (KAN-L1, KAN-L2): the size of each feature's
+      first-layer functions. With ``reading="contribution"`` it is the mean
+      absolute value (L1) or root mean square (L2) of the feature's
+      contribution ``c[n, j, o]`` (base plus spline branch) to every hidden
+      unit ``o``, over the held-out rows ``n``; with
+      ``reading="coefficients"`` it is the L1 / L2 norm of the feature's
+      scaled spline coefficients.
+    - ``"si"`` (KAN-SI, sensitivity integral): the mean absolute gradient of
+      the summed absolute outputs with respect to the feature.
+    - ``"ko"`` (KAN-KO, knock-out): how much the held-out loss rises when the
+      feature's first-layer weights are set to zero (no retraining), clipped
+      at 0.
+    - ``"pykan"``: pykan's own attribution scores; needs ``engine="pykan"``.
+
+    Parameters
+    ----------
+    method : {"l1", "l2", "si", "ko", "pykan"}, default="l2"
+        How features are scored (see above).
+    n_features_to_select : int or float, default=0.4
+        A float in (0, 1] keeps that fraction of the features (rounded down,
+        at least 1); an int keeps that many (between 1 and the number of
+        features). Ignored when ``threshold`` is given.
+    reading : {"contribution", "coefficients"}, default="contribution"
+        For ``"l1"``/``"l2"`` only (another method with ``"coefficients"``
+        is an error). ``"contribution"`` is what the authors' code computes
+        and what produced the paper's numbers: it accounts for the SiLU base
+        branch (which the coefficients leave out) and for where the data
+        actually lie on each spline. ``"coefficients"`` is the reading of the
+        paper's text; it ignores the data and the base branch.
+    threshold : float, default=None
+        If given, keep every feature whose score (``scores_``, which sums to
+        1) is at least ``threshold`` instead of a fixed number; for example
+        ``1 / n_features`` keeps the features scoring above the average. A
+        threshold above every score keeps no feature.
+    hidden_width : int, default=None
+        Width of the hidden layer; ``2 * n_features + 1`` by default, as in
+        the paper.
+    grid_size : int, default=2
+        Number of spline grid intervals on ``grid_range``.
+    spline_order : int, default=1
+        Order of the B-splines (1: piecewise linear).
+    grid_range : tuple of float, default=(-1.0, 1.0)
+        Range of the fixed spline grid, in standardised units; outside it
+        (and the ``spline_order`` extra knots on each side) only the SiLU
+        base branch acts.
+    epochs : int, default=100
+        Training epochs per fold.
+    batch_size : int, default=64
+        Mini-batch size.
+    learning_rate : float, default=1e-3
+        Adam's learning rate.
+    cv : int, cross-validation generator, iterable or None, default=5
+        Folds: an int ``k >= 2`` uses a shuffled :class:`~sklearn.model_selection.StratifiedKFold`
+        (classification) or :class:`~sklearn.model_selection.KFold`
+        (regression) seeded by ``random_state``; a splitter object or an
+        iterable of ``(train, test)`` index arrays is used as given. ``1`` or
+        None trains one network on all rows and scores it on the same rows
+        (faster, but scores then reflect what the network memorised).
+    task : {"auto", "classification", "regression"}, default="auto"
+        ``"auto"`` uses classification for binary or multiclass targets
+        (:func:`sklearn.utils.multiclass.type_of_target`), except for float
+        targets with more than 20 distinct values, which are regression.
+    engine : {"tabsift", "pykan"}, default="tabsift"
+        The KAN implementation: tabsift's batched efficient-KAN network, or
+        the ``pykan`` library (much slower).
+    device : str or torch.device, default="cpu"
+        Where the networks are trained, for example ``"cuda"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds and each fold's network (weights and mini-batch
+        order). With an int, two fits give the same scores.
+    verbose : int, default=0
+        ``1`` shows a progress bar over folds, ``2`` also one over each
+        fold's epochs.
+
+    Attributes
+    ----------
+    scores_ : ndarray of shape (n_features_in_,)
+        Importance of each feature, the average of the folds' normalised
+        scores; sums to 1. Constant columns score 0.
+    scores_per_fold_ : ndarray of shape (n_folds, n_features_in_)
+        Each fold's normalised scores.
+    ranking_ : ndarray of shape (n_features_in_,)
+        Rank of each feature by score, 1 for the best; ties go to the
+        earlier column.
+    support_ : ndarray of bool of shape (n_features_in_,)
+        The selected features.
+    models_ : list of engines
+        The trained network of each fold (the ones the scores come from; no
+        network is refit on all rows, selection does not need one). Each
+        takes inputs standardised with that fold's ``x_mean_per_fold_`` and
+        ``x_scale_per_fold_``.
+    fold_losses_ : ndarray of shape (n_folds,)
+        Held-out loss of each fold's network (cross-entropy, or squared
+        error on the standardised target): a check that the networks learned
+        something.
+    x_mean_per_fold_, x_scale_per_fold_ : ndarray of shape (n_folds, n_features_in_)
+        Mean and standard deviation of each feature on each fold's training
+        rows (1 for a column constant there).
+    x_range_ : ndarray of shape (n_features_in_, 2)
+        Minimum and maximum of each feature in ``X``.
+    task_ : str
+        ``"classification"`` or ``"regression"``.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classification only).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.feature_selection.SelectFromModel : Select by a fitted model's importances.
+    sklearn.feature_selection.RFE : Recursive feature elimination.
+
+    Notes
+    -----
+    Inputs must be numeric and finite: encode categorical columns (for
+    example with :class:`~sklearn.preprocessing.OrdinalEncoder`) and impute
+    missing values first. Constant columns are accepted and score 0, so they
+    are ranked last. At least 2 columns are needed.
+
+    Scores are computed on held-out rows only, so a selector inside a
+    pipeline evaluated by cross-validation never sees the rows it is judged
+    on (the paper's code ranked features on all rows before evaluating).
+
+    References
+    ----------
+    .. [1] A. C. Akazan et al., "Splines-Based Feature Importance in
+       Kolmogorov-Arnold Networks: A Framework for Supervised Tabular Data
+       Dimensionality Reduction", arXiv:2509.23366, 2025.
+
+    Examples
+    --------
+    >>> from tabsift.datasets import make_informative
+    >>> from tabsift.feature_selection import KANSelector
+    >>> data = make_informative(n_samples=300, n_features=6, n_informative=2, random_state=0)
+    >>> selector = KANSelector(n_features_to_select=2, epochs=40, cv=3, random_state=0)
+    >>> selector = selector.fit(data.data, data.target)
+    >>> sorted(selector.get_feature_names_out()) == sorted(data.informative)
+    True
+    >>> round(float(selector.scores_.sum()), 6)
+    1.0
+    """
+
+    _parameter_constraints = {
+        "method": [StrOptions(set(METHODS))],
+        "n_features_to_select": [
+            Interval(RealNotInt, 0, 1, closed="right"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "reading": [StrOptions(set(READINGS))],
+        "threshold": [numbers.Real, None],
+        "hidden_width": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "grid_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "spline_order": [Interval(numbers.Integral, 1, None, closed="left")],
+        "grid_range": [tuple, list],
+        "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "cv": [Interval(numbers.Integral, 1, None, closed="left"), "cv_object", None],
+        "task": [StrOptions({"auto", "classification", "regression"})],
+        "engine": [StrOptions(set(ENGINES))],
+        "device": "no_validation",  # a str or torch.device, checked in fit
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        method="l2",
+        *,
+        n_features_to_select=0.4,
+        reading="contribution",
+        threshold=None,
+        hidden_width=None,
+        grid_size=2,
+        spline_order=1,
+        grid_range=(-1.0, 1.0),
+        epochs=100,
+        batch_size=64,
+        learning_rate=1e-3,
+        cv=5,
+        task="auto",
+        engine="tabsift",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+    ):
+        self.method = method
+        self.n_features_to_select = n_features_to_select
+        self.reading = reading
+        self.threshold = threshold
+        self.hidden_width = hidden_width
+        self.grid_size = grid_size
+        self.spline_order = spline_order
+        self.grid_range = grid_range
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.cv = cv
+        self.task = task
+        self.engine = engine
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- checks
+    def _check_combinations(self):
+        if self.method == "pykan" and self.engine != "pykan":
+            raise ValueError(
+                f"method='pykan' reads pykan's own attribution scores, so it needs "
+                f"engine='pykan'; found engine={self.engine!r}. Pass engine='pykan', or choose "
+                "method 'l1', 'l2', 'si' or 'ko'."
+            )
+        if self.reading == "coefficients" and self.method not in ("l1", "l2"):
+            raise ValueError(
+                f"reading='coefficients' applies to method 'l1' or 'l2' only; found "
+                f"method={self.method!r}. Leave reading at its default 'contribution'."
+            )
+        grid_range = self.grid_range
+        ok = len(grid_range) == 2 and all(
+            isinstance(v, numbers.Real) and math.isfinite(v) for v in grid_range
+        )
+        if not ok or not grid_range[0] < grid_range[1]:
+            raise ValueError(
+                f"grid_range must be two finite numbers (low, high) with low < high; found "
+                f"{grid_range!r}."
+            )
+
+    def _resolve_device(self):
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError) as err:
+            raise ValueError(
+                f"device must be a torch device or its name, such as 'cpu' or 'cuda'; found "
+                f"{self.device!r}."
+            ) from err
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} asks for CUDA, but torch sees no CUDA device "
+                "(torch.cuda.is_available() is False); use device='cpu'."
+            )
+        return device
+
+    def _column_names(self):
+        if hasattr(self, "feature_names_in_"):
+            return [str(name) for name in self.feature_names_in_]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _check_numeric_frame(self, X):
+        """Name the non-numeric columns of a pandas DataFrame before conversion fails."""
+        if not type(X).__module__.startswith("pandas") or not hasattr(X, "dtypes"):
+            return
+        from pandas.api.types import is_numeric_dtype
+
+        bad = [str(col) for col, dtype in X.dtypes.items() if not is_numeric_dtype(dtype)]
+        if bad:
+            raise ValueError(
+                f"KANSelector needs numeric columns; column(s) {_quote_columns(bad)} are not "
+                "numeric (text or category). Encode them first, e.g. with "
+                "sklearn.preprocessing.OrdinalEncoder or OneHotEncoder in a ColumnTransformer."
+            )
+
+    def _validate_fit_data(self, X, y):
+        self._check_numeric_frame(X)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,  # checked below, with the column names
+            ensure_min_samples=2,
+            ensure_min_features=2,
+        )
+        bad = ~np.isfinite(X)
+        if bad.any():
+            counts = bad.sum(axis=0)
+            columns = np.flatnonzero(counts)
+            names = self._column_names()
+            listed = _quote_columns([names[j] for j in columns], [int(counts[j]) for j in columns])
+            raise ValueError(
+                f"X contains NaN or infinite values in column(s) {listed}; KANSelector needs "
+                "finite inputs. Impute them first (e.g. sklearn.impute.SimpleImputer) or drop "
+                "those rows."
+            )
+        return X.astype(np.float64, copy=False), y
+
+    def _resolve_task(self, y):
+        return resolve_task(y, self.task, owner="KANSelector")
+
+    def _encode_target(self, y, task):
+        if task == "classification":
+            check_classification_targets(y)
+            classes, y_idx = np.unique(y, return_inverse=True)
+            if classes.size < 2:
+                raise ValueError(
+                    f"y has only 1 class ({classes[0]!r}); KANSelector needs at least 2 "
+                    "classes to tell features apart, or task='regression' for a numeric target."
+                )
+            return classes, y_idx.astype(np.int64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"task='regression' needs a numeric target; y has dtype {y.dtype}. Pass "
+                "task='classification' for class labels."
+            ) from err
+        if not np.isfinite(y).all():
+            raise ValueError(
+                f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite values; drop those "
+                "rows or impute the target first."
+            )
+        if np.ptp(y) == 0:
+            raise ValueError(
+                "y is constant, so no feature can explain it; KANSelector needs a target that "
+                "varies."
+            )
+        return None, y
+
+    def _n_selected(self, n_features):
+        return n_to_keep(self.n_features_to_select, n_features, owner="KANSelector")
+
+    def _splits(self, X, y, task, seed):
+        n = X.shape[0]
+        cv = self.cv
+        if cv is None or (isinstance(cv, numbers.Integral) and cv == 1):
+            everything = np.arange(n)
+            return [(everything, everything)]
+        if isinstance(cv, numbers.Integral):
+            splitter_class = StratifiedKFold if task == "classification" else KFold
+            splitter = splitter_class(n_splits=cv, shuffle=True, random_state=seed)
+        else:
+            splitter = check_cv(cv, y, classifier=task == "classification")
+        return list(splitter.split(X, y))
+
+    # ---------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train one KAN per fold and score every feature on held-out rows.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric, finite input with at least 2 columns.
+        y : array-like of shape (n_samples,)
+            Class labels or a numeric target.
+
+        Returns
+        -------
+        self : KANSelector
+            The fitted selector.
+        """
+        self._check_combinations()
+        X, y = self._validate_fit_data(X, y)
+        task = self._resolve_task(y)
+        classes, target = self._encode_target(y, task)
+        device = self._resolve_device()
+
+        import torch
+
+        n_samples, n_features = X.shape
+        rng = check_random_state(self.random_state)
+        split_seed = int(rng.randint(np.iinfo(np.int32).max))
+        folds = self._splits(X, target, task, split_seed)
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(folds))
+        x_min, x_max = X.min(axis=0), X.max(axis=0)
+        varies = x_max > x_min
+        if not varies.any():
+            raise ValueError("every column of X is constant; there is nothing to select from.")
+        hidden = self.hidden_width if self.hidden_width is not None else 2 * n_features + 1
+        n_outputs = classes.size if task == "classification" else 1
+
+        fold_scores, models, losses, means, scales = [], [], [], [], []
+        bar = progress(
+            range(len(folds)), verbose=self.verbose, desc="KANSelector folds", unit="fold"
+        )
+        for i in bar:
+            train, test = folds[i]
+            mean = X[train].mean(axis=0)
+            scale = X[train].std(axis=0)
+            scale[~(scale > 0)] = 1.0  # a column constant on this fold stays at 0
+            X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
+            X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
+            y_train, y_test = target[train], target[test]
+            if task == "regression":
+                y_mean, y_scale = y_train.mean(), y_train.std()
+                y_scale = y_scale if y_scale > 0 else 1.0
+                y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
+            y_dtype = torch.int64 if task == "classification" else torch.float32
+            y_train = torch.as_tensor(y_train, dtype=y_dtype, device=device)
+            y_test = torch.as_tensor(y_test, dtype=y_dtype, device=device)
+
+            engine = _make_engine(
+                self.engine,
+                n_inputs=n_features,
+                n_outputs=n_outputs,
+                hidden_width=hidden,
+                grid_size=self.grid_size,
+                spline_order=self.spline_order,
+                grid_range=tuple(float(v) for v in self.grid_range),
+                task=task,
+                device=device,
+                seed=int(seeds[i]),
+            )
+            epoch_bar = progress(
+                total=self.epochs,
+                verbose=self.verbose >= 2,
+                desc=f"fold {i + 1}/{len(folds)}",
+                unit="epoch",
+            )
+            engine.fit(
+                X_train,
+                y_train,
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate,
+                progress=lambda _epoch, epoch_bar=epoch_bar: epoch_bar.update(1),
+            )
+            epoch_bar.close()
+            raw = compute_scores(engine, self.method, self.reading, X_test, y_test)
+            # Constant columns carry no information, whatever the network made of them.
+            fold_scores.append(normalise(raw, mask=varies))
+            models.append(engine)
+            losses.append(engine.loss(X_test, y_test))
+            means.append(mean)
+            scales.append(scale)
+
+        self.task_ = task
+        if classes is not None:
+            self.classes_ = classes
+        self.scores_per_fold_ = np.asarray(fold_scores)
+        self.scores_ = normalise(self.scores_per_fold_.mean(axis=0), mask=varies)
+        order = np.argsort(-self.scores_, kind="stable")
+        ranking = np.empty(n_features, dtype=np.int64)
+        ranking[order] = np.arange(1, n_features + 1)
+        self.ranking_ = ranking
+        if self.threshold is not None:
+            self.support_ = self.scores_ >= self.threshold
+        else:
+            self.support_ = ranking <= self._n_selected(n_features)
+        self.models_ = models
+        self.fold_losses_ = np.asarray(losses)
+        self.x_mean_per_fold_ = np.asarray(means)
+        self.x_scale_per_fold_ = np.asarray(scales)
+        self.x_range_ = np.stack([x_min, x_max], axis=1)
+        return self
+
+    def _get_support_mask(self):
+        check_is_fitted(self, "support_")
+        return self.support_
+
+    # -------------------------------------------------------------- plots
+    def plot_importances(self, ax=None, top=None):
+        """Bar chart of ``scores_``, best first, with the spread over folds.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        top : int, default=None
+            Show only the ``top`` best features; all by default.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            Selected features are drawn in a stronger colour; error bars are
+            the standard deviation of the fold scores.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.feature_selection import KANSelector
+        >>> X = np.random.default_rng(0).normal(size=(60, 3))
+        >>> selector = KANSelector(epochs=2, cv=2, random_state=0).fit(X, X[:, 0] > 0)
+        >>> len(selector.plot_importances().patches)
+        3
+        """
+        from tabsift.feature_selection._plot import plot_importances
+
+        return plot_importances(self, ax=ax, top=top)
+
+    def plot_shapes(self, features=None, axes=None, n_points=200):
+        """Plot the learned function of each selected feature, ``phi_j(x)``.
+
+        ``phi_j(x)`` is the sum over hidden units of feature ``j``'s
+        first-layer function (base plus spline branch) in the first fold's
+        network, drawn over the feature's observed range, in its original
+        units.
+
+        Parameters
+        ----------
+        features : list of int or str, default=None
+            Features to plot, by index or name; the selected ones by default.
+        axes : matplotlib Axes or array of Axes, default=None
+            One Axes per feature; a new figure with one panel per feature by
+            default.
+        n_points : int, default=200
+            Points per curve.
+
+        Returns
+        -------
+        axes : ndarray of matplotlib Axes
+            One per feature, each with one line.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.feature_selection import KANSelector
+        >>> X = np.random.default_rng(0).normal(size=(60, 3))
+        >>> selector = KANSelector(epochs=2, cv=2, random_state=0).fit(X, X[:, 0] > 0)
+        >>> len(selector.plot_shapes(features=[0, 2]))
+        2
+        """
+        from tabsift.feature_selection._plot import plot_shapes
+
+        return plot_shapes(self, features=features, axes=axes, n_points=n_points)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.allow_nan = False
+        # Seeded through random_state: the same seed gives the same scores.
+        tags.non_deterministic = False
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

@@ -1,0 +1,453 @@
+"""tabsift's own Kolmogorov-Arnold network: batched B-splines, one matmul per layer.
+
+The layer is the efficient-KAN layer the paper's authors use: for inputs
+``x`` of width ``d_in`` and outputs of width ``d_out``,
+
+    out[n, o] = sum_j w_b[o, j] * silu(x[n, j])
+              + sum_j sum_k B_k(x[n, j]) * W[o, j, k] * s[o, j]
+
+on a fixed uniform grid. The B-spline basis of a whole batch is computed at
+once by the Cox-de Boor recursion, vectorised over ``(n, d, n_basis)``, and
+the two branches together are one matrix product. The first layer's inputs never change
+during training, so its SiLU and basis values are computed once per fit.
+
+This module imports torch; it is imported only when an engine is built.
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# Rows per chunk when a computation materialises (rows, features, hidden, basis) values:
+# about 4M floats (16 MB) per chunk keeps memory flat on wide tables.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def make_knots(grid_size, spline_order, grid_range, *, device=None, dtype=torch.float32):
+    """Uniform knots of ``grid_size`` intervals on ``grid_range``, extended by ``spline_order`` on each side.
+
+    Parameters
+    ----------
+    grid_size : int
+        Number of intervals inside ``grid_range``.
+    spline_order : int
+        Order (degree) of the B-splines.
+    grid_range : tuple of float
+        ``(low, high)``.
+    device : torch.device, default=None
+    dtype : torch.dtype, default=torch.float32
+
+    Returns
+    -------
+    knots : torch.Tensor of shape (grid_size + 2 * spline_order + 1,)
+
+    Examples
+    --------
+    >>> make_knots(2, 1, (-1.0, 1.0)).tolist()
+    [-2.0, -1.0, 0.0, 1.0, 2.0]
+    """
+    low, high = (float(v) for v in grid_range)
+    step = (high - low) / grid_size
+    index = torch.arange(-spline_order, grid_size + spline_order + 1, dtype=torch.float64)
+    return (low + step * index).to(device=device, dtype=dtype)
+
+
+def bspline_basis(x, knots, spline_order):
+    """B-spline basis values of every entry of ``x``, by the Cox-de Boor recursion.
+
+    The knots are uniform (see :func:`make_knots`), so every denominator of the
+    recursion is ``k * step`` and the recursion runs on ``u - i``, the
+    position of ``x`` in grid steps from knot ``i``: fewer tensor operations
+    per call, which matters at one call per layer per training step.
+
+    Parameters
+    ----------
+    x : torch.Tensor of any shape
+    knots : torch.Tensor of shape (n_knots,)
+        Uniform increasing knots, shared by every entry of ``x``.
+    spline_order : int
+        Order of the splines; ``n_knots - 1 - spline_order`` basis functions.
+
+    Returns
+    -------
+    basis : torch.Tensor of shape ``x.shape + (n_knots - 1 - spline_order,)``
+        Zero outside ``[knots[0], knots[-1])``; sums to 1 between
+        ``knots[spline_order]`` and ``knots[-1 - spline_order]``.
+
+    Examples
+    --------
+    >>> knots = make_knots(2, 1, (-1.0, 1.0))
+    >>> bspline_basis(torch.tensor([0.5]), knots, 1).tolist()
+    [[0.0, 0.5, 0.5]]
+    """
+    n_intervals = knots.numel() - 1
+    step = knots[1] - knots[0]
+    offsets = torch.arange(n_intervals, device=x.device, dtype=x.dtype)
+    # diff[..., i] = (x - knots[i]) / step
+    diff = ((x - knots[0]) / step).unsqueeze(-1) - offsets
+    basis = ((diff >= 0) & (diff < 1)).to(x.dtype)
+    for k in range(1, spline_order + 1):
+        # B_i^k = ((x - t_i) B_i^{k-1} + (t_{i+k+1} - x) B_{i+1}^{k-1}) / (k * step)
+        d = diff[..., : n_intervals - k]
+        basis = (d * basis[..., :-1] + (k + 1 - d) * basis[..., 1:]) / k
+    return basis
+
+
+class KANLayer(torch.nn.Module):
+    """One efficient-KAN layer: a SiLU base branch plus a B-spline branch.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Widths.
+    knots : torch.Tensor
+        Knots from :func:`make_knots` (a buffer of the layer).
+    spline_order : int
+        Order of the B-splines.
+    generator : torch.Generator
+        Source of the initial weights.
+
+    Attributes
+    ----------
+    base_weight : Parameter of shape (out_features, in_features)
+        ``w_b``, initialised like :class:`torch.nn.Linear`.
+    spline_weight : Parameter of shape (out_features, in_features, n_basis)
+        ``W``, initialised to small noise.
+    spline_scaler : Parameter of shape (out_features, in_features)
+        ``s``, initialised to 1 (as in the authors' code).
+    """
+
+    def __init__(self, in_features, out_features, *, knots, spline_order, generator):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.spline_order = spline_order
+        self.register_buffer("knots", knots)
+        n_basis = knots.numel() - 1 - spline_order
+        grid_size = n_basis - spline_order
+        device, dtype = knots.device, knots.dtype
+        bound = 1.0 / math.sqrt(in_features)
+
+        def uniform(*shape, scale):
+            u = torch.rand(shape, generator=generator, device=device, dtype=dtype)
+            return (2.0 * u - 1.0) * scale
+
+        self.base_weight = torch.nn.Parameter(uniform(out_features, in_features, scale=bound))
+        # efficient-KAN starts the splines near zero (uniform noise of width 0.1 / grid_size)
+        # so the network begins close to its SiLU base branch.
+        self.spline_weight = torch.nn.Parameter(
+            uniform(out_features, in_features, n_basis, scale=0.05 / grid_size)
+        )
+        self.spline_scaler = torch.nn.Parameter(
+            torch.ones(out_features, in_features, device=device, dtype=dtype)
+        )
+
+    def scaled_spline_weight(self):
+        """``W * s`` of shape (out_features, in_features, n_basis)."""
+        return self.spline_weight * self.spline_scaler.unsqueeze(-1)
+
+    def features(self, x):
+        """``[silu(x), basis(x)]`` flattened to (n, in_features * (1 + n_basis)).
+
+        Both branches then take one matmul with :meth:`weight_matrix`.
+        """
+        basis = bspline_basis(x, self.knots, self.spline_order)
+        return torch.cat([F.silu(x), basis.reshape(x.shape[0], -1)], dim=1)
+
+    def weight_matrix(self):
+        """``[w_b, W * s]`` as one (out_features, in_features * (1 + n_basis)) matrix."""
+        spline = self.scaled_spline_weight().reshape(self.out_features, -1)
+        return torch.cat([self.base_weight, spline], dim=1)
+
+    def forward_features(self, features):
+        """Output from precomputed :meth:`features`: one matmul."""
+        return features @ self.weight_matrix().T
+
+    def forward(self, x):
+        return self.forward_features(self.features(x))
+
+    def contributions(self, x):
+        """Per-input contributions ``c[n, j, o]``; their sum over ``j`` is :meth:`forward`."""
+        basis = bspline_basis(x, self.knots, self.spline_order)
+        spline = torch.einsum("njk,ojk->njo", basis, self.scaled_spline_weight())
+        return F.silu(x).unsqueeze(-1) * self.base_weight.T.unsqueeze(0) + spline
+
+
+class KANNetwork(torch.nn.Module):
+    """A stack of :class:`KANLayer` of the given widths.
+
+    Parameters
+    ----------
+    widths : list of int
+        ``[n_inputs, hidden, ..., n_outputs]``.
+    grid_size, spline_order, grid_range
+        Shared by every layer.
+    device : torch.device
+    generator : torch.Generator
+        Source of the initial weights, on ``device``.
+    """
+
+    def __init__(self, widths, *, grid_size, spline_order, grid_range, device, generator):
+        super().__init__()
+        knots = make_knots(grid_size, spline_order, grid_range, device=device)
+        self.widths = list(widths)
+        self.layers = torch.nn.ModuleList(
+            KANLayer(a, b, knots=knots.clone(), spline_order=spline_order, generator=generator)
+            for a, b in zip(widths[:-1], widths[1:], strict=False)
+        )
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def forward_after_first(self, hidden):
+        """The network from the first layer's output on."""
+        for layer in self.layers[1:]:
+            hidden = layer(hidden)
+        return hidden
+
+
+def _row_chunk(n_rows, per_row):
+    return max(1, min(n_rows, _CHUNK_ELEMENTS // max(1, per_row)))
+
+
+class TabsiftKANEngine:
+    """tabsift's KAN engine: a batched efficient-KAN network and its training loop.
+
+    Implements the engine protocol described in
+    :mod:`tabsift.feature_selection._engine`.
+
+    Parameters
+    ----------
+    n_inputs, n_outputs, hidden_width : int
+        Widths ``[n_inputs, hidden_width, n_outputs]``.
+    grid_size : int
+        Number of grid intervals on ``grid_range``.
+    spline_order : int
+        Order of the B-splines.
+    grid_range : tuple of float
+        ``(low, high)`` of the fixed grid, in standardised units.
+    task : {"classification", "regression"}
+        Cross-entropy on logits, or squared error on one output.
+    device : torch.device or str
+        Where every tensor lives.
+    seed : int
+        Seeds the initial weights and the mini-batch order.
+
+    Attributes
+    ----------
+    network : KANNetwork
+        The trained network.
+    loss_history_ : list of float
+        Mean training loss of each epoch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> engine = TabsiftKANEngine(n_inputs=2, n_outputs=1, hidden_width=5, grid_size=2,
+    ...                           spline_order=1, grid_range=(-1, 1), task="regression",
+    ...                           device="cpu", seed=0)
+    >>> X = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    >>> engine = engine.fit(X, X[:, 0], epochs=5, batch_size=16, learning_rate=1e-2)
+    >>> engine.first_layer_contributions(X).shape
+    torch.Size([64, 2, 5])
+    >>> engine.knockout_losses(X, X[:, 0]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_inputs,
+        n_outputs,
+        hidden_width,
+        grid_size,
+        spline_order,
+        grid_range,
+        task,
+        device,
+        seed,
+    ):
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', found {task!r}.")
+        self.n_inputs = int(n_inputs)
+        self.n_outputs = int(n_outputs)
+        self.hidden_width = int(hidden_width)
+        self.grid_size = int(grid_size)
+        self.spline_order = int(spline_order)
+        self.grid_range = (float(grid_range[0]), float(grid_range[1]))
+        self.task = task
+        self.device = torch.device(device)
+        self.seed = int(seed)
+        generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.network = KANNetwork(
+            [self.n_inputs, self.hidden_width, self.n_outputs],
+            grid_size=self.grid_size,
+            spline_order=self.spline_order,
+            grid_range=self.grid_range,
+            device=self.device,
+            generator=generator,
+        )
+        self.loss_history_ = []
+
+    # ----------------------------------------------------------------- helpers
+    def _x(self, X):
+        return torch.as_tensor(X, dtype=torch.float32, device=self.device)
+
+    def _y(self, y):
+        dtype = torch.int64 if self.task == "classification" else torch.float32
+        return torch.as_tensor(y, dtype=dtype, device=self.device).reshape(-1)
+
+    def _sample_losses(self, out, y):
+        """Per-row loss of outputs ``out`` (..., n_outputs) against ``y`` (...,)."""
+        if self.task == "classification":
+            flat = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="none")
+            return flat.reshape(y.shape)
+        return (out[..., 0] - y) ** 2
+
+    @property
+    def _first(self):
+        return self.network.layers[0]
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y, *, epochs, batch_size, learning_rate, progress=None):
+        """Train with Adam on shuffled mini-batches.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n, n_inputs)
+            Standardised inputs.
+        y : torch.Tensor of shape (n,)
+            Class indices (int64) or standardised target (float32).
+        epochs, batch_size : int
+        learning_rate : float
+        progress : callable, default=None
+            Called as ``progress(epoch)`` after each epoch.
+
+        Returns
+        -------
+        self : TabsiftKANEngine
+        """
+        X, y = self._x(X), self._y(y)
+        n = X.shape[0]
+        # Mini-batch order gets its own stream so it does not depend on the init draws.
+        generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        with torch.no_grad():
+            features = self._first.features(X)  # the inputs are fixed: computed once
+        params = list(self.network.parameters())
+        # The fused Adam kernel saves most of the optimiser's per-step overhead on small nets.
+        fused = self.device.type in ("cpu", "cuda")
+        optimizer = torch.optim.Adam(params, lr=learning_rate, fused=fused or None)
+        self.network.train()
+        history = []
+        for epoch in range(epochs):
+            order = torch.randperm(n, generator=generator, device=self.device)
+            total = torch.zeros((), device=self.device)
+            for start in range(0, n, batch_size):
+                idx = order[start : start + batch_size]
+                hidden = self._first.forward_features(features[idx])
+                out = self.network.forward_after_first(hidden)
+                loss = self._sample_losses(out, y[idx]).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * idx.numel()
+            history.append(total)
+            if progress is not None:
+                progress(epoch)
+        self.network.eval()
+        self.loss_history_ = (torch.stack(history) / max(n, 1)).tolist() if history else []
+        return self
+
+    # ------------------------------------------------------------ inference
+    @torch.no_grad()
+    def predict_raw(self, X):
+        """Logits (classification) or outputs (regression), shape (n, n_outputs)."""
+        X = self._x(X)
+        chunk = _row_chunk(X.shape[0], self.n_inputs * self.hidden_width)
+        parts = [self.network(X[i : i + chunk]) for i in range(0, X.shape[0], chunk)]
+        return torch.cat(parts) if parts else X.new_zeros((0, self.n_outputs))
+
+    @torch.no_grad()
+    def loss(self, X, y):
+        """Mean cross-entropy or squared error on ``(X, y)``."""
+        return float(self._sample_losses(self.predict_raw(X), self._y(y)).mean())
+
+    @torch.no_grad()
+    def first_layer_contributions(self, X):
+        """``c[n, j, o]``: feature ``j``'s base plus spline contribution to hidden unit ``o``."""
+        return self._first.contributions(self._x(X))
+
+    @torch.no_grad()
+    def coefficient_norms(self, ord):
+        """Norm of each feature's scaled spline coefficients ``W * s`` over units and basis."""
+        ws = self._first.scaled_spline_weight()
+        if ord == 1:
+            norms = ws.abs().sum(dim=(0, 2))
+        elif ord == 2:
+            norms = ws.square().sum(dim=(0, 2)).sqrt()
+        else:
+            raise ValueError(f"ord must be 1 or 2, found {ord!r}.")
+        return norms.double().cpu().numpy()
+
+    def sensitivity(self, X):
+        """Mean over rows of ``|d sum_outputs |out| / d x_j|``."""
+        X = self._x(X)
+        n = X.shape[0]
+        total = torch.zeros(self.n_inputs, dtype=torch.float64, device=self.device)
+        chunk = _row_chunk(n, self.n_inputs * self.hidden_width)
+        with torch.enable_grad():
+            for start in range(0, n, chunk):
+                # Rows do not interact, so one backward of the summed objective gives
+                # every row's own gradient.
+                xc = X[start : start + chunk].detach().requires_grad_(True)
+                objective = self.network(xc).abs().sum()
+                (grad,) = torch.autograd.grad(objective, xc)
+                total += grad.abs().sum(dim=0).double()
+        return (total / max(n, 1)).cpu().numpy()
+
+    @torch.no_grad()
+    def knockout_losses(self, X, y):
+        """Loss increase when feature ``j``'s first-layer weights are zero, clipped at 0.
+
+        Zeroing feature ``j``'s base and spline weights removes exactly its
+        contribution ``c[:, j, :]`` from the first layer's output, so every
+        knock-out is evaluated at once from the contributions, without
+        touching the weights.
+        """
+        X, y = self._x(X), self._y(y)
+        n, d = X.shape
+        h = self.hidden_width
+        n_basis = self._first.spline_weight.shape[-1]
+        base_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        knocked_sum = torch.zeros(d, dtype=torch.float64, device=self.device)
+        rows = _row_chunk(n, d * h * n_basis)
+        for start in range(0, n, rows):
+            xc, yc = X[start : start + rows], y[start : start + rows]
+            contrib = self._first.contributions(xc)  # (rows, d, h)
+            hidden = contrib.sum(dim=1)
+            base_out = self.network.forward_after_first(hidden)
+            base_sum += self._sample_losses(base_out, yc).sum().double()
+            # Features per block so that (block, rows, h, n_basis) stays bounded.
+            block = max(1, min(d, _CHUNK_ELEMENTS // max(1, xc.shape[0] * h * n_basis)))
+            for j0 in range(0, d, block):
+                knocked = hidden.unsqueeze(0) - contrib[:, j0 : j0 + block].permute(1, 0, 2)
+                out = self.network.forward_after_first(knocked.reshape(-1, h))
+                out = out.reshape(knocked.shape[0], xc.shape[0], -1)
+                losses = self._sample_losses(out, yc.unsqueeze(0).expand(knocked.shape[0], -1))
+                knocked_sum[j0 : j0 + block] += losses.sum(dim=1).double()
+        delta = (knocked_sum - base_sum) / max(n, 1)
+        return delta.clamp_min(0.0).cpu().numpy()
+
+    @torch.no_grad()
+    def feature_function(self, j, x_grid):
+        """``phi_{j,o}(x)`` on standardised ``x_grid``: shape (len(x_grid), hidden_width)."""
+        x = self._x(np.asarray(x_grid, dtype=np.float32).reshape(-1))
+        layer = self._first
+        basis = bspline_basis(x, layer.knots, layer.spline_order)  # (m, n_basis)
+        spline = basis @ layer.scaled_spline_weight()[:, j, :].T
+        phi = F.silu(x).unsqueeze(-1) * layer.base_weight[:, j].unsqueeze(0) + spline
+        return phi.double().cpu().numpy()

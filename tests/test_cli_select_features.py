@@ -1,0 +1,123 @@
+"""`tabsift select-features`: a real selection job on CSV/Parquet files."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tabsift.cli import main
+from tabsift.datasets import make_informative
+
+FAST = ["--epochs", "25", "--cv", "3", "--seed", "0"]
+
+
+@pytest.fixture
+def table(tmp_path):
+    bunch = make_informative(n_samples=300, n_features=6, n_informative=2, random_state=0)
+    frame = bunch.data.assign(label=bunch.target)
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    return path, sorted(bunch.informative)
+
+
+def test_job_keeps_informative_columns_and_writes_every_output(table, tmp_path, capsys):
+    path, informative = table
+    out = tmp_path / "out"
+    code = main(
+        ["select-features", str(path), "--target", "label", "--keep", "2", "--out", str(out), *FAST]
+    )
+    assert code == 0, capsys.readouterr().err
+    selected = pd.read_csv(out / "selected.csv")
+    assert sorted(selected.columns) == sorted([*informative, "label"])
+    assert len(selected) == 300
+    scores = pd.read_csv(out / "scores.csv")
+    assert scores["score"].sum() == pytest.approx(1.0)
+    assert sorted(scores.loc[scores["kept"], "feature"]) == informative
+    assert {f"score_fold_{i}" for i in range(3)} <= set(scores.columns)
+    report = json.loads((out / "report" / "results.json").read_text())
+    assert [s["title"] for s in report["sections"]][0] == "Feature importances"
+    assert (out / "report" / "index.html").is_file()
+    job = json.loads((out / "job.json").read_text())
+    assert job["kept"] == list(selected.columns[:-1])
+    assert "kept 2 of 6 features" in capsys.readouterr().out
+
+
+def test_finished_job_is_not_redone_unless_forced(table, tmp_path, capsys):
+    path, _ = table
+    out = tmp_path / "out"
+    args = ["select-features", str(path), "--target", "label", "--out", str(out), *FAST]
+    assert main(args) == 0
+    first = (out / "scores.csv").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "already holds this job's results" in capsys.readouterr().out
+    assert (out / "scores.csv").stat().st_mtime_ns == first
+    # Other settings are another job: it runs.
+    assert main([*args, "--method", "ko"]) == 0
+    assert "kept" in capsys.readouterr().out
+    assert main([*args, "--force"]) == 0
+
+
+def test_interrupted_job_leaves_no_marker_and_resumes(table, tmp_path, monkeypatch):
+    path, _ = table
+    out = tmp_path / "out"
+    import tabsift.cli._select_features as job
+
+    def broken(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "_write_report", broken)
+    args = ["select-features", str(path), "--target", "label", "--out", str(out), *FAST]
+    assert main(args) == 130
+    assert not (out / "job.json").exists()
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert (out / "job.json").exists()
+
+
+def test_parquet_in_parquet_out(table, tmp_path):
+    path, informative = table
+    parquet = tmp_path / "data.parquet"
+    pd.read_csv(path).to_parquet(parquet)
+    out = tmp_path / "pq"
+    assert (
+        main(
+            [
+                "select-features",
+                str(parquet),
+                "--target",
+                "label",
+                "--keep",
+                "2",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    assert sorted(pd.read_parquet(out / "selected.parquet").columns) == sorted(
+        [*informative, "label"]
+    )
+
+
+def test_clear_errors(table, tmp_path, capsys):
+    path, _ = table
+    assert (
+        main(["select-features", str(path), "--target", "nope", "--out", str(tmp_path / "o")]) == 1
+    )
+    err = capsys.readouterr().err
+    assert "target column 'nope' is not in data.csv" in err and "--target" in err
+    assert main(["select-features", str(tmp_path / "missing.csv"), "--target", "y"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["select-features", str(path), "--target", "label", "--keep", "0"]) == 2
+    assert "expected a positive value" in capsys.readouterr().err
+    bad = tmp_path / "text.csv"
+    pd.read_csv(path).assign(city="x").to_csv(bad, index=False)
+    assert (
+        main(
+            ["select-features", str(bad), "--target", "label", "--out", str(tmp_path / "o2"), *FAST]
+        )
+        == 1
+    )
+    assert "city" in capsys.readouterr().err
