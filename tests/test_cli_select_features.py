@@ -121,3 +121,34 @@ def test_clear_errors(table, tmp_path, capsys):
         == 1
     )
     assert "city" in capsys.readouterr().err
+
+
+def test_other_job_interrupted_in_the_same_folder_is_not_taken_for_a_finished_one(
+    table, tmp_path, monkeypatch, capsys
+):
+    path, _ = table
+    out = tmp_path / "shared"
+    job_a = ["select-features", str(path), "--target", "label", "--keep", "2", "--out", str(out)]
+    assert main([*job_a, *FAST]) == 0
+    import tabsift.cli._select_features as job
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    # Job B (another --keep) overwrites the selected table, then is interrupted.
+    monkeypatch.setattr(job, "_write_report", interrupted)
+    job_b = ["select-features", str(path), "--target", "label", "--keep", "4", "--out", str(out)]
+    assert main([*job_b, *FAST]) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    # Job A must run again: the folder no longer holds its complete results.
+    assert main([*job_a, *FAST]) == 0
+    assert "already holds" not in capsys.readouterr().out
+    assert len(pd.read_csv(out / "selected.csv").columns) == 3
+
+
+def test_epochs_and_folds_must_be_positive(table, capsys):
+    path, _ = table
+    for option in ("--epochs", "--cv", "--threads"):
+        assert main(["select-features", str(path), "--target", "label", option, "0"]) == 2
+        assert "expected a positive integer" in capsys.readouterr().err

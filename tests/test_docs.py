@@ -31,6 +31,7 @@ PUBLIC_MODULES = (
     "tabsift.llm",
     "tabsift.llm.testing",
     "tabsift.datasets",
+    "tabsift.feature_selection",
     "tabsift.report",
     "tabsift.utils",
     "tabsift.cli",
@@ -204,7 +205,11 @@ def _literal_after(text, marker):
 
 @pytest.mark.parametrize(
     ("argv", "marker"),
-    [(["--help"], "``tabsift --help``::"), (["demo", "--help"], "``tabsift demo --help``::")],
+    [
+        (["--help"], "``tabsift --help``::"),
+        (["demo", "--help"], "``tabsift demo --help``::"),
+        (["select-features", "--help"], "``tabsift select-features --help``::"),
+    ],
 )
 def test_cli_usage_text_matches_the_parser(argv, marker, monkeypatch, capsys):
     from tabsift.cli import main

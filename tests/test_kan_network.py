@@ -267,3 +267,89 @@ def test_engine_runs_on_cuda_like_on_cpu():
         assert getattr(cuda, name)(X, y).shape == (3,)
     assert cuda.sensitivity(X).shape == (3,)
     assert cuda.feature_function(0, np.linspace(-1, 1, 7)).shape == (7, 5)
+    # Several engines trained together on CUDA match each trained alone.
+    sets = [(X[:192], y[:192]), (X[56:], y[56:])]  # 3 and 4 steps an epoch
+    together = TabsiftKANEngine.fit_together(
+        [_engine(device="cuda", seed=s) for s in (1, 2)],
+        sets,
+        epochs=5,
+        batch_size=64,
+        learning_rate=1e-2,
+    )
+    for seed, engine, (Xs, ys) in zip((1, 2), together, sets, strict=True):
+        alone = _engine(device="cuda", seed=seed)
+        alone.fit(Xs, ys, epochs=5, batch_size=64, learning_rate=1e-2)
+        np.testing.assert_allclose(engine.loss_history_, alone.loss_history_, rtol=1e-4)
+
+
+def _train_sets(sizes, task, d=4):
+    sets = []
+    for i, n in enumerate(sizes):
+        X, y = _data(n=n, d=d, seed=10 + i)
+        sets.append((X, (y > 0).long() if task == "classification" else y))
+    return sets
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        (150, 150, 150),
+        # 32-row batches: 5, 4 and 4 steps an epoch, so networks 1 and 2 sit out step 5
+        # (their Adam step count must not move) and network 2's last batch is short.
+        (130, 128, 100),
+    ],
+)
+def test_fit_together_equals_fitting_each_engine_alone(task, sizes):
+    n_outputs = 2 if task == "classification" else 1
+    sets = _train_sets(sizes, task)
+    kw = dict(task=task, n_inputs=4, n_outputs=n_outputs, hidden=6, spline_order=2, grid_size=3)
+    alone = [
+        _engine(seed=s, **kw).fit(X, y, epochs=8, batch_size=32, learning_rate=1e-2)
+        for s, (X, y) in enumerate(sets)
+    ]
+    together = [_engine(seed=s, **kw) for s in range(3)]
+    calls = []
+    state = torch.get_rng_state()
+    returned = TabsiftKANEngine.fit_together(
+        together, sets, epochs=8, batch_size=32, learning_rate=1e-2, progress=calls.append
+    )
+    assert returned == together
+    assert calls == list(range(8))
+    assert torch.equal(torch.get_rng_state(), state)
+    for a, b, (X, y) in zip(alone, together, sets, strict=True):
+        # Same arithmetic per network; only batched products may round differently (last
+        # bits), and Adam, which divides by the gradient's size, can turn that into up to
+        # ~1e-5 on a weight whose gradient is near 0: compared at the tensor's scale.
+        for (name, pa), pb in zip(
+            a.network.named_parameters(), b.network.parameters(), strict=True
+        ):
+            assert (pb - pa).abs().max() <= 1e-4 * pa.abs().max(), name
+        np.testing.assert_allclose(b.loss_history_, a.loss_history_, rtol=1e-5)
+        out_a, out_b = a.predict_raw(X), b.predict_raw(X)
+        assert (out_b - out_a).abs().max() <= 1e-4 * out_a.abs().max()
+        # Engines trained together are ordinary engines afterwards.
+        assert not b.network.training
+        np.testing.assert_allclose(b.knockout_losses(X, y), a.knockout_losses(X, y), atol=1e-4)
+        assert b.network.layers[0].base_weight.grad is None
+    # Training moved the weights (a test of equality between two no-ops would pass too).
+    assert alone[0].loss_history_[-1] < alone[0].loss_history_[0]
+
+
+def test_fit_together_checks_its_inputs():
+    sets = _train_sets((40, 40), "regression", d=3)
+    with pytest.raises(ValueError, match="one .X, y. training set per engine; found 2 engines"):
+        TabsiftKANEngine.fit_together(
+            [_engine(), _engine()], sets[:1], epochs=1, batch_size=8, learning_rate=1e-2
+        )
+    with pytest.raises(ValueError, match="engines of one architecture only"):
+        TabsiftKANEngine.fit_together(
+            [_engine(), _engine(hidden=4)], sets, epochs=1, batch_size=8, learning_rate=1e-2
+        )
+    assert TabsiftKANEngine.fit_together([], [], epochs=1, batch_size=8, learning_rate=1e-2) == []
+    # One engine alone trains like fit.
+    (engine,) = TabsiftKANEngine.fit_together(
+        [_engine(seed=1)], sets[:1], epochs=2, batch_size=8, learning_rate=1e-2
+    )
+    reference = _engine(seed=1).fit(*sets[0], epochs=2, batch_size=8, learning_rate=1e-2)
+    np.testing.assert_allclose(engine.loss_history_, reference.loss_history_, rtol=1e-5)

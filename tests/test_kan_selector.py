@@ -238,7 +238,29 @@ def test_verbose_shows_progress_and_zero_is_silent(small, capsys):
     assert capsys.readouterr().err == ""
     KANSelector(epochs=2, cv=2, random_state=0, verbose=2).fit(X, y)
     err = capsys.readouterr().err
-    assert "KANSelector folds" in err and "fold 2/2" in err
+    # The folds' networks train together: one bar over the epochs of all of them.
+    assert "KANSelector folds" in err and "training 2 folds together" in err
+    KANSelector(epochs=2, cv=1, random_state=0, verbose=2).fit(X, y)
+    err = capsys.readouterr().err
+    assert "KANSelector folds" in err and "fold 1/1" in err
+
+
+def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
+    from tabsift.feature_selection._kan_network import TabsiftKANEngine
+
+    data = _data("regression")
+    # 400 rows in 3 folds: training sets of 266 and 267 rows, so with batches of 38 one fold
+    # takes 7 steps an epoch and the others 8; the joint training must handle both.
+    params = dict(method="ko", epochs=6, cv=3, batch_size=38, random_state=2)
+    together = KANSelector(**params).fit(data.data, data.target)
+    monkeypatch.delattr(TabsiftKANEngine, "fit_together")
+    alone = KANSelector(**params).fit(data.data, data.target)
+    np.testing.assert_allclose(together.scores_per_fold_, alone.scores_per_fold_, rtol=1e-4)
+    np.testing.assert_allclose(together.fold_losses_, alone.fold_losses_, rtol=1e-5)
+    for a, b in zip(together.models_, alone.models_, strict=True):
+        np.testing.assert_allclose(a.loss_history_, b.loss_history_, rtol=1e-5)
+        for pa, pb in zip(a.network.parameters(), b.network.parameters(), strict=True):
+            np.testing.assert_allclose(pa.detach(), pb.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):

@@ -21,6 +21,14 @@ def non_negative_int(text):
     return value
 
 
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
 def output_folder(text):
     """argparse type: a folder (existing or not), never an existing file."""
     path = Path(text)

@@ -19,6 +19,7 @@ from tabsift.cli._io import (
     mark_finished,
     non_negative_int,
     output_folder,
+    positive_int,
     read_table,
     write_table,
 )
@@ -86,8 +87,19 @@ def add_parser(subparsers):
         help="learning task (default: inferred from the target)",
     )
     parser.add_argument("--engine", choices=("tabsift", "pykan"), default="tabsift")
-    parser.add_argument("--epochs", type=non_negative_int, default=100, help="default: 100")
-    parser.add_argument("--cv", type=non_negative_int, default=5, help="folds (default: 5)")
+    parser.add_argument("--epochs", type=positive_int, default=100, help="default: 100")
+    parser.add_argument(
+        "--cv",
+        type=positive_int,
+        default=5,
+        help="folds; 1 scores on the training rows (default: 5)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch threads (default: 1; the networks are small, more threads rarely help)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
@@ -114,6 +126,11 @@ def run(args):
         )
         return 0
 
+    out = Path(args.out)
+    # This run may overwrite another job's outputs in the folder: its completion marker
+    # goes first, so an interruption can never leave a marker next to mixed outputs.
+    (out / "job.json").unlink(missing_ok=True)
+
     frame = read_table(args.input)
     if args.target not in frame.columns:
         raise ValueError(
@@ -128,7 +145,11 @@ def run(args):
             "selection needs at least 2."
         )
 
+    import torch
+
     from tabsift.feature_selection import KANSelector
+
+    torch.set_num_threads(args.threads)
 
     selector = KANSelector(
         method=args.method,
@@ -143,7 +164,6 @@ def run(args):
     selector.fit(X, y)
     kept = list(selector.get_feature_names_out())
 
-    out = Path(args.out)
     write_table(frame[kept + [args.target]], out / f"selected{args.input.suffix.lower()}")
     scores = _scores_table(selector)
     write_table(scores, out / "scores.csv")

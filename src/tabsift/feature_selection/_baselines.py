@@ -30,7 +30,7 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         default a random forest of 200 trees (classifier or regressor,
         following ``task``).
     n_features_to_select : int or float, default=0.4
-        Features to keep: a fraction of the columns in (0, 1] (rounded up,
+        Features to keep: a fraction of the columns in (0, 1] (rounded down,
         at least one) or a count. Read when the support is asked for, so it
         can be changed after fitting.
     validation_fraction : float, default=0.25
@@ -51,11 +51,11 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    scores_ : ndarray of shape (n_features_in_,)
+    scores_ : ndarray of shape (`n_features_in_`,)
         Mean drop in validation score per feature (may be negative).
-    importances_std_ : ndarray of shape (n_features_in_,)
+    importances_std_ : ndarray of shape (`n_features_in_`,)
         Standard deviation of the drop over the shuffles.
-    ranking_ : ndarray of shape (n_features_in_,)
+    ranking_ : ndarray of shape (`n_features_in_`,)
         Rank of each feature by score, 1 for the most important; ties keep
         column order.
     estimator_ : estimator

@@ -58,6 +58,14 @@ Conventions
   unit, on standardised inputs ``x_grid``.
 - The pykan engine also offers ``native_scores(X)``, numpy ``(n_inputs,)``:
   pykan's own attribution scores (``method="pykan"``).
+- Optional: a classmethod ``fit_together(engines, datasets, *, epochs,
+  batch_size, learning_rate, progress=None)`` trains several engines of one
+  architecture at once (``datasets``: one ``(X, y)`` per engine) with the
+  same result as ``fit`` on each, up to float rounding, and returns the
+  engines; ``progress(epoch)`` is called after each joint epoch.
+  :class:`KANSelector` uses it, when the engine class has it, to train all
+  folds' networks together. The tabsift engine has it (one batched network:
+  small networks cost mostly fixed per-operation overhead per step).
 """
 
 ENGINES = ("tabsift", "pykan")

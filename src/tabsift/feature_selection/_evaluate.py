@@ -334,7 +334,7 @@ def evaluate_selectors(
     """Compare feature selectors by the cross-validated score of models on their selections.
 
     For every cross-validation fold, each selector is cloned and fit on the
-    training rows only, the top ``ceil(r * n_features)`` features are kept
+    training rows only, the top ``max(1, floor(r * n_features))`` features are kept
     for each retention level ``r``, and each model is fit on the training
     rows of those features and scored on the test rows. The test rows never
     reach the selector, unlike protocols that rank features on all rows

@@ -115,19 +115,20 @@ class KANSelector(SelectorMixin, BaseEstimator):
         order). With an int, two fits give the same scores.
     verbose : int, default=0
         ``1`` shows a progress bar over folds, ``2`` also one over each
-        fold's epochs.
+        fold's epochs (one over all folds' epochs with ``engine="tabsift"``,
+        which trains the folds' networks together).
 
     Attributes
     ----------
-    scores_ : ndarray of shape (n_features_in_,)
+    scores_ : ndarray of shape (`n_features_in_`,)
         Importance of each feature, the average of the folds' normalised
         scores; sums to 1. Constant columns score 0.
-    scores_per_fold_ : ndarray of shape (n_folds, n_features_in_)
+    scores_per_fold_ : ndarray of shape (n_folds, `n_features_in_`)
         Each fold's normalised scores.
-    ranking_ : ndarray of shape (n_features_in_,)
+    ranking_ : ndarray of shape (`n_features_in_`,)
         Rank of each feature by score, 1 for the best; ties go to the
         earlier column.
-    support_ : ndarray of bool of shape (n_features_in_,)
+    support_ : ndarray of bool of shape (`n_features_in_`,)
         The selected features.
     models_ : list of engines
         The trained network of each fold (the ones the scores come from; no
@@ -138,10 +139,10 @@ class KANSelector(SelectorMixin, BaseEstimator):
         Held-out loss of each fold's network (cross-entropy, or squared
         error on the standardised target): a check that the networks learned
         something.
-    x_mean_per_fold_, x_scale_per_fold_ : ndarray of shape (n_folds, n_features_in_)
+    x_mean_per_fold_, x_scale_per_fold_ : ndarray of shape (n_folds, `n_features_in_`)
         Mean and standard deviation of each feature on each fold's training
         rows (1 for a column constant there).
-    x_range_ : ndarray of shape (n_features_in_, 2)
+    x_range_ : ndarray of shape (`n_features_in_`, 2)
         Minimum and maximum of each feature in ``X``.
     task_ : str
         ``"classification"`` or ``"regression"``.
@@ -417,12 +418,8 @@ class KANSelector(SelectorMixin, BaseEstimator):
         hidden = self.hidden_width if self.hidden_width is not None else 2 * n_features + 1
         n_outputs = classes.size if task == "classification" else 1
 
-        fold_scores, models, losses, means, scales = [], [], [], [], []
-        bar = progress(
-            range(len(folds)), verbose=self.verbose, desc="KANSelector folds", unit="fold"
-        )
-        for i in bar:
-            train, test = folds[i]
+        models, fold_data, means, scales = [], [], [], []
+        for i, (train, test) in enumerate(folds):
             mean = X[train].mean(axis=0)
             scale = X[train].std(axis=0)
             scale[~(scale > 0)] = 1.0  # a column constant on this fold stays at 0
@@ -436,41 +433,71 @@ class KANSelector(SelectorMixin, BaseEstimator):
             y_dtype = torch.int64 if task == "classification" else torch.float32
             y_train = torch.as_tensor(y_train, dtype=y_dtype, device=device)
             y_test = torch.as_tensor(y_test, dtype=y_dtype, device=device)
-
-            engine = _make_engine(
-                self.engine,
-                n_inputs=n_features,
-                n_outputs=n_outputs,
-                hidden_width=hidden,
-                grid_size=self.grid_size,
-                spline_order=self.spline_order,
-                grid_range=tuple(float(v) for v in self.grid_range),
-                task=task,
-                device=device,
-                seed=int(seeds[i]),
+            models.append(
+                _make_engine(
+                    self.engine,
+                    n_inputs=n_features,
+                    n_outputs=n_outputs,
+                    hidden_width=hidden,
+                    grid_size=self.grid_size,
+                    spline_order=self.spline_order,
+                    grid_range=tuple(float(v) for v in self.grid_range),
+                    task=task,
+                    device=device,
+                    seed=int(seeds[i]),
+                )
             )
+            fold_data.append((X_train, y_train, X_test, y_test))
+            means.append(mean)
+            scales.append(scale)
+
+        training = dict(
+            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate
+        )
+        fold_bar = progress(
+            total=len(folds), verbose=self.verbose, desc="KANSelector folds", unit="fold"
+        )
+        # Small networks cost mostly fixed per-step overhead: an engine that can train all
+        # folds' networks as one batched network (same results) does so.
+        fit_together = getattr(type(models[0]), "fit_together", None) if len(models) > 1 else None
+        if fit_together is not None:
             epoch_bar = progress(
                 total=self.epochs,
                 verbose=self.verbose >= 2,
-                desc=f"fold {i + 1}/{len(folds)}",
+                desc=f"training {len(folds)} folds together",
                 unit="epoch",
             )
-            engine.fit(
-                X_train,
-                y_train,
-                epochs=self.epochs,
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate,
-                progress=lambda _epoch, epoch_bar=epoch_bar: epoch_bar.update(1),
+            fit_together(
+                models,
+                [(X_train, y_train) for X_train, y_train, _, _ in fold_data],
+                progress=lambda _epoch: epoch_bar.update(1),
+                **training,
             )
             epoch_bar.close()
+        fold_scores, losses = [], []
+        for i, (engine, (X_train, y_train, X_test, y_test)) in enumerate(
+            zip(models, fold_data, strict=True)
+        ):
+            if fit_together is None:
+                epoch_bar = progress(
+                    total=self.epochs,
+                    verbose=self.verbose >= 2,
+                    desc=f"fold {i + 1}/{len(folds)}",
+                    unit="epoch",
+                )
+                engine.fit(
+                    X_train,
+                    y_train,
+                    progress=lambda _epoch, epoch_bar=epoch_bar: epoch_bar.update(1),
+                    **training,
+                )
+                epoch_bar.close()
             raw = compute_scores(engine, self.method, self.reading, X_test, y_test)
             # Constant columns carry no information, whatever the network made of them.
             fold_scores.append(normalise(raw, mask=varies))
-            models.append(engine)
             losses.append(engine.loss(X_test, y_test))
-            means.append(mean)
-            scales.append(scale)
+            fold_bar.update(1)
+        fold_bar.close()
 
         self.task_ = task
         if classes is not None:

@@ -214,6 +214,18 @@ def _row_chunk(n_rows, per_row):
     return max(1, min(n_rows, _CHUNK_ELEMENTS // max(1, per_row)))
 
 
+def _stacked_features(x, knots, spline_order):
+    """:meth:`KANLayer.features` of ``m`` stacked inputs (m, n, in): (m, n, in * (1 + n_basis))."""
+    basis = bspline_basis(x, knots, spline_order)
+    return torch.cat([F.silu(x), basis.reshape(x.shape[0], x.shape[1], -1)], dim=2)
+
+
+def _stacked_weight_matrix(base, spline, scaler):
+    """:meth:`KANLayer.weight_matrix` of ``m`` stacked layers: (m, out, in * (1 + n_basis))."""
+    scaled = (spline * scaler.unsqueeze(-1)).reshape(base.shape[0], base.shape[1], -1)
+    return torch.cat([base, scaled], dim=2)
+
+
 class TabsiftKANEngine:
     """tabsift's KAN engine: a batched efficient-KAN network and its training loop.
 
@@ -361,6 +373,176 @@ class TabsiftKANEngine:
         self.network.eval()
         self.loss_history_ = (torch.stack(history) / max(n, 1)).tolist() if history else []
         return self
+
+    def _architecture(self):
+        return (
+            self.n_inputs,
+            self.n_outputs,
+            self.hidden_width,
+            self.grid_size,
+            self.spline_order,
+            self.grid_range,
+            self.task,
+            self.device,
+        )
+
+    @classmethod
+    def fit_together(cls, engines, datasets, *, epochs, batch_size, learning_rate, progress=None):
+        """Train several engines of one architecture at once, as one batched network.
+
+        Each engine keeps its own initial weights, its own training set and its
+        own mini-batch order (drawn from its ``seed`` as in :meth:`fit`); the
+        result equals calling :meth:`fit` on each engine, up to float rounding
+        (batched instead of single matrix products). The ``m`` networks'
+        parameters are stacked along a leading dimension, each step takes one
+        mini-batch per network, and the loss is the sum of the networks' mean
+        losses, so each network receives exactly its own gradient. Small
+        networks spend most of a step on fixed per-operation costs, so ``m``
+        networks train in little more than the time of one.
+
+        Parameters
+        ----------
+        engines : list of TabsiftKANEngine
+            Engines of the same architecture, task and device.
+        datasets : list of (X, y)
+            One training set per engine, as for :meth:`fit`; sizes may differ.
+        epochs, batch_size : int
+        learning_rate : float
+        progress : callable, default=None
+            Called as ``progress(epoch)`` after each epoch of the joint training.
+
+        Returns
+        -------
+        engines : list of TabsiftKANEngine
+            The same engines, trained, each with its own ``loss_history_``.
+
+        Notes
+        -----
+        Memory: besides ``m`` copies of the weights, the first layer's
+        precomputed features of every training set are held at once
+        (``sum(n_m) * n_inputs * (1 + n_basis)`` floats).
+        """
+        engines, datasets = list(engines), list(datasets)
+        if len(datasets) != len(engines):
+            raise ValueError(
+                f"fit_together needs one (X, y) training set per engine; found {len(engines)} "
+                f"engines and {len(datasets)} training sets."
+            )
+        if not engines:
+            return engines
+        first = engines[0]
+        for engine in engines:
+            if not isinstance(engine, cls) or engine._architecture() != first._architecture():
+                raise ValueError(
+                    "fit_together trains engines of one architecture only (widths, grid, task, "
+                    f"device); found {engine!r} next to {first!r}. Train them with fit instead."
+                )
+        device, m, B = first.device, len(engines), int(batch_size)
+        data = [(e._x(X), e._y(y)) for e, (X, y) in zip(engines, datasets, strict=True)]
+        sizes = [X.shape[0] for X, _ in data]
+        n_max = max(max(sizes), 1)
+
+        # Every network's first-layer features, padded to n_max rows and flattened so that
+        # one index_select per step gathers all m mini-batches.
+        with torch.no_grad():
+            parts = []
+            for engine, (X, _) in zip(engines, data, strict=True):
+                feats = engine._first.features(X)
+                parts.append(F.pad(feats, (0, 0, 0, n_max - feats.shape[0])))
+            features = torch.stack(parts).reshape(m * n_max, -1)
+        targets = torch.stack([F.pad(y, (0, n_max - y.shape[0])) for _, y in data]).reshape(-1)
+
+        # The step plan does not change between epochs: step s takes rows s*B.. of each
+        # network's permutation. Networks with fewer rows get a shorter last batch (padding
+        # rows weigh 0) and sit out the steps after it.
+        n_steps = max(math.ceil(n / B) for n in sizes)
+        counts = [[min(max(n - s * B, 0), B) for n in sizes] for s in range(n_steps)]
+        counts_t = torch.tensor(counts, dtype=torch.float32, device=device).reshape(n_steps, m)
+        row = torch.arange(B, device=device, dtype=torch.float32)
+        weights = torch.where(
+            row < counts_t.unsqueeze(-1), 1.0 / counts_t.clamp_min(1).unsqueeze(-1), 0.0
+        )  # (n_steps, m, B): 1 / batch size on real rows, mean loss per network
+        offsets = torch.arange(m, device=device).unsqueeze(-1) * n_max
+
+        names = [name for name, _ in first.network.named_parameters()]
+        per_engine = [dict(e.network.named_parameters()) for e in engines]
+        stacked = [
+            torch.stack([p[name].detach() for p in per_engine]).requires_grad_(True)
+            for name in names
+        ]
+        by_name = dict(zip(names, stacked, strict=True))
+        layers = [
+            [by_name[f"layers.{i}.{w}"] for w in ("base_weight", "spline_weight", "spline_scaler")]
+            for i in range(len(first.network.layers))
+        ]
+        knots = [layer.knots for layer in first.network.layers]
+        order = first.spline_order
+        # Adam is elementwise: one optimiser over per-network views of the stacked weights is
+        # m independent Adams in one fused call, each the same arithmetic as alone (one Adam
+        # over the stacked tensors is faster but rounds differently at vector tails). A
+        # network without a batch in a step (grad None) is skipped, step count included.
+        grads = [torch.zeros_like(p) for p in stacked]
+        for p, g in zip(stacked, grads, strict=True):
+            p.grad = g
+        views = [[p.detach()[k] for p in stacked] for k in range(m)]
+        for k in range(m):
+            for view, g in zip(views[k], grads, strict=True):
+                view.grad = g[k]
+        fused = device.type in ("cpu", "cuda")
+        flat_views = [view for per_model in views for view in per_model]
+        optimizer = torch.optim.Adam(flat_views, lr=learning_rate, fused=fused or None)
+        idle = [[k for k in range(m) if counts[s][k] == 0] for s in range(n_steps)]
+
+        generators = [
+            torch.Generator(device=device).manual_seed(e.seed + 1) for e in engines
+        ]  # each network's batch order, exactly as in fit
+        history = []
+        for epoch in range(epochs):
+            index = torch.stack(
+                [
+                    F.pad(torch.randperm(n, generator=g, device=device), (0, n_steps * B - n))
+                    for n, g in zip(sizes, generators, strict=True)
+                ]
+            )
+            index = (index + offsets).reshape(m, n_steps, B).transpose(0, 1).reshape(n_steps, -1)
+            total = torch.zeros(m, device=device)
+            for s in range(n_steps):
+                x = features.index_select(0, index[s]).reshape(m, B, -1)
+                base, spline, scaler = layers[0]
+                out = torch.bmm(x, _stacked_weight_matrix(base, spline, scaler).transpose(1, 2))
+                for (base, spline, scaler), layer_knots in zip(layers[1:], knots[1:], strict=True):
+                    x = _stacked_features(out, layer_knots, order)
+                    out = torch.bmm(x, _stacked_weight_matrix(base, spline, scaler).transpose(1, 2))
+                y = targets.index_select(0, index[s]).reshape(m, B)
+                per_model = (first._sample_losses(out, y) * weights[s]).sum(dim=1)
+                for g in grads:
+                    g.zero_()
+                per_model.sum().backward()
+                for p, g in zip(stacked, grads, strict=True):
+                    if p.grad is not g:  # autograd accumulates in place; be sure of it
+                        g.copy_(p.grad)
+                        p.grad = g
+                for k in idle[s]:
+                    for view in views[k]:
+                        view.grad = None
+                optimizer.step()
+                for k in idle[s]:
+                    for view, g in zip(views[k], grads, strict=True):
+                        view.grad = g[k]
+                total += per_model.detach() * counts_t[s]
+            history.append(total)
+            if progress is not None:
+                progress(epoch)
+
+        if history:
+            losses = (torch.stack(history) / torch.tensor(sizes, device=device).clamp_min(1)).T
+        with torch.no_grad():
+            for k, engine in enumerate(engines):
+                for name, p in zip(names, stacked, strict=True):
+                    per_engine[k][name].copy_(p[k])
+                engine.network.eval()
+                engine.loss_history_ = losses[k].tolist() if history else []
+        return engines
 
     # ------------------------------------------------------------ inference
     @torch.no_grad()

@@ -50,9 +50,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     Parameters
     ----------
     n_features_to_select : int or float, default=0.4
-        Features to keep: a fraction of the columns in (0, 1] (rounded up,
-        at least one) or a count (an int larger than the number of columns
-        keeps them all). Ignored when ``threshold`` is given. It is read when
+        Features to keep: a fraction of the columns in (0, 1] (rounded down,
+        at least one, as in :class:`~sklearn.feature_selection.RFE`) or a
+        count (at most the number of columns). Ignored when ``threshold`` is given. It is read when
         the support is asked for, so it can be changed with ``set_params``
         after fitting without refitting.
     threshold : float, default=None
@@ -83,10 +83,10 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    scores_ : ndarray of shape (n_features_in_,)
+    scores_ : ndarray of shape (`n_features_in_`,)
         Normalised mean absolute SHAP value of each feature (sums to 1;
         uniform when the model uses no feature, e.g. a constant target).
-    ranking_ : ndarray of shape (n_features_in_,)
+    ranking_ : ndarray of shape (`n_features_in_`,)
         Rank of each feature by score, 1 for the most important; ties keep
         column order.
     estimator_ : xgboost.XGBClassifier or xgboost.XGBRegressor
@@ -176,7 +176,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Fit the XGBoost model and score each feature by mean |SHAP|.
+        """Fit the XGBoost model and score each feature by its mean absolute SHAP value.
 
         Parameters
         ----------
