@@ -29,8 +29,7 @@ import warnings
 import numpy as np
 from _common import machine, markdown_table
 
-from tabsift.feature_selection._baselines import paper_baselines
-from tabsift.feature_selection._evaluate import evaluate_selectors
+from tabsift.feature_selection import evaluate_selectors, paper_baselines
 
 RETENTION = (0.2, 0.4, 0.6)
 KAN_METHODS = ("l1", "l2", "si", "ko")
