@@ -116,7 +116,9 @@ def test_fit_is_seed_reproducible(data):
     X, y, _ = data
     a = _engine(seed=3).fit(X, y, epochs=2, batch_size=64, learning_rate=1e-2)
     b = _engine(seed=3).fit(X, y, epochs=2, batch_size=64, learning_rate=1e-2)
-    torch.testing.assert_close(a.predict_raw(X), b.predict_raw(X), rtol=0, atol=0)
+    # Same weights, batches and steps; pykan's CPU kernels may still round the last bit
+    # differently between runs (seen: 6e-8 on outputs of order 1), so not bit-for-bit.
+    torch.testing.assert_close(a.predict_raw(X), b.predict_raw(X), rtol=1e-5, atol=1e-6)
 
 
 def test_regression_task(data):

@@ -351,7 +351,7 @@ def safe_expressions_section(ctx):
         "text": (
             f"The planted mechanism of make_missing_interaction, written as the formula "
             f"{formula!r} (columns: {', '.join(sorted(expression.columns))}), is parsed and "
-            f"evaluated on the data without eval(). It explains the part of the target that "
+            f"evaluated on the data by tabsift's own evaluator (never Python's eval or exec). It explains the part of the target that "
             f"the linear terms miss: R\N{SUPERSCRIPT TWO} = {r2:.3f}, residual RMSE {rmse:.3f} "
             f"against noise {bunch.noise}.\n\n"
             f"Formulas that try to reach Python internals are rejected before anything runs."

@@ -71,6 +71,47 @@ Conventions
 ENGINES = ("tabsift", "pykan")
 
 
+class EngineBase:
+    """The part of ``__init__`` every engine shares: check and store the configuration.
+
+    Subclasses build their network in :meth:`_build`, called last, from the
+    stored attributes (``n_inputs``, ``n_outputs``, ``hidden_width``,
+    ``grid_size``, ``spline_order``, ``grid_range``, ``task``, ``device`` as a
+    ``torch.device``, and ``seed`` as given).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_inputs,
+        n_outputs,
+        hidden_width,
+        grid_size,
+        spline_order,
+        grid_range,
+        task,
+        device,
+        seed,
+    ):
+        import torch
+
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', found {task!r}.")
+        self.n_inputs = int(n_inputs)
+        self.n_outputs = int(n_outputs)
+        self.hidden_width = int(hidden_width)
+        self.grid_size = int(grid_size)
+        self.spline_order = int(spline_order)
+        self.grid_range = (float(grid_range[0]), float(grid_range[1]))
+        self.task = task
+        self.device = torch.device(device)
+        self.seed = seed
+        self._build()
+
+    def _build(self):
+        raise NotImplementedError
+
+
 def _make_engine(name, **kwargs):
     """Build the engine called ``name`` with the protocol's keyword arguments.
 

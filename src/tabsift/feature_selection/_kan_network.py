@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tabsift.feature_selection._engine import EngineBase
+
 # Rows per chunk when a computation materialises (rows, features, hidden, basis) values:
 # about 4M floats (16 MB) per chunk keeps memory flat on wide tables.
 _CHUNK_ELEMENTS = 1 << 22
@@ -226,7 +228,7 @@ def _stacked_weight_matrix(base, spline, scaler):
     return torch.cat([base, scaled], dim=2)
 
 
-class TabsiftKANEngine:
+class TabsiftKANEngine(EngineBase):
     """tabsift's KAN engine: a batched efficient-KAN network and its training loop.
 
     Implements the engine protocol described in
@@ -270,30 +272,8 @@ class TabsiftKANEngine:
     (2,)
     """
 
-    def __init__(
-        self,
-        *,
-        n_inputs,
-        n_outputs,
-        hidden_width,
-        grid_size,
-        spline_order,
-        grid_range,
-        task,
-        device,
-        seed,
-    ):
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', found {task!r}.")
-        self.n_inputs = int(n_inputs)
-        self.n_outputs = int(n_outputs)
-        self.hidden_width = int(hidden_width)
-        self.grid_size = int(grid_size)
-        self.spline_order = int(spline_order)
-        self.grid_range = (float(grid_range[0]), float(grid_range[1]))
-        self.task = task
-        self.device = torch.device(device)
-        self.seed = int(seed)
+    def _build(self):
+        self.seed = int(self.seed)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.network = KANNetwork(
             [self.n_inputs, self.hidden_width, self.n_outputs],

@@ -46,6 +46,7 @@ import tempfile
 
 import numpy as np
 
+from tabsift.feature_selection._engine import EngineBase
 from tabsift.utils import import_optional_dependency
 
 # Rows per chunk in evaluation: about 4M floats per (rows, d, hidden) tensor.
@@ -102,7 +103,7 @@ def _global_rng_preserved(torch):
             random.setstate(py_state)
 
 
-class PykanEngine:
+class PykanEngine(EngineBase):
     """Train a pykan ``KAN`` and read feature importances from it.
 
     Implements the private engine protocol of ``_engine.py`` (see there for
@@ -136,33 +137,11 @@ class PykanEngine:
         The pykan model.
     """
 
-    def __init__(
-        self,
-        *,
-        n_inputs,
-        n_outputs,
-        hidden_width,
-        grid_size,
-        spline_order,
-        grid_range,
-        task,
-        device,
-        seed,
-    ):
-        if task not in ("classification", "regression"):
-            raise ValueError(f"task must be 'classification' or 'regression', found {task!r}.")
-        self.n_inputs = int(n_inputs)
-        self.n_outputs = int(n_outputs)
-        self.hidden_width = int(hidden_width)
-        self.grid_size = int(grid_size)
-        self.spline_order = int(spline_order)
-        self.grid_range = (float(grid_range[0]), float(grid_range[1]))
-        self.task = task
-        self.device = _torch().device(device)
+    def _build(self):
         # numpy's global seed, which pykan sets, only accepts 32-bit values.
-        if seed is None:
-            seed = np.random.SeedSequence().generate_state(1)[0]
-        self.seed = int(seed) % 2**32
+        if self.seed is None:
+            self.seed = np.random.SeedSequence().generate_state(1)[0]
+        self.seed = int(self.seed) % 2**32
         self.model_ = self._build_model()
 
     def _build_model(self):
