@@ -642,10 +642,15 @@ def test_explicit_xp_and_configured_backend_are_honoured():
     assert float(out[0]) == 3.0
 
 
-def test_evaluation_uses_tabsift_backend():
-    from tabsift.expr import _evaluate
+def test_evaluation_follows_tabsift_backend_config():
+    pytest.importorskip("array_api_strict")
+    import tabsift
+    from tabsift.backend import get_namespace, namespace_name
 
-    assert _evaluate._backend() is not None
+    with tabsift.config_context(array_backend="array_api_strict"):
+        result = evaluate("x * 2", {"x": np.arange(3.0)})
+    assert namespace_name(get_namespace(result)) == "array_api_strict"
+    np.testing.assert_array_equal(np.from_dlpack(result), [0.0, 2.0, 4.0])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ Only array-API functions are used (``xp.exp``, ``xp.where``, ``xp.minimum``,
 """
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 import array_api_compat
 import numpy as np
@@ -25,19 +24,6 @@ from tabsift.expr._nodes import (
 from tabsift.expr._parser import unknown_column_error
 
 
-@lru_cache(maxsize=1)
-def _backend():
-    """``(get_namespace, asarray)`` of tabsift.backend, or None if it is unavailable.
-
-    Imported on first use: tabsift.backend loads more than parsing needs.
-    """
-    try:
-        from tabsift.backend import asarray, get_namespace
-    except ImportError:  # pragma: no cover - only while tabsift.backend is not available
-        return None
-    return get_namespace, asarray
-
-
 def _module_root(obj):
     return type(obj).__module__.split(".")[0]
 
@@ -53,20 +39,19 @@ def _is_series(obj):
 
 
 def get_namespace(*arrays, xp=None):
-    """Namespace to compute in: tabsift.backend's choice, else array_api_compat's."""
-    backend = _backend()
-    if backend is not None:
-        return backend[0](*arrays, xp=xp)
-    if xp is not None:  # pragma: no cover
-        return xp
-    return array_api_compat.array_namespace(*arrays)  # pragma: no cover
+    """Namespace to compute in: tabsift.backend's choice.
+
+    Imported on first use: tabsift.backend loads more than parsing needs.
+    """
+    from tabsift.backend import get_namespace as backend_namespace
+
+    return backend_namespace(*arrays, xp=xp)
 
 
 def _to_namespace(array, xp):
-    backend = _backend()
-    if backend is not None:
-        return backend[1](array, xp=xp)
-    return xp.asarray(array)  # pragma: no cover
+    from tabsift.backend import asarray
+
+    return asarray(array, xp=xp)
 
 
 def _not_numeric(name, dtype, position_of):
