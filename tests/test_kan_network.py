@@ -353,3 +353,59 @@ def test_fit_together_checks_its_inputs():
     )
     reference = _engine(seed=1).fit(*sets[0], epochs=2, batch_size=8, learning_rate=1e-2)
     np.testing.assert_allclose(engine.loss_history_, reference.loss_history_, rtol=1e-5)
+
+
+def test_closed_form_hat_basis_equals_the_recursion():
+    from tabsift.feature_selection._kan_network import _hat_basis
+
+    for grid_size, grid_range in [(2, (-1.0, 1.0)), (5, (-3.0, 2.0))]:
+        knots = make_knots(grid_size, 1, grid_range)
+        x = torch.cat([torch.linspace(-6, 6, 2001), knots, torch.randn(500) * 2])
+        _, hat = _hat_basis(x, knots)
+        torch.testing.assert_close(hat, bspline_basis(x, knots, 1), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_explicit_hat_backward_equals_autograd(task):
+    from tabsift.feature_selection._kan_network import (
+        _hat_train_step,
+        _stacked_features,
+        _stacked_weight_matrix,
+    )
+
+    gen = torch.Generator().manual_seed(3)
+    m, B, d, h, c = 3, 16, 4, 5, 2 if task == "classification" else 1
+    knots = make_knots(2, 1, (-1.0, 1.0))
+    nb = knots.numel() - 2
+
+    def param(*shape):
+        return torch.randn(*shape, generator=gen).requires_grad_(True)
+
+    layers = [
+        [param(m, h, d), param(m, h, d, nb), param(m, h, d)],
+        [param(m, c, h), param(m, c, h, nb), param(m, c, h)],
+    ]
+    x = _stacked_features(torch.randn(m, B, d, generator=gen), knots, 1)
+    if task == "classification":
+        y = torch.randint(0, c, (m, B), generator=gen)
+    else:
+        y = torch.randn(m, B, generator=gen)
+    w = torch.rand(m, B, generator=gen)
+    out = torch.bmm(x, _stacked_weight_matrix(*layers[0]).transpose(1, 2))
+    out = torch.bmm(_stacked_features(out, knots, 1), _stacked_weight_matrix(*layers[1]).mT)
+    if task == "classification":
+        rows = torch.nn.functional.cross_entropy(
+            out.reshape(-1, c), y.reshape(-1), reduction="none"
+        )
+        rows = rows.reshape(m, B)
+    else:
+        rows = (out[..., 0] - y) ** 2
+    expected = (rows * w).sum(1)
+    expected.sum().backward()
+    grads = [[torch.empty_like(p) for p in layer] for layer in layers]
+    with torch.no_grad():
+        got = _hat_train_step(x, layers, [knots, knots], y, w, task == "classification", grads)
+    torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-6)
+    for layer, layer_grads in zip(layers, grads, strict=True):
+        for p, g in zip(layer, layer_grads, strict=True):
+            torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5)
