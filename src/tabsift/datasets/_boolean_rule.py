@@ -8,8 +8,8 @@ from tabsift.datasets._checks import (
     check_float,
     check_int,
     column_names,
-    make_bunch,
     random_generator,
+    table_bunch,
 )
 
 
@@ -101,18 +101,15 @@ def make_boolean_rule(n_samples=1000, n_features=6, *, flip_y=0.05, random_state
     y[flipped] = 1 - y[flipped]
 
     data = pd.DataFrame(X, columns=names)
-    target = pd.Series(y, name="target")
     rule_text = rule_to_text(rule)
     descr = (
         f"Synthetic boolean-rule table: {n_samples} rows, {n_features} numeric columns. "
         f"target = {rule_text}, with {len(flipped)} labels flipped (flip_y={flip_y}); "
         f"the other columns are noise."
     )
-    return make_bunch(
-        data=data,
-        target=target,
-        frame=pd.concat([data, target], axis=1),
-        feature_names=names,
+    return table_bunch(
+        data,
+        y,
         target_names=np.array([0, 1]),
         task="classification",
         rule=rule,

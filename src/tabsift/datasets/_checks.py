@@ -83,3 +83,22 @@ def random_generator(random_state):
 def column_names(n, prefix="x", start=0):
     """Names ``x0, x1, ...`` for generated columns."""
     return [f"{prefix}{i}" for i in range(start, start + n)]
+
+
+def table_bunch(data, y, **fields):
+    """A generator's Bunch, with the parts every table has derived in one place.
+
+    ``target`` is ``y`` as a Series named ``"target"``, ``frame`` is ``data``
+    and ``target`` side by side, ``feature_names`` are ``data``'s columns;
+    ``fields`` (task, ground truth, DESCR) are added as given.
+    """
+    import pandas as pd
+
+    target = pd.Series(y, name="target")
+    return make_bunch(
+        data=data,
+        target=target,
+        frame=pd.concat([data, target], axis=1),
+        feature_names=list(data.columns),
+        **fields,
+    )

@@ -7,8 +7,8 @@ from tabsift.datasets._checks import (
     check_int,
     check_task,
     column_names,
-    make_bunch,
     random_generator,
+    table_bunch,
 )
 
 _EFFECTS = ("linear", "quadratic", "sine")
@@ -116,18 +116,15 @@ def make_informative(
     y = (score > 0).astype(np.int64) if task == "classification" else score
 
     data = pd.DataFrame(X, columns=names)
-    target = pd.Series(y, name="target")
     informative = [names[j] for j in chosen]
     descr = (
         f"Synthetic table ({task}): {n_samples} rows, {n_features} standard normal columns; "
         f"only {informative} drive the target, through the effects {effects}. "
         f"Gaussian noise of standard deviation {noise} is added to the standardised score."
     )
-    return make_bunch(
-        data=data,
-        target=target,
-        frame=pd.concat([data, target], axis=1),
-        feature_names=names,
+    return table_bunch(
+        data,
+        y,
         task=task,
         informative=informative,
         effects=effects,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tabsift.datasets._checks import check_float, check_int, make_bunch, random_generator
+from tabsift.datasets._checks import check_float, check_int, random_generator, table_bunch
 
 _LINEAR = {"x1": 0.5, "x2": -0.3, "x3": 0.2}
 _LINEAR_FORMULA = "0.5 * x1 - 0.3 * x2 + 0.2 * x3"
@@ -72,17 +72,14 @@ def make_missing_interaction(n_samples=1000, *, noise=0.1, random_state=None):
     y = linear + mechanism + noise * rng.standard_normal(n_samples)
 
     data = pd.DataFrame(X, columns=names)
-    target = pd.Series(y, name="target")
     descr = (
         f"Synthetic regression table: {n_samples} rows, standard normal columns x1..x5 "
         f"(x4, x5 are noise); target = {_LINEAR_FORMULA} + {_MECHANISM} + Gaussian noise "
         f"of standard deviation {noise}."
     )
-    return make_bunch(
-        data=data,
-        target=target,
-        frame=pd.concat([data, target], axis=1),
-        feature_names=names,
+    return table_bunch(
+        data,
+        y,
         task="regression",
         linear_part=dict(_LINEAR),
         linear_formula=_LINEAR_FORMULA,

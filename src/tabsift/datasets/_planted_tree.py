@@ -7,8 +7,8 @@ from tabsift.datasets._checks import (
     check_int,
     check_task,
     column_names,
-    make_bunch,
     random_generator,
+    table_bunch,
 )
 
 _MAX_DEPTH = 10
@@ -188,17 +188,14 @@ def make_planted_tree(
         clean = clean.astype(np.float64)
         y = clean + noise * clean.std() * rng.standard_normal(n_samples)
 
-    target = pd.Series(y, name="target")
     descr = (
         f"Synthetic planted-tree table ({task}): {n_samples} rows, {n_features} standard "
         f"normal columns; the target comes from a random axis-aligned tree of depth {depth} "
         f"with {n_leaves} leaves (noise={noise}). Tree: {tree}"
     )
-    return make_bunch(
-        data=data,
-        target=target,
-        frame=pd.concat([data, target], axis=1),
-        feature_names=names,
+    return table_bunch(
+        data,
+        y,
         task=task,
         tree=tree,
         depth=depth,
