@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._common import n_to_keep, rank_scores, resolve_task
 from tabsift.feature_selection._shap import ShapSelector
 
 
@@ -191,9 +191,7 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         self.task_ = task
         self.scores_ = scores
         self.importances_std_ = result.importances_std
-        ranking = np.empty(len(scores), dtype=np.intp)
-        ranking[np.argsort(-scores, kind="stable")] = np.arange(1, len(scores) + 1)
-        self.ranking_ = ranking
+        self.ranking_ = rank_scores(scores)
         return self
 
     def _get_support_mask(self):

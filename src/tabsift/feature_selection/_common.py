@@ -55,3 +55,23 @@ def n_to_keep(n_features_to_select, n_features, *, owner):
         return int(k)
     # The small epsilon keeps 0.3 * 10 = 3.0000000000000004 and 0.29 * 100 on the right side.
     return max(1, math.floor(k * n_features + 1e-9))
+
+
+def rank_scores(scores):
+    """Rank of each feature by score, 1 for the best; ties go to the earlier column."""
+    ranking = np.empty(len(scores), dtype=np.intp)
+    ranking[np.argsort(-np.asarray(scores), kind="stable")] = np.arange(1, len(scores) + 1)
+    return ranking
+
+
+def non_numeric_columns(X):
+    """Names of the columns of a pandas DataFrame that are not numeric (or bool); [] otherwise."""
+    if not type(X).__module__.startswith("pandas") or not hasattr(X, "dtypes"):
+        return []
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return [
+        str(name)
+        for name, dtype in X.dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]

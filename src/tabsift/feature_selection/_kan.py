@@ -12,7 +12,12 @@ from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._common import (
+    n_to_keep,
+    non_numeric_columns,
+    rank_scores,
+    resolve_task,
+)
 from tabsift.feature_selection._engine import ENGINES, _make_engine
 from tabsift.feature_selection._importance import METHODS, READINGS, compute_scores, normalise
 from tabsift.utils import progress
@@ -297,11 +302,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
     def _check_numeric_frame(self, X):
         """Name the non-numeric columns of a pandas DataFrame before conversion fails."""
-        if not type(X).__module__.startswith("pandas") or not hasattr(X, "dtypes"):
-            return
-        from pandas.api.types import is_numeric_dtype
-
-        bad = [str(col) for col, dtype in X.dtypes.items() if not is_numeric_dtype(dtype)]
+        bad = non_numeric_columns(X)
         if bad:
             raise ValueError(
                 f"KANSelector needs numeric columns; column(s) {_quote_columns(bad)} are not "
@@ -504,14 +505,11 @@ class KANSelector(SelectorMixin, BaseEstimator):
             self.classes_ = classes
         self.scores_per_fold_ = np.asarray(fold_scores)
         self.scores_ = normalise(self.scores_per_fold_.mean(axis=0), mask=varies)
-        order = np.argsort(-self.scores_, kind="stable")
-        ranking = np.empty(n_features, dtype=np.int64)
-        ranking[order] = np.arange(1, n_features + 1)
-        self.ranking_ = ranking
+        self.ranking_ = rank_scores(self.scores_)
         if self.threshold is not None:
             self.support_ = self.scores_ >= self.threshold
         else:
-            self.support_ = ranking <= self._n_selected(n_features)
+            self.support_ = self.ranking_ <= self._n_selected(n_features)
         self.models_ = models
         self.fold_losses_ = np.asarray(losses)
         self.x_mean_per_fold_ = np.asarray(means)

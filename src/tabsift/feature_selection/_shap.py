@@ -1,6 +1,5 @@
 """Feature selection by mean absolute SHAP value of a gradient-boosted tree model."""
 
-import sys
 import warnings
 from numbers import Integral, Real
 
@@ -12,7 +11,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._common import (
+    n_to_keep,
+    non_numeric_columns,
+    rank_scores,
+    resolve_task,
+)
 from tabsift.utils import import_optional_dependency
 
 _CLASSIFICATION_TARGETS = ("binary", "multiclass")
@@ -20,14 +24,7 @@ _CLASSIFICATION_TARGETS = ("binary", "multiclass")
 
 def _check_numeric_columns(X, owner):
     """Raise an error naming the non-numeric columns of a pandas DataFrame."""
-    pd = sys.modules.get("pandas")
-    if pd is None or not isinstance(X, pd.DataFrame):
-        return
-    bad = [
-        str(name)
-        for name, dtype in X.dtypes.items()
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
-    ]
+    bad = non_numeric_columns(X)
     if bad:
         shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
         raise ValueError(
@@ -252,9 +249,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self.estimator_ = model
         self.task_ = task
         self.scores_ = scores
-        ranking = np.empty(n_features, dtype=np.intp)
-        ranking[np.argsort(-scores, kind="stable")] = np.arange(1, n_features + 1)
-        self.ranking_ = ranking
+        self.ranking_ = rank_scores(scores)
         return self
 
     def _get_support_mask(self):
