@@ -2,10 +2,11 @@
 
 Each section is a function of a :class:`DemoContext` that returns the keyword
 arguments of :meth:`tabsift.report.Report.add_section` (``text``, ``figure``,
-``table``, ``data``). Sections are listed in ``SECTIONS``; a family adds its
-own by writing one function decorated with :func:`demo_section` and one line
-there. A section that raises is recorded in the report as failed, the others
-still run, and the command exits with code 1 at the end.
+``table``, ``data``). Sections are listed in ``SECTIONS``; a family writes its
+own in a module ``_demo_<family>.py`` (building blocks in
+:mod:`tabsift.cli._demo_base`) and adds one import and one line here. A
+section that raises is recorded in the report as failed, the others still
+run, and the command exits with code 1 at the end.
 """
 
 import importlib.util
@@ -13,58 +14,16 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tabsift.cli._demo_base import DemoContext, demo_section
+from tabsift.cli._demo_base import figure as _figure
 from tabsift.cli._io import non_negative_int as _non_negative_int
 from tabsift.cli._io import output_folder as _output_folder
 
 
-@dataclass(frozen=True)
-class DemoContext:
-    """What every demo section is given.
-
-    Attributes
-    ----------
-    quick : bool
-        Use smaller data (``--quick``).
-    seed : int
-        Seed for every generator (``--seed``).
-    verbose : int
-        Verbosity (``-v``).
-    """
-
-    quick: bool = False
-    seed: int = 0
-    verbose: int = 0
-
-    def size(self, full, quick):
-        """Return ``quick`` in quick mode, ``full`` otherwise."""
-        return quick if self.quick else full
-
-
-def demo_section(title):
-    """Mark a function as a demo section with the given report title."""
-
-    def decorate(func):
-        func.title = title
-        return func
-
-    return decorate
-
-
-def _figure(ncols=1, width=5.0, height=4.0):
-    # Figure() needs no GUI backend: savefig renders with Agg.
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    axes = fig.subplots(1, ncols)
-    return fig, np.atleast_1d(axes)
-
-
-# --------------------------------------------------------------------- datasets
 @demo_section("Datasets")
 def datasets_section(ctx):
     """Shipped and generated datasets: sizes, tasks and planted ground truth."""
@@ -495,7 +454,6 @@ def llm_layer_section(ctx):
     }
 
 
-# One tuple of sections: a family adds its demo with one function and one line here.
 # ------------------------------------------------------------------- KAN selection
 @demo_section("KAN feature selection")
 def kan_selection_section(ctx):
@@ -557,6 +515,7 @@ def kan_selection_section(ctx):
     }
 
 
+# One import per family module above SECTIONS, one entry in it.
 SECTIONS = (
     datasets_section,
     array_backend_section,
