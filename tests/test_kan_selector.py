@@ -268,16 +268,16 @@ def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):
     fitted = KANSelector(n_features_to_select=2, epochs=3, cv=2, random_state=0).fit(X, y)
     ax = fitted.plot_importances()
     assert len(ax.patches) == 4
-    heights = [p.get_height() for p in ax.patches]
-    assert heights == sorted(heights, reverse=True)
-    np.testing.assert_allclose(sorted(heights), np.sort(fitted.scores_))
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == sorted(widths, reverse=True)  # best first, drawn at the top
+    np.testing.assert_allclose(sorted(widths), np.sort(fitted.scores_))
     (errorbars,) = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
     assert len(errorbars.lines[2][0].get_segments()) == 4  # the fold spread, one per bar
-    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert ticks[0] == f"x{np.argmin(fitted.ranking_)}"
     assert len(fitted.plot_importances(top=2).patches) == 2
 
-    axes = fitted.plot_shapes()
+    axes = fitted.plot_shapes(kind="first_layer")
     assert len(axes) == 2  # the selected features
     for a, j in zip(axes, np.flatnonzero(fitted.support_), strict=True):
         assert len(a.lines) == 1
@@ -286,10 +286,49 @@ def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):
     from matplotlib.figure import Figure
 
     own = Figure().subplots(1, 3)
-    drawn = fitted.plot_shapes(features=[0, "x3"], axes=own)
+    drawn = fitted.plot_shapes(features=[0, "x3"], axes=own, kind="first_layer")
     assert len(drawn) == 2 and all(len(a.lines) == 1 for a in drawn)
     with pytest.raises(ValueError, match="unknown feature 'nope'"):
         fitted.plot_shapes(features=["nope"])
+    with pytest.raises(ValueError, match="kind must be"):
+        fitted.plot_shapes(kind="nope")
+
+
+def _curve(ax):
+    return np.asarray(ax.lines[0].get_ydata())
+
+
+def test_response_shapes_follow_the_planted_function():
+    # y rises with x0, falls with x1, ignores x2: the composed response must show it.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(400, 3))
+    y = 3.0 * X[:, 0] - 2.0 * X[:, 1] + 10.0 + rng.normal(scale=0.1, size=400)
+    fitted = KANSelector(
+        n_features_to_select=2, epochs=60, cv=2, learning_rate=1e-2, random_state=0
+    ).fit(X, y)
+    axes = fitted.plot_shapes(features=[0, 1, 2])
+    rise, fall, flat = (_curve(a) for a in axes)
+    # In y's units: the ends of x0's curve differ by about 3 * 4 = 12, x1's by -8.
+    assert 8 < rise[-1] - rise[0] < 16
+    assert -11 < fall[-1] - fall[0] < -5
+    assert abs(flat[-1] - flat[0]) < 2
+    # Around the target's mean, not the standardised 0.
+    assert 6 < rise.mean() < 14
+    # One band (the spread over folds) per panel.
+    assert all(len(a.collections) == 1 for a in axes)
+
+
+def test_response_shapes_for_binary_and_multiclass(small):
+    X, y = small
+    fitted = KANSelector(epochs=30, cv=2, learning_rate=1e-2, random_state=0).fit(X, y)
+    (ax,) = fitted.plot_shapes(features=[0])
+    # y = x0 - x1 > 0: the log-odds of class 1 rise with x0.
+    assert _curve(ax)[-1] > _curve(ax)[0]
+    assert "log-odds of 1" in ax.get_ylabel()
+    y3 = np.digitize(X[:, 0], [-0.5, 0.5])
+    fitted3 = KANSelector(epochs=3, cv=2, random_state=0).fit(X, y3)
+    (ax3,) = fitted3.plot_shapes(features=[0])
+    assert len(ax3.lines) == 3  # one centred logit per class
 
 
 def test_fitted_selector_pickles_and_works_in_a_pipeline(small):

@@ -200,6 +200,53 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
             self.n_features_to_select, self.n_features_in_, owner="PermutationImportanceSelector"
         )
 
+    def plot_importances(self, ax=None, *, top=None):
+        """Draw the permutation importances as bars, with their spread over repeats.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        top : int, default=None
+            Show only the ``top`` highest-scoring features.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            Selected features are drawn in a stronger colour; error bars are
+            the standard deviation over the ``n_repeats`` shuffles.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from tabsift.feature_selection import PermutationImportanceSelector
+        >>> X = np.random.default_rng(0).normal(size=(80, 3))
+        >>> selector = PermutationImportanceSelector(
+        ...     LogisticRegression(), n_features_to_select=1, random_state=0
+        ... ).fit(X, X[:, 1] > 0)
+        >>> [t.get_text() for t in selector.plot_importances().get_yticklabels()][0]
+        'x1'
+        """
+        from tabsift.feature_selection._plot import draw_importances, feature_names
+
+        check_is_fitted(self)
+        support = self.get_support()
+        scoring = self.scoring if isinstance(self.scoring, str) else "score"
+        return draw_importances(
+            ax,
+            feature_names(self),
+            self.scores_,
+            support,
+            spread=self.importances_std_,
+            top=top,
+            xlabel=f"drop in {scoring} when shuffled",
+            title=(
+                f"PermutationImportanceSelector: {int(support.sum())} of "
+                f"{self.n_features_in_} kept (dark)"
+            ),
+        )
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True

@@ -149,6 +149,10 @@ class KANSelector(SelectorMixin, BaseEstimator):
         rows (1 for a column constant there).
     x_range_ : ndarray of shape (`n_features_in_`, 2)
         Minimum and maximum of each feature in ``X``.
+    y_mean_per_fold_, y_scale_per_fold_ : ndarray of shape (n_folds,)
+        Mean and standard deviation of the target on each fold's training
+        rows (regression; 0 and 1 for classification). The networks predict
+        the standardised target.
     task_ : str
         ``"classification"`` or ``"regression"``.
     classes_ : ndarray of shape (n_classes,)
@@ -419,7 +423,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         hidden = self.hidden_width if self.hidden_width is not None else 2 * n_features + 1
         n_outputs = classes.size if task == "classification" else 1
 
-        models, fold_data, means, scales = [], [], [], []
+        models, fold_data, means, scales, y_stats = [], [], [], [], []
         for i, (train, test) in enumerate(folds):
             mean = X[train].mean(axis=0)
             scale = X[train].std(axis=0)
@@ -427,6 +431,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
             X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
             X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
             y_train, y_test = target[train], target[test]
+            y_mean, y_scale = 0.0, 1.0
             if task == "regression":
                 y_mean, y_scale = y_train.mean(), y_train.std()
                 y_scale = y_scale if y_scale > 0 else 1.0
@@ -451,6 +456,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
             fold_data.append((X_train, y_train, X_test, y_test))
             means.append(mean)
             scales.append(scale)
+            y_stats.append((float(y_mean), float(y_scale)))
 
         training = dict(
             epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate
@@ -515,6 +521,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
         self.x_mean_per_fold_ = np.asarray(means)
         self.x_scale_per_fold_ = np.asarray(scales)
         self.x_range_ = np.stack([x_min, x_max], axis=1)
+        # Regression targets are standardised per fold; plots map outputs back to y's units.
+        y_stats = np.asarray(y_stats)
+        self.y_mean_per_fold_, self.y_scale_per_fold_ = y_stats[:, 0], y_stats[:, 1]
         return self
 
     def _get_support_mask(self):
@@ -551,13 +560,24 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
         return plot_importances(self, ax=ax, top=top)
 
-    def plot_shapes(self, features=None, axes=None, n_points=200):
-        """Plot the learned function of each selected feature, ``phi_j(x)``.
+    def plot_shapes(self, features=None, axes=None, n_points=200, kind="response"):
+        """Plot the learned function of each selected feature.
 
-        ``phi_j(x)`` is the sum over hidden units of feature ``j``'s
-        first-layer function (base plus spline branch) in the first fold's
-        network, drawn over the feature's observed range, in its original
-        units.
+        Two readings of "the function a KAN learned for feature ``j``":
+
+        - ``kind="response"`` (default): the whole network's output as
+          ``x_j`` moves over its observed range while the other features stay
+          at their training means, through both layers. The line is the mean
+          over the fold networks and the band their range. The output is the
+          prediction in ``y``'s units (regression), the log-odds of the second
+          class (binary) or each class's centred logit (multiclass, one line
+          per class).
+        - ``kind="first_layer"``: ``phi_j(x)``, the sum over hidden units of
+          feature ``j``'s first-layer functions (base plus spline branch) in
+          the first fold's network. It shows the univariate pieces the network
+          learned, before the second layer combines them.
+
+        Both are drawn in the feature's original units.
 
         Parameters
         ----------
@@ -568,11 +588,13 @@ class KANSelector(SelectorMixin, BaseEstimator):
             default.
         n_points : int, default=200
             Points per curve.
+        kind : {"response", "first_layer"}, default="response"
+            What to draw, see above.
 
         Returns
         -------
         axes : ndarray of matplotlib Axes
-            One per feature, each with one line.
+            One per feature.
 
         Examples
         --------
@@ -582,10 +604,12 @@ class KANSelector(SelectorMixin, BaseEstimator):
         >>> selector = KANSelector(epochs=2, cv=2, random_state=0).fit(X, X[:, 0] > 0)
         >>> len(selector.plot_shapes(features=[0, 2]))
         2
+        >>> len(selector.plot_shapes(features=[0], kind="first_layer")[0].lines)
+        1
         """
         from tabsift.feature_selection._plot import plot_shapes
 
-        return plot_shapes(self, features=features, axes=axes, n_points=n_points)
+        return plot_shapes(self, features=features, axes=axes, n_points=n_points, kind=kind)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,8 +23,66 @@ def _new_axes(n=1, ncols=None):
     return axes[:n]
 
 
+def feature_names(selector):
+    """Column names of a fitted selector: ``feature_names_in_`` or ``x0, x1, ...``."""
+    if hasattr(selector, "feature_names_in_"):
+        return [str(name) for name in selector.feature_names_in_]
+    return [f"x{j}" for j in range(selector.n_features_in_)]
+
+
+def draw_importances(ax, names, scores, support, *, spread=None, top=None, xlabel, title):
+    """Horizontal bar chart of feature scores, best on top, selected features highlighted.
+
+    The one drawing behind every selector's ``plot_importances``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes or None
+        Where to draw; a new figure when None.
+    names : sequence of str
+        One name per feature.
+    scores : ndarray of shape (n_features,)
+    support : ndarray of bool of shape (n_features,)
+        Selected features, drawn in a stronger colour.
+    spread : ndarray of shape (n_features,), default=None
+        Error bar half-widths (for example the standard deviation over folds).
+    top : int, default=None
+        Show only the ``top`` best features.
+    xlabel, title : str
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    if top is not None:
+        if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
+            raise ValueError(f"top must be a positive int or None, found {top!r}.")
+        order = order[:top]
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        height = 0.3 * min(len(order), 40) + 1.2
+        ax = Figure(figsize=(6, height), layout="constrained").subplots()
+    # The best feature at the top of the chart.
+    positions = np.arange(len(order))[::-1]
+    ax.barh(
+        positions,
+        scores[order],
+        xerr=None if spread is None else np.asarray(spread)[order],
+        color=[_SELECTED if support[j] else _DROPPED for j in order],
+        capsize=3,
+        ecolor="#444444",
+    )
+    ax.set_yticks(positions, [str(names[j]) for j in order])
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    return ax
+
+
 def plot_importances(selector, ax=None, top=None):
-    """Bar chart of a fitted selector's ``scores_``, best first, with fold spread.
+    """Bar chart of a fitted KANSelector's ``scores_`` with the spread over folds.
 
     Parameters
     ----------
@@ -40,23 +98,16 @@ def plot_importances(selector, ax=None, top=None):
     ax : matplotlib Axes
     """
     check_is_fitted(selector, "scores_")
-    names = np.asarray(selector._column_names(), dtype=object)
-    order = np.argsort(selector.ranking_, kind="stable")
-    if top is not None:
-        if not isinstance(top, (int, np.integer)) or top < 1:
-            raise ValueError(f"top must be a positive int or None, found {top!r}.")
-        order = order[:top]
-    scores = selector.scores_[order]
-    spread = selector.scores_per_fold_[:, order].std(axis=0)
-    colors = [_SELECTED if selector.support_[j] else _DROPPED for j in order]
-    if ax is None:
-        ax = _new_axes(1)[0]
-    positions = np.arange(len(order))
-    ax.bar(positions, scores, yerr=spread, color=colors, capsize=3, ecolor="#444444")
-    ax.set_xticks(positions, [str(name) for name in names[order]], rotation=45, ha="right")
-    ax.set_ylabel("importance (sums to 1)")
-    ax.set_title(f"KAN-{selector.method.upper()} importances (dark: selected)")
-    return ax
+    return draw_importances(
+        ax,
+        feature_names(selector),
+        selector.scores_,
+        selector.support_,
+        spread=selector.scores_per_fold_.std(axis=0),
+        top=top,
+        xlabel="importance (sums to 1; bars: spread over folds)",
+        title=f"KAN-{selector.method.upper()} importances (dark: selected)",
+    )
 
 
 def _feature_indices(selector, features):
@@ -81,8 +132,33 @@ def _feature_indices(selector, features):
     return indices
 
 
-def plot_shapes(selector, features=None, axes=None, n_points=200):
-    """Plot ``phi_j(x)``, the first fold network's learned function of each feature.
+def _response_curves(selector, j, x, n_points):
+    """Network output along feature ``j`` (others at their training mean), one curve per fold.
+
+    Returns an array of shape (n_folds, n_points, n_curves).
+    """
+    import torch
+
+    curves = []
+    for fold, engine in enumerate(selector.models_):
+        mean, scale = selector.x_mean_per_fold_[fold], selector.x_scale_per_fold_[fold]
+        # Standardised inputs: 0 is the fold's training mean of every other feature.
+        rows = np.zeros((n_points, selector.n_features_in_), dtype=np.float32)
+        rows[:, j] = (x - mean[j]) / scale[j]
+        with torch.no_grad():
+            raw = engine.predict_raw(torch.as_tensor(rows)).double().cpu().numpy()
+        if selector.task_ == "regression":
+            out = raw[:, :1] * selector.y_scale_per_fold_[fold] + selector.y_mean_per_fold_[fold]
+        elif raw.shape[1] == 2:
+            out = raw[:, 1:] - raw[:, :1]  # log-odds of the second class
+        else:
+            out = raw - raw.mean(axis=1, keepdims=True)
+        curves.append(out)
+    return np.stack(curves)
+
+
+def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response"):
+    """Plot each feature's learned function; see :meth:`KANSelector.plot_shapes`.
 
     Parameters
     ----------
@@ -94,11 +170,16 @@ def plot_shapes(selector, features=None, axes=None, n_points=200):
         One per feature; a new figure by default.
     n_points : int, default=200
         Points per curve.
+    kind : {"response", "first_layer"}, default="response"
+        The network's response along the feature (both layers, mean and range
+        over folds), or the first layer's ``phi_j`` of the first fold.
 
     Returns
     -------
     axes : ndarray of matplotlib Axes
     """
+    if kind not in ("response", "first_layer"):
+        raise ValueError(f"kind must be 'response' or 'first_layer', found {kind!r}.")
     check_is_fitted(selector, "models_")
     indices = _feature_indices(selector, features)
     if axes is None:
@@ -111,14 +192,39 @@ def plot_shapes(selector, features=None, axes=None, n_points=200):
         if len(axes) < len(indices):
             raise ValueError(f"axes has {len(axes)} Axes but {len(indices)} features are plotted.")
     names = selector._column_names()
-    engine = selector.models_[0]
-    mean, scale = selector.x_mean_per_fold_[0], selector.x_scale_per_fold_[0]
+    classes = getattr(selector, "classes_", None)
     for ax, j in zip(axes, indices, strict=False):
         low, high = selector.x_range_[j]
         x = np.linspace(low, high, n_points)
-        phi = engine.feature_function(j, (x - mean[j]) / scale[j]).sum(axis=1)
-        ax.plot(x, phi, color=_SELECTED if selector.support_[j] else _DROPPED)
+        color = _SELECTED if selector.support_[j] else _DROPPED
+        if kind == "first_layer":
+            engine = selector.models_[0]
+            mean, scale = selector.x_mean_per_fold_[0], selector.x_scale_per_fold_[0]
+            phi = engine.feature_function(j, (x - mean[j]) / scale[j]).sum(axis=1)
+            ax.plot(x, phi, color=color)
+            ax.set_ylabel(r"$\phi_j(x)$ (first layer)")
+        else:
+            curves = _response_curves(selector, j, x, n_points)
+            if curves.shape[2] == 1:
+                ax.fill_between(
+                    x,
+                    curves[..., 0].min(0),
+                    curves[..., 0].max(0),
+                    color=color,
+                    alpha=0.25,
+                    linewidth=0,
+                )
+                ax.plot(x, curves[..., 0].mean(0), color=color)
+            else:
+                for c in range(curves.shape[2]):
+                    ax.plot(x, curves[..., c].mean(0), label=str(classes[c]))
+                ax.legend(fontsize="small", title="class")
+            if selector.task_ == "regression":
+                ax.set_ylabel("prediction")
+            elif curves.shape[2] == 1:
+                ax.set_ylabel(f"log-odds of {classes[1]!s}")
+            else:
+                ax.set_ylabel("centred logit")
         ax.grid(alpha=0.3)
         ax.set_xlabel(names[j])
-        ax.set_ylabel(r"$\phi_j(x)$")
     return axes[: len(indices)]

@@ -274,27 +274,19 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         -------
         ax : matplotlib Axes
         """
+        from tabsift.feature_selection._plot import draw_importances, feature_names
+
         check_is_fitted(self)
-        if ax is None:
-            plt = import_optional_dependency("matplotlib.pyplot", purpose="plot_importances")
-            _, ax = plt.subplots(figsize=(6, 0.3 * min(top or self.n_features_in_, 40) + 1.2))
-        if hasattr(self, "feature_names_in_"):
-            names = [str(n) for n in self.feature_names_in_]
-        else:
-            names = [f"x{i}" for i in range(self.n_features_in_)]
-        order = np.argsort(-self.scores_, kind="stable")[:top]
         support = self.get_support()
-        # Most important at the top of the chart.
-        positions = np.arange(len(order))[::-1]
-        ax.barh(
-            positions,
-            self.scores_[order],
-            color=["tab:blue" if support[j] else "tab:gray" for j in order],
+        return draw_importances(
+            ax,
+            feature_names(self),
+            self.scores_,
+            support,
+            top=top,
+            xlabel="mean |SHAP| (normalised)",
+            title=f"ShapSelector: {int(support.sum())} of {self.n_features_in_} kept (dark)",
         )
-        ax.set_yticks(positions, [names[j] for j in order])
-        ax.set_xlabel("mean |SHAP| (normalised)")
-        ax.set_title(f"ShapSelector: {int(support.sum())} of {self.n_features_in_} kept (blue)")
-        return ax
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
