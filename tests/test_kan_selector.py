@@ -263,6 +263,32 @@ def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
             np.testing.assert_allclose(pa.detach(), pb.detach(), rtol=1e-5, atol=1e-6)
 
 
+def test_folds_train_one_at_a_time_past_the_memory_budget(monkeypatch, capsys):
+    from tabsift.feature_selection import _kan
+    from tabsift.feature_selection._kan_network import TabsiftKANEngine
+
+    data = _data("regression")
+    params = dict(epochs=4, cv=2, random_state=1)
+    together = KANSelector(**params).fit(data.data, data.target)
+    calls = []
+    original = TabsiftKANEngine.fit_together.__func__
+    monkeypatch.setattr(
+        TabsiftKANEngine,
+        "fit_together",
+        classmethod(lambda cls, *a, **k: calls.append(1) or original(cls, *a, **k)),
+    )
+    # 200 rows x 8 inputs x (SiLU + 3 hat functions), in float32.
+    assert together.models_[0].feature_bytes(200) == 200 * 8 * (1 + 3) * 4
+    monkeypatch.setattr(_kan, "_JOINT_MEMORY_LIMIT", 1000)
+    alone = KANSelector(**params, verbose=1).fit(data.data, data.target)
+    assert calls == []
+    assert "training folds one at a time" in capsys.readouterr().err
+    np.testing.assert_allclose(together.scores_per_fold_, alone.scores_per_fold_, rtol=1e-4)
+    monkeypatch.setattr(_kan, "_JOINT_MEMORY_LIMIT", 1 << 40)
+    KANSelector(**params).fit(data.data, data.target)
+    assert calls == [1]
+
+
 def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):
     X, y = small
     fitted = KANSelector(n_features_to_select=2, epochs=3, cv=2, random_state=0).fit(X, y)

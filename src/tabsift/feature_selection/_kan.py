@@ -2,6 +2,7 @@
 
 import math
 import numbers
+import sys
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -34,6 +35,10 @@ def _quote_columns(names, counts=None, limit=8):
     if len(names) > limit:
         items.append(f"{len(names) - limit} more")
     return ", ".join(items)
+
+
+# Largest first-layer feature memory, summed over folds, for which folds train together.
+_JOINT_MEMORY_LIMIT = 2 << 30
 
 
 class KANSelector(SelectorMixin, BaseEstimator):
@@ -467,6 +472,20 @@ class KANSelector(SelectorMixin, BaseEstimator):
         # Small networks cost mostly fixed per-step overhead: an engine that can train all
         # folds' networks as one batched network (same results) does so.
         fit_together = getattr(type(models[0]), "fit_together", None) if len(models) > 1 else None
+        if fit_together is not None:
+            # Joint training holds every fold's first-layer features at once, (cv - 1) times
+            # the data; past the budget, folds train one after another in less memory.
+            joint = sum(
+                m.feature_bytes(d[0].shape[0]) for m, d in zip(models, fold_data, strict=True)
+            )
+            if joint > _JOINT_MEMORY_LIMIT:
+                fit_together = None
+                if self.verbose:
+                    print(
+                        f"KANSelector: training folds one at a time (joint training would hold "
+                        f"{joint / 2**30:.1f} GiB of features)",
+                        file=sys.stderr,
+                    )
         if fit_together is not None:
             epoch_bar = progress(
                 total=self.epochs,

@@ -439,6 +439,15 @@ class TabsiftKANEngine(EngineBase):
             self.device,
         )
 
+    def feature_bytes(self, n_rows):
+        """Bytes of the first layer's precomputed features for ``n_rows`` training rows.
+
+        :meth:`fit_together` holds these for every training set at once; the
+        selector compares their sum with a budget before training jointly.
+        """
+        n_basis = self._first.spline_weight.shape[-1]
+        return int(n_rows) * self.n_inputs * (1 + n_basis) * 4  # float32
+
     @classmethod
     def fit_together(cls, engines, datasets, *, epochs, batch_size, learning_rate, progress=None):
         """Train several engines of one architecture at once, as one batched network.
