@@ -336,6 +336,24 @@ def test_fit_together_equals_fitting_each_engine_alone(task, sizes):
     assert alone[0].loss_history_[-1] < alone[0].loss_history_[0]
 
 
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_order_one_fit_with_explicit_backward_equals_autograd(task, monkeypatch):
+    n_outputs = 2 if task == "classification" else 1
+    ((X, y),) = _train_sets((130,), task)  # 32-row batches: the last one has 2 rows
+    kw = dict(task=task, n_inputs=4, n_outputs=n_outputs, hidden=6, spline_order=1, grid_size=2)
+    fast = _engine(seed=3, **kw).fit(X, y, epochs=8, batch_size=32, learning_rate=1e-2)
+    monkeypatch.setattr(TabsiftKANEngine, "_explicit_backward", False)
+    slow = _engine(seed=3, **kw).fit(X, y, epochs=8, batch_size=32, learning_rate=1e-2)
+    for (name, pa), pb in zip(
+        slow.network.named_parameters(), fast.network.parameters(), strict=True
+    ):
+        assert (pb - pa).abs().max() <= 1e-4 * pa.abs().max(), name
+    np.testing.assert_allclose(fast.loss_history_, slow.loss_history_, rtol=1e-5)
+    assert fast.loss_history_[-1] < fast.loss_history_[0]
+    assert not fast.network.training
+    assert fast.network.layers[0].base_weight.grad is None
+
+
 def test_fit_together_checks_its_inputs():
     sets = _train_sets((40, 40), "regression", d=3)
     with pytest.raises(ValueError, match="one .X, y. training set per engine; found 2 engines"):

@@ -228,6 +228,15 @@ def _stacked_weight_matrix(base, spline, scaler):
     return torch.cat([base, scaled], dim=2)
 
 
+class _HatGrid:
+    """A uniform knot vector's constants for :func:`_hat_basis`, computed once per training."""
+
+    def __init__(self, knots):
+        self.start = float(knots[0])
+        self.step = float(knots[1] - knots[0])
+        self.offsets = torch.arange(knots.numel() - 2, device=knots.device, dtype=knots.dtype)
+
+
 def _hat_basis(x, knots):
     """Order-1 B-splines of ``x`` in closed form: ``(d, basis)``.
 
@@ -235,10 +244,10 @@ def _hat_basis(x, knots):
     is the "hat" ``max(0, min(d, 2 - d))``: on ``[0, 1)`` the recursion of
     :func:`bspline_basis` computes ``d * 1 + (2 - d) * 0 = d`` and on ``[1, 2)``
     ``d * 0 + (2 - d) * 1 = 2 - d``, so the values are those of the recursion.
+    ``knots`` is the knot tensor or its :class:`_HatGrid`.
     """
-    step = knots[1] - knots[0]
-    offsets = torch.arange(knots.numel() - 2, device=x.device, dtype=x.dtype)
-    d = ((x - knots[0]) / step).unsqueeze(-1) - offsets
+    grid = knots if isinstance(knots, _HatGrid) else _HatGrid(knots)
+    d = ((x - grid.start) / grid.step).unsqueeze(-1) - grid.offsets
     return d, torch.minimum(d, 2.0 - d).clamp_min(0.0)
 
 
@@ -259,8 +268,9 @@ def _hat_train_step(x, layers, knots, y, weights, classification, grads):
     for i, (base, spline, scaler) in enumerate(layers):
         if i > 0:
             h = out
-            step = knots[i][1] - knots[i][0]
-            d, basis = _hat_basis(h, knots[i])
+            grid = knots[i] if isinstance(knots[i], _HatGrid) else _HatGrid(knots[i])
+            step = grid.step
+            d, basis = _hat_basis(h, grid)
             sig = torch.sigmoid(h)
             x = torch.cat([h * sig, basis.reshape(h.shape[0], h.shape[1], -1)], dim=2)
             saved.append((h, d, basis, sig, step))
@@ -299,6 +309,33 @@ def _hat_train_step(x, layers, knots, y, weights, classification, grads):
             dbasis = (dx[..., width:].reshape(d.shape) * slope).sum(dim=-1) / -step
             dout = dx[..., :width] * (sig * (1.0 + h * (1.0 - sig))) + dbasis
     return per_model
+
+
+class _FlatAdam:
+    """Adam on one flat parameter tensor, with torch's defaults and its single-tensor formula.
+
+    ``torch.optim.Adam`` spends tens of microseconds per step on per-tensor
+    bookkeeping: more than the arithmetic for a few small networks. Here the
+    parameters and gradients are one buffer each, so a step is six operations.
+    """
+
+    def __init__(self, param, grad, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.param, self.grad, self.lr, self.eps = param, grad, lr, eps
+        self.beta1, self.beta2 = betas
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self):
+        self.steps += 1
+        grad = self.grad
+        self.exp_avg.lerp_(grad, 1.0 - self.beta1)
+        self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1.0 - self.beta2)
+        bias1 = 1.0 - self.beta1**self.steps
+        bias2_sqrt = math.sqrt(1.0 - self.beta2**self.steps)
+        denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bias1)
 
 
 class TabsiftKANEngine(EngineBase):
@@ -381,6 +418,11 @@ class TabsiftKANEngine(EngineBase):
     def fit(self, X, y, *, epochs, batch_size, learning_rate, progress=None):
         """Train with Adam on shuffled mini-batches.
 
+        With linear splines (``spline_order=1``, the paper's setting) the
+        gradients come from an explicit backward pass (see
+        :meth:`fit_together`, of which this is the one-network case) instead of
+        autograd; the two agree up to float rounding.
+
         Parameters
         ----------
         X : torch.Tensor of shape (n, n_inputs)
@@ -397,6 +439,18 @@ class TabsiftKANEngine(EngineBase):
         self : TabsiftKANEngine
         """
         X, y = self._x(X), self._y(y)
+        if self.spline_order == 1 and self._explicit_backward:
+            # The explicit backward is several times faster than autograd on small networks;
+            # a stack of one network is the same computation.
+            self._train_stacked(
+                [self],
+                [(X, y)],
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                progress=progress,
+            )
+            return self
         n = X.shape[0]
         # Mini-batch order gets its own stream so it does not depend on the init draws.
         generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
@@ -484,6 +538,21 @@ class TabsiftKANEngine(EngineBase):
         precomputed features of every training set are held at once
         (``sum(n_m) * n_inputs * (1 + n_basis)`` floats).
         """
+        return cls._train_stacked(
+            engines,
+            datasets,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            progress=progress,
+        )
+
+    # Order-1 splines train with the explicit backward of _hat_train_step (False: autograd,
+    # the reference the explicit gradients are tested against).
+    _explicit_backward = True
+
+    @classmethod
+    def _train_stacked(cls, engines, datasets, *, epochs, batch_size, learning_rate, progress):
         engines, datasets = list(engines), list(datasets)
         if len(datasets) != len(engines):
             raise ValueError(
@@ -528,9 +597,21 @@ class TabsiftKANEngine(EngineBase):
 
         names = [name for name, _ in first.network.named_parameters()]
         per_engine = [dict(e.network.named_parameters()) for e in engines]
+        # The stacked weights (and their gradients) are views of one flat buffer, so that
+        # an optimiser step can be a handful of operations on a single tensor.
+        shapes = [(m, *per_engine[0][name].shape) for name in names]
+        sizes_flat = [math.prod(shape) for shape in shapes]
+        flat = torch.cat(
+            [torch.stack([p[name].detach() for p in per_engine]).reshape(-1) for name in names]
+        )
+        flat_grad = torch.zeros_like(flat)
         stacked = [
-            torch.stack([p[name].detach() for p in per_engine]).requires_grad_(True)
-            for name in names
+            part.view(shape).requires_grad_(True)
+            for part, shape in zip(flat.split(sizes_flat), shapes, strict=True)
+        ]
+        grads = [
+            part.view(shape)
+            for part, shape in zip(flat_grad.split(sizes_flat), shapes, strict=True)
         ]
         by_name = dict(zip(names, stacked, strict=True))
         layers = [
@@ -539,39 +620,42 @@ class TabsiftKANEngine(EngineBase):
         ]
         knots = [layer.knots for layer in first.network.layers]
         order = first.spline_order
-        # Adam is elementwise: one optimiser over per-network views of the stacked weights is
-        # m independent Adams in one fused call, each the same arithmetic as alone (one Adam
-        # over the stacked tensors is faster but rounds differently at vector tails). A
-        # network without a batch in a step (grad None) is skipped, step count included.
-        grads = [torch.zeros_like(p) for p in stacked]
+        hat_grids = [_HatGrid(k) for k in knots] if order == 1 else None
         for p, g in zip(stacked, grads, strict=True):
             p.grad = g
-        views = [[p.detach()[k] for p in stacked] for k in range(m)]
-        for k in range(m):
-            for view, g in zip(views[k], grads, strict=True):
-                view.grad = g[k]
-        fused = device.type in ("cpu", "cuda")
         idle = [[k for k in range(m) if counts[s][k] == 0] for s in range(n_steps)]
         if any(idle):
-            flat_views = [view for per_model in views for view in per_model]
-            optimizer = torch.optim.Adam(flat_views, lr=learning_rate, fused=fused or None)
-        else:
-            # Every network steps every time: one Adam over the stacked weights does the
-            # same elementwise updates with a fifth of the per-tensor overhead.
-            optimizer = torch.optim.Adam(stacked, lr=learning_rate, fused=fused or None)
-
-        def adam_step(s):
-            # A network without a batch in step s (grad None) is skipped, step count included.
-            for k in idle[s]:
-                for view in views[k]:
-                    view.grad = None
-            optimizer.step()
-            for k in idle[s]:
+            # Adam is elementwise: one optimiser over per-network views of the stacked
+            # weights is m independent Adams, each the same arithmetic as alone. A network
+            # without a batch in a step (grad None) is skipped, step count included.
+            views = [[p.detach()[k] for p in stacked] for k in range(m)]
+            for k in range(m):
                 for view, g in zip(views[k], grads, strict=True):
                     view.grad = g[k]
+            fused = device.type in ("cpu", "cuda")
+            flat_views = [view for per_model in views for view in per_model]
+            optimizer = torch.optim.Adam(flat_views, lr=learning_rate, fused=fused or None)
+
+            def adam_step(s):
+                for k in idle[s]:
+                    for view in views[k]:
+                        view.grad = None
+                optimizer.step()
+                for k in idle[s]:
+                    for view, g in zip(views[k], grads, strict=True):
+                        view.grad = g[k]
+
+        else:
+            # Every network steps every time: Adam's update (torch's default betas and eps,
+            # its single-tensor formula) on the flat buffer, without the optimiser's
+            # per-tensor bookkeeping, which costs more than the update on networks this small.
+            adam = _FlatAdam(flat, flat_grad, learning_rate)
+
+            def adam_step(s):
+                adam.step()
 
         # Order-1 splines take the explicit backward of _hat_train_step instead of autograd.
-        hat = order == 1
+        hat = order == 1 and cls._explicit_backward
         classification = first.task == "classification"
         grad_by_name = dict(zip(names, grads, strict=True))
         layer_grads = [
@@ -601,7 +685,7 @@ class TabsiftKANEngine(EngineBase):
                     y = targets.index_select(0, index[s]).reshape(m, B)
                     with torch.no_grad():
                         per_model = _hat_train_step(
-                            x, layers, knots, y, weights[s], classification, layer_grads
+                            x, layers, hat_grids, y, weights[s], classification, layer_grads
                         )
                     adam_step(s)
                     total += per_model * counts_t[s]
