@@ -1,0 +1,106 @@
+"""LLEGO's LLM operators: the prompts, the requests, and how replies become offspring.
+
+Fitness-guided crossover shows parents with their fitness in increasing order
+and asks for a tree reaching a target fitness; diversity-guided mutation shows
+parents without fitness and asks for a different tree. Replies are parsed and
+validated by :mod:`tabsift.tree._text`; nothing a model writes is executed.
+"""
+
+import numpy as np
+
+from tabsift.tree._tree import format_number
+
+# Without token log-probabilities, a tree whose training predictions differ from the
+# whole population's on every row counts as this many nats of surprise.
+NOVELTY_NATS = 100.0
+
+_FORMAT = (
+    "Trees are written as nested dictionaries. An internal node is "
+    '{"<feature>": {"<= <threshold>": <left subtree>, "> <threshold>": <right subtree>}} '
+    '(both keys use the same threshold) and a leaf is {"value": <prediction>}.'
+)
+
+
+def prompt_header(context):
+    """The description of the task and data that starts every prompt."""
+    lines = []
+    if context["task_description"]:
+        lines.append(f"Task: {context['task_description']}")
+    lines.append(
+        f"The training data has {context['n_samples']} rows and {context['n_features']} "
+        f"features. {context['target_summary']}"
+    )
+    lines.append("Features (observed range, and description when known):")
+    descriptions = context["feature_descriptions"]
+    for name, low, high in zip(
+        context["feature_names"], context["x_min"], context["x_max"], strict=True
+    ):
+        line = f"- {name}: [{format_number(low)}, {format_number(high)}]"
+        base = name.split("=", 1)[0] if name not in descriptions else name
+        if base in descriptions:
+            line += f" - {descriptions[base]}"
+        lines.append(line)
+    lines.append(_FORMAT + f" The maximum depth is {context['max_depth']}.")
+    return "\n".join(lines)
+
+
+def crossover_prompt(header, parent_texts, parent_fitness, target, metric):
+    """Fitness-guided crossover: parents in increasing fitness, then the target fitness."""
+    order = np.argsort(parent_fitness, kind="stable")
+    lines = [
+        header,
+        "",
+        f"Here are decision trees for this task with their fitness ({metric}, higher is "
+        "better), in increasing order of fitness:",
+    ]
+    for rank, k in enumerate(order, start=1):
+        lines.append(f"Tree {rank} (fitness {parent_fitness[k]:.4f}): {parent_texts[k]}")
+    lines += [
+        "",
+        f"Combine the useful parts of these trees into one new tree with a fitness of "
+        f"{target:.4f}. Use only the features listed above, thresholds inside their ranges, "
+        "and at most the maximum depth. Answer with the new tree only, as one nested "
+        "dictionary.",
+    ]
+    return "\n".join(lines)
+
+
+def mutation_prompt(header, parent_texts):
+    """Diversity-guided mutation: parents without fitness; ask for a different tree."""
+    lines = [header, "", "Here are decision trees for this task:"]
+    for rank, text in enumerate(parent_texts, start=1):
+        lines.append(f"Tree {rank}: {text}")
+    lines += [
+        "",
+        "Write one new tree that is structurally different from these trees (other features, "
+        "thresholds or shapes) but still sensible for the task. Use only the features listed "
+        "above, thresholds inside their ranges, and at most the maximum depth. Answer with the "
+        "new tree only, as one nested dictionary.",
+    ]
+    return "\n".join(lines)
+
+
+def sequence_logprob(choice):
+    """Total log-probability of a reply, or None when the server sent none."""
+    if not choice.logprobs:
+        return None
+    return float(sum(token.logprob for token in choice.logprobs))
+
+
+def ask(client, prompt, n, *, logprobs):
+    """Send one prompt for ``n`` completions; return ``[(text, logprob or None)]`` and tokens."""
+    response = client.chat(prompt, n=n, logprobs=logprobs)
+    replies = [(choice.text or "", sequence_logprob(choice)) for choice in response.choices]
+    return replies, int(response.usage.total_tokens)
+
+
+def mutation_log_weights(logps, novelty, tau):
+    """Log selection weights of a mutation prompt's candidates: ``surprise / tau``.
+
+    The surprise is ``-logp`` (LLEGO: weight ``exp(-logp / tau)``, favouring
+    unlikely, novel replies) when every candidate has a log-probability, else
+    ``NOVELTY_NATS * novelty``.
+    """
+    if len(logps) and all(lp is not None for lp in logps):
+        return -np.asarray(logps, dtype=np.float64) / tau
+    return NOVELTY_NATS * np.asarray(novelty, dtype=np.float64) / tau

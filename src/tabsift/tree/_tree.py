@@ -1,0 +1,359 @@
+"""The fitted tree: a small array structure, printed and drawn by separate functions.
+
+A tree of depth at most ``D`` is stored over the complete binary tree of
+``2 ** (D + 1) - 1`` positions in breadth-first order: position ``i`` has
+children ``2 i + 1`` (``<=`` side) and ``2 i + 2`` (``>`` side). ``feature[i]``
+is the column a node splits on, ``-1`` for a leaf (and for the unused
+positions below a leaf), so a whole population is one stack of equal-size
+arrays and is evaluated in ``D`` vectorised steps.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = ["Tree"]
+
+
+def n_positions(max_depth):
+    """Number of positions of a complete binary tree of depth ``max_depth``."""
+    return 2 ** (max_depth + 1) - 1
+
+
+def depth_of_capacity(n_nodes):
+    """The ``max_depth`` whose complete tree has ``n_nodes`` positions."""
+    return int(round(math.log2(n_nodes + 1))) - 1
+
+
+def level(position):
+    """Depth of a position (the root is at 0)."""
+    return int(math.floor(math.log2(position + 1)))
+
+
+def reachable(feature):
+    """Boolean mask of the positions that are part of the tree (internal nodes and leaves).
+
+    Works on one tree ``(size,)`` or a stack ``(..., size)``.
+    """
+    feature = np.asarray(feature)
+    mask = np.zeros(feature.shape, dtype=bool)
+    mask[..., 0] = True
+    if feature.ndim == 1:  # one small tree: a plain loop beats numpy's per-call overhead
+        flags = feature.tolist()
+        alive = mask.tolist()
+        for i in range((len(flags) - 1) // 2):
+            if alive[i] and flags[i] >= 0:
+                alive[2 * i + 1] = alive[2 * i + 2] = True
+        return np.array(alive)
+    for lev in range(depth_of_capacity(feature.shape[-1])):
+        pos = np.arange(2**lev - 1, 2 ** (lev + 1) - 1)
+        internal = mask[..., pos] & (feature[..., pos] >= 0)
+        mask[..., 2 * pos + 1] = internal
+        mask[..., 2 * pos + 2] = internal
+    return mask
+
+
+def canonical(feature, threshold):
+    """Clear the positions below leaves, so equal trees have equal arrays (in place)."""
+    alive = reachable(feature)
+    feature[~alive] = -1
+    threshold[(feature < 0)] = 0.0
+    return feature, threshold
+
+
+def format_number(value):
+    """Short, round-trippable enough text for a threshold or leaf value (6 significant digits)."""
+    value = float(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _label(value):
+    """A class label as a plain Python scalar (JSON-friendly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class Tree:
+    """A fitted axis-aligned decision tree stored as arrays over a complete binary tree.
+
+    Position ``i`` has children ``2 * i + 1`` (rows with ``x <= threshold``)
+    and ``2 * i + 2`` (rows with ``x > threshold``). Built by
+    :class:`EvolvedTreeClassifier` and :class:`EvolvedTreeRegressor` (their
+    ``tree_`` attribute); printing, conversion and drawing are separate
+    methods that only read the arrays.
+
+    Parameters
+    ----------
+    feature : ndarray of int of shape (n_positions,)
+        Column index each node splits on; ``-1`` for a leaf or an unused
+        position.
+    threshold : ndarray of float of shape (n_positions,)
+        Split threshold of each internal node (0 elsewhere).
+    value : ndarray of shape (n_positions, n_outputs)
+        Class frequencies (classification) or the mean target (regression,
+        ``n_outputs = 1``) of the training rows reaching each node.
+    n_node_samples : ndarray of int of shape (n_positions,)
+        Number of training rows reaching each node.
+    feature_names : list of str
+        Name of each column the tree can split on. Categorical columns are
+        one-hot encoded by the estimators, with names like ``"color=red"``.
+    classes : ndarray, default=None
+        Class labels (classification); None for regression.
+
+    Attributes
+    ----------
+    max_depth : int
+        Depth of the complete tree the arrays can hold.
+    depth : int
+        Depth of the tree itself (0 for a single leaf).
+    n_leaves : int
+        Number of leaves.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.tree import Tree
+    >>> tree = Tree(
+    ...     feature=np.array([0, -1, -1]),
+    ...     threshold=np.array([2.5, 0.0, 0.0]),
+    ...     value=np.array([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]]),
+    ...     n_node_samples=np.array([20, 10, 10]),
+    ...     feature_names=["age"],
+    ...     classes=np.array(["no", "yes"]),
+    ... )
+    >>> print(tree.export_text())
+    |--- age <= 2.5
+    |   |--- class: no (n=10, p=0.90)
+    |--- age > 2.5
+    |   |--- class: yes (n=10, p=0.80)
+    >>> tree.to_dict()
+    {'age': {'<= 2.5': {'value': 'no'}, '> 2.5': {'value': 'yes'}}}
+    >>> tree.predict(np.array([[1.0], [3.0]])).tolist()
+    ['no', 'yes']
+    """
+
+    def __init__(self, feature, threshold, value, n_node_samples, feature_names, classes=None):
+        self.feature = np.asarray(feature, dtype=np.int64)
+        self.threshold = np.asarray(threshold, dtype=np.float64)
+        self.value = np.asarray(value, dtype=np.float64).reshape(self.feature.shape[0], -1)
+        self.n_node_samples = np.asarray(n_node_samples, dtype=np.int64)
+        self.feature_names = [str(name) for name in feature_names]
+        self.classes = None if classes is None else np.asarray(classes)
+
+    # ----------------------------------------------------------- structure
+    @property
+    def max_depth(self):
+        return depth_of_capacity(self.feature.shape[0])
+
+    @property
+    def depth(self):
+        alive = reachable(self.feature)
+        internal = np.flatnonzero(alive & (self.feature >= 0))
+        return 0 if internal.size == 0 else max(level(i) for i in internal) + 1
+
+    @property
+    def n_leaves(self):
+        return int((reachable(self.feature) & (self.feature < 0)).sum())
+
+    def __repr__(self):
+        task = "classification" if self.classes is not None else "regression"
+        return f"Tree(depth={self.depth}, n_leaves={self.n_leaves}, {task})"
+
+    # ---------------------------------------------------------- prediction
+    def apply(self, X):
+        """Return the position of the leaf each row of ``X`` reaches.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Numeric, in the encoded columns of ``feature_names``.
+
+        Returns
+        -------
+        leaves : ndarray of int of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> tree = Tree([0, -1, -1], [0.0, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
+        >>> tree.apply(np.array([[-1.0], [1.0]])).tolist()
+        [1, 2]
+        """
+        from tabsift.tree._population import apply_population
+
+        X = np.asarray(X, dtype=np.float64)
+        return apply_population(self.feature[None], self.threshold[None], X)[0]
+
+    def predict(self, X):
+        """Predict the class label (classification) or mean (regression) of each row.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> tree = Tree([0, -1, -1], [0.0, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
+        >>> tree.predict(np.array([[-1.0], [1.0]])).tolist()
+        [-1.0, 2.0]
+        """
+        leaves = self.apply(X)
+        if self.classes is None:
+            return self.value[leaves, 0]
+        return self.classes[np.argmax(self.value[leaves], axis=1)]
+
+    # ------------------------------------------------------------ printing
+    def _leaf_value(self, i):
+        if self.classes is None:
+            return float(self.value[i, 0])
+        return _label(self.classes[int(np.argmax(self.value[i]))])
+
+    def to_dict(self, position=0):
+        """Return the tree as the nested dict LLEGO's prompts use.
+
+        An internal node is ``{feature: {"<= t": left, "> t": right}}``, a
+        leaf ``{"value": v}`` with the predicted class label or the mean
+        target. Thresholds are written exactly (``repr`` of the float).
+
+        Parameters
+        ----------
+        position : int, default=0
+            Node to start from (0: the whole tree).
+
+        Returns
+        -------
+        tree : dict
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_dict()
+        {'x': {'<= 0.5': {'value': -1.0}, '> 0.5': {'value': 2.0}}}
+        """
+        j = int(self.feature[position])
+        if j < 0:
+            return {"value": self._leaf_value(position)}
+        t = repr(float(self.threshold[position]))
+        return {
+            self.feature_names[j]: {
+                f"<= {t}": self.to_dict(2 * position + 1),
+                f"> {t}": self.to_dict(2 * position + 2),
+            }
+        }
+
+    def to_text(self, *, indent=None):
+        """Return the tree as nested-dict text (JSON), as shown to an LLM.
+
+        Thresholds and leaf values are rounded to 6 significant digits.
+
+        Parameters
+        ----------
+        indent : int, default=None
+            JSON indentation; None writes one line.
+
+        Returns
+        -------
+        text : str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_text()
+        '{"x": {"<= 0.5": {"value": -1}, "> 0.5": {"value": 2}}}'
+        """
+        from tabsift.tree._text import tree_to_text
+
+        labels = None if self.classes is None else [_label(c) for c in self.classes]
+        leaf = self.value[:, 0] if self.classes is None else np.argmax(self.value, axis=1)
+        return tree_to_text(
+            self.feature, self.threshold, leaf, self.feature_names, labels=labels, indent=indent
+        )
+
+    def export_text(self, *, decimals=3):
+        """Return a text drawing of the tree, one line per branch, like sklearn's ``export_text``.
+
+        Parameters
+        ----------
+        decimals : int, default=3
+            Decimals of thresholds (trailing zeros dropped) and leaf values.
+
+        Returns
+        -------
+        text : str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> tree = Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
+        >>> print(tree.export_text(decimals=1))
+        |--- x <= 0.5
+        |   |--- value: -1.0 (n=2)
+        |--- x > 0.5
+        |   |--- value: 2.0 (n=2)
+        """
+        lines = []
+
+        def number(v):
+            text = f"{float(v):.{decimals}f}".rstrip("0")
+            return text + "0" if text.endswith(".") else text
+
+        def leaf(i, pad):
+            n = int(self.n_node_samples[i])
+            if self.classes is None:
+                lines.append(f"{pad}|--- value: {float(self.value[i, 0]):.{decimals}f} (n={n})")
+            else:
+                k = int(np.argmax(self.value[i]))
+                lines.append(
+                    f"{pad}|--- class: {self.classes[k]} (n={n}, p={self.value[i, k]:.2f})"
+                )
+
+        def walk(i, pad):
+            j = int(self.feature[i])
+            if j < 0:
+                leaf(i, pad)
+                return
+            name, t = self.feature_names[j], number(self.threshold[i])
+            for child, op in ((2 * i + 1, "<="), (2 * i + 2, ">")):
+                lines.append(f"{pad}|--- {name} {op} {t}")
+                walk(child, pad + "|   ")
+
+        walk(0, "")
+        return "\n".join(lines)
+
+    def plot(self, ax=None, *, decimals=2, fontsize=8):
+        """Draw the tree with matplotlib: one box per node, split rules on the edges.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        decimals : int, default=2
+            Decimals of thresholds and values.
+        fontsize : float, default=8
+
+        Returns
+        -------
+        ax : matplotlib Axes
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> tree = Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
+        >>> len(tree.plot().texts)  # 3 node boxes and 2 edge labels
+        5
+        """
+        from tabsift.tree._plot import plot_tree
+
+        return plot_tree(self, ax=ax, decimals=decimals, fontsize=fontsize)

@@ -1,0 +1,207 @@
+"""The LLM operators of EvolvedTree*, against a local OpenAI-compatible server (no internet)."""
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+
+from tabsift.datasets import make_planted_tree
+from tabsift.llm.testing import LocalLLMServer, ScriptedResponder
+from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor
+from tabsift.tree._llm import mutation_log_weights
+from tabsift.tree._text import TreeSchema, TreeTextError, parse_literal, text_to_arrays
+
+FEW = dict(
+    max_depth=2,
+    population_size=6,
+    n_generations=2,
+    n_crossover_prompts=2,
+    n_crossover_completions=2,
+    n_mutation_prompts=2,
+    n_mutation_completions=3,
+    random_state=0,
+)
+_PARENT = re.compile(r"^Tree \d+[^:]*: (\{.*\})$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_planted_tree(n_samples=300, n_features=4, depth=2, noise=0.05, random_state=0)
+
+
+def parent_responder(request):
+    """Answer with the fittest parent shown (the last one), dressed as a chatty model would."""
+    prompt = request["messages"][-1]["content"]
+    tree = _PARENT.findall(prompt)[-1].replace('"', "'")
+    return f"Sure! Here is a new tree:\n```python\n{tree}\n```\nIt should reach the target."
+
+
+def test_llm_offspring_are_requested_parsed_and_accepted(data):
+    with LocalLLMServer(parent_responder) as server:
+        clf = EvolvedTreeClassifier(
+            server.client(),
+            task_description="Predict the planted class.",
+            feature_descriptions={"x0": "first column"},
+            n_jobs=2,
+            **FEW,
+        ).fit(data.data, data.target)
+        requests = list(server.requests)
+    per_generation = FEW["n_crossover_prompts"] + FEW["n_mutation_prompts"]
+    assert len(requests) == per_generation * FEW["n_generations"]
+    stats = clf.llm_stats_
+    completions = FEW["n_crossover_prompts"] * FEW["n_crossover_completions"] + FEW[
+        "n_mutation_prompts"
+    ] * FEW["n_mutation_completions"]
+    assert stats["requests"] == len(requests)
+    assert stats["accepted"] == completions * FEW["n_generations"]
+    assert stats["errors"] == 0 and sum(v for k, v in stats.items() if k.startswith("rejected")) == 0
+    assert stats["tokens"] > 0
+    assert [row["llm_requests"] for row in clf.history_] == [0, per_generation, per_generation]
+
+    crossover = [r for r in requests if "increasing order of fitness" in r["messages"][-1]["content"]]
+    mutation = [r for r in requests if "structurally different" in r["messages"][-1]["content"]]
+    assert len(crossover) == len(mutation) == FEW["n_generations"] * 2
+    assert {r["n"] for r in crossover} == {FEW["n_crossover_completions"]}
+    assert {r["n"] for r in mutation} == {FEW["n_mutation_completions"]}
+    assert all(r.get("logprobs") for r in mutation)
+    assert not any(r.get("logprobs") for r in crossover)
+    text = crossover[0]["messages"][-1]["content"]
+    assert text.startswith("Task: Predict the planted class.")
+    assert "- x0: [" in text and "first column" in text
+    # Parents in increasing fitness, then a target above the best: f* = f_max + alpha * span.
+    fit = [float(v) for v in re.findall(r"\(fitness ([0-9.]+)\)", text)]
+    target = float(re.search(r"with a fitness of ([0-9]+\.[0-9]+)", text)[1])
+    assert fit == sorted(fit)
+    assert target == pytest.approx(max(fit) + 0.1 * (max(fit) - min(fit)), abs=2e-4)
+    assert "fitness" not in mutation[0]["messages"][-1]["content"].split("Here are")[1]
+
+
+def test_llm_trees_enter_the_population(data):
+    # A model that always answers with the planted tree: it must win.
+    planted = json.dumps(data.tree)
+    with LocalLLMServer(lambda request: planted) as server:
+        clf = EvolvedTreeClassifier(server.client(), **FEW).fit(data.data, data.target)
+    assert clf.llm_stats_["accepted"] > 0
+    assert clf.to_dict().keys() == data.tree.keys()
+    assert clf.score(data.data, data.target) >= (data.target_clean == data.target).mean() - 0.01
+
+
+def test_garbage_invalid_trees_and_errors_never_break_a_run(data):
+    valid = json.dumps(data.tree)
+    ((root, _),) = data.tree.items()
+    replies = [
+        "I cannot help with that.",
+        "]] {{ garbage ::",
+        '{"x9": {"<= 0.1": {"value": 0}, "> 0.1": {"value": 1}}}',
+        f'{{"{root}": {{"<= 99": {{"value": 0}}, "> 99": {{"value": 1}}}}}}',
+        f'{{"{root}": {{"<= 0.1": {{"value": 0}}, "> 0.2": {{"value": 1}}}}}}',
+        '{"x0": {"<= 0": {"x1": {"<= 0": {"x2": {"<= 0": {"value": 0}, "> 0": {"value": 1}}},'
+        ' "> 0": {"value": 1}}}, "> 0": {"value": 1}}}',
+        '{"x0": [1, 2]}',
+        valid,
+    ]
+    responder = ScriptedResponder(replies)
+    calls = {"n": 0}
+
+    def flaky(request):
+        # Every 4th request fails on the server; the others get the next replies in turn.
+        calls["n"] += 1
+        if calls["n"] % 4 == 0:
+            raise RuntimeError("the model crashed")
+        return [responder(request) for _ in range(request["n"])]
+
+    with LocalLLMServer(flaky) as server:
+        server.inject("500", times=2)
+        server.inject("garbage")
+        clf = EvolvedTreeClassifier(server.client(max_retries=0), **FEW)
+        clf.fit(data.data, data.target)
+    stats = clf.llm_stats_
+    assert clf.n_generations_ == FEW["n_generations"]
+    assert stats["errors"] >= 2
+    for reason in ("unparsable", "unknown_feature", "threshold_out_of_range", "not_complementary"):
+        assert stats[f"rejected_{reason}"] > 0, reason
+    assert stats["rejected_too_deep"] + stats["rejected_malformed"] > 0
+    assert stats["accepted"] > 0
+    assert sum(row["rejected"] for row in clf.history_) == sum(
+        v for k, v in stats.items() if k.startswith("rejected")
+    )
+    assert sum(row["llm_errors"] for row in clf.history_) == stats["errors"]
+    # The GP operators filled in: every generation still made its offspring.
+    assert all(row["offspring"] == 2 * 2 + 2 for row in clf.history_[1:])
+
+
+def test_budget_exceeded_switches_to_gp_operators(data):
+    with LocalLLMServer(parent_responder) as server:
+        client = server.client(max_requests=3)
+        reg_data = make_planted_tree(n_samples=200, depth=2, task="regression", random_state=0)
+        reg = EvolvedTreeRegressor(client, **{**FEW, "n_generations": 3})
+        reg.fit(reg_data.data, reg_data.target)
+    assert reg.llm_stats_["budget_exceeded"]
+    assert reg.llm_stats_["requests"] == 3
+    assert reg.n_generations_ == 3
+    assert reg.history_[-1]["llm_requests"] == 0 and reg.history_[-1]["offspring"] > 0
+    assert reg.score(reg_data.data, reg_data.target) > 0.8
+
+
+def test_slow_server_and_time_limit(data):
+    with LocalLLMServer(parent_responder) as server:
+        server.inject("slow", times=50, delay=1.0)
+        clf = EvolvedTreeClassifier(
+            server.client(timeout=0.2, max_retries=0),
+            time_limit=1.0,
+            **{**FEW, "n_generations": 50},
+        )
+        start = time.monotonic()
+        clf.fit(data.data, data.target)
+        elapsed = time.monotonic() - start
+    assert clf.stopped_by_time_limit_ and clf.n_generations_ < 50
+    assert elapsed < 5.0
+    assert clf.llm_stats_["errors"] > 0
+
+
+def test_mutation_weights_use_logprobs_or_novelty():
+    logps = [-50.0, -10.0, -30.0]
+    np.testing.assert_allclose(mutation_log_weights(logps, [0, 0, 0], 10.0), [5.0, 1.0, 3.0])
+    # One reply without log-probabilities: novelty decides for the whole prompt.
+    np.testing.assert_allclose(
+        mutation_log_weights([-5.0, None, -1.0], [0.1, 0.5, 0.0], 10.0), [1.0, 5.0, 0.0]
+    )
+
+
+def test_reply_parser_is_tolerant_but_strict_about_trees():
+    schema = TreeSchema(["age", "bmi"], [0, 10], [100, 50], max_depth=2)
+    text = (
+        "Here you go:\n```\n{'age': {'<= 40': {bmi: {'<=25.5': {'value': 'no'}, "
+        "'>25.5': {'value': 'yes',}}}, '> 40': {'value': True}}}\n```\nDone."
+    )
+    f, t = text_to_arrays(text, schema)
+    assert f[:3].tolist() == [0, 1, -1] and t[:2].tolist() == [40.0, 25.5]
+    # The feature in the keys, and a wrapper object.
+    f2, t2 = text_to_arrays('{"tree": {"age <= 40": {"value": 0}, "age > 40": {"value": 1}}}', schema)
+    assert f2[0] == 0 and t2[0] == 40.0
+    for bad, reason in [
+        ("no tree here", "unparsable"),
+        ('{"age": {"<= 40": {"value": 0}}}', "malformed"),
+        ('{"height": {"<= 4": {"value": 0}, "> 4": {"value": 1}}}', "unknown_feature"),
+        ('{"bmi": {"<= 60": {"value": 0}, "> 60": {"value": 1}}}', "threshold_out_of_range"),
+        ('{"bmi": {"<= 20": {"value": 0}, "> 21": {"value": 1}}}', "not_complementary"),
+    ]:
+        with pytest.raises(TreeTextError) as err:
+            text_to_arrays(bad, schema)
+        assert err.value.reason == reason, bad
+    deep = '{"age": {"<= 1": {"bmi": {"<= 20": {"age": {"<= 0.5": 0, "> 0.5": 1}}, "> 20": 1}}, "> 1": 0}}'
+    with pytest.raises(TreeTextError, match="deeper"):
+        text_to_arrays(deep, schema)
+    # Hostile input stays fast and fails cleanly.
+    start = time.monotonic()
+    with pytest.raises(TreeTextError):
+        parse_literal("{" * 5000)
+    assert time.monotonic() - start < 2.0
+
+
+def test_llm_mode_is_tagged_non_deterministic():
+    with LocalLLMServer() as server:
+        assert EvolvedTreeClassifier(server.client()).__sklearn_tags__().non_deterministic
+    assert not EvolvedTreeClassifier().__sklearn_tags__().non_deterministic
