@@ -1,0 +1,22 @@
+"""Boolean rule learners: expressive Boolean formulas over raw table columns.
+
+- :class:`BooleanRuleClassifier` learns one rule per class, a tree of
+  ``And``, ``Or``, ``AtLeast(k)``, ``AtMost(k)`` and ``Choose(k)`` operators
+  over literals such as ``glucose > 127``, by simulated annealing (BoolXAI),
+  with optional LLM help (BoolXLLM): feature pre-selection and
+  plain-language descriptions.
+- :class:`Binarizer` turns numeric and categorical columns into those
+  literals (quantile, user or LLM-proposed thresholds).
+- :class:`Rule`, :class:`Operator`, :class:`Literal` and :class:`Constant`
+  are the learned rule as data: evaluated by vectorised code, printed by
+  ``export_text``, serialised by ``to_dict`` / ``from_dict``, drawn by ``plot``.
+
+The search caches each node's boolean vector over the rows, so a move
+re-evaluates only the changed node and its ancestors.
+"""
+
+from tabsift.rules._binarizer import Binarizer
+from tabsift.rules._classifier import BooleanRuleClassifier
+from tabsift.rules._rule import Constant, Literal, Operator, Rule
+
+__all__ = ["Binarizer", "BooleanRuleClassifier", "Constant", "Literal", "Operator", "Rule"]

@@ -1,0 +1,511 @@
+"""Binarizer: raw numeric and categorical columns -> named 0/1 literals."""
+
+import json
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from tabsift.rules._rule import condition_text, is_finite_number
+
+_SIGNIFICANT = 3
+
+
+def _round_threshold(value, low, high):
+    """Round to the column's scale (3 significant digits of its range), so thresholds read
+    ``glucose > 127`` rather than ``glucose > 126.84``; more digits only when needed to stay
+    inside ``[low, high)``."""
+    spread = high - low
+    if not (math.isfinite(value) and math.isfinite(spread) and spread > 0):
+        return value
+    decimals = _SIGNIFICANT - 1 - int(math.floor(math.log10(spread)))
+    for extra in range(10):
+        rounded = round(value, decimals + extra)
+        if low <= rounded < high:
+            return float(rounded)
+    return value
+
+
+def _is_categorical(values):
+    import pandas as pd
+
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        return True
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return True
+    return not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype))
+
+
+def _as_float(values):
+    """Float copy of a numeric column (nullable dtypes: missing -> NaN); None if not numeric."""
+    import pandas as pd
+
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        return np.asarray(values, dtype=np.float64)  # fast path: plain numpy-backed numbers
+    try:
+        return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _category_keys(values):
+    """String keys of a column's values (None where missing): categories compare by their text."""
+    import pandas as pd
+
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values) if values.size else np.zeros(0, dtype=bool)
+    if np.ndim(missing) == 0:
+        missing = np.zeros(values.shape, dtype=bool)
+    return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
+
+
+class Binarizer(TransformerMixin, BaseEstimator):
+    """Turn raw numeric and categorical columns into named binary literals.
+
+    Each numeric column ``c`` gives literals ``c > t`` for a few thresholds
+    ``t``: quantiles of the column by default, thresholds you give, or
+    thresholds proposed by an LLM (``strategy="llm"``). A column holding only
+    0 and 1 (or ``bool``) is already a literal and keeps its name ``c``. Each
+    categorical column (text or ``category`` dtype) gives one literal
+    ``c == v`` per frequent value (one only when the column has two values:
+    the other is its negation). The output is a boolean matrix whose columns
+    are named like ``glucose > 127`` (:meth:`get_feature_names_out`), the
+    input of :class:`BooleanRuleClassifier`.
+
+    Parameters
+    ----------
+    n_thresholds : int, default=5
+        Thresholds per numeric column: the ``i / (n_thresholds + 1)``
+        quantiles, rounded to 3 significant digits of the column's range, repeated ones dropped,
+        and kept only when they split the training rows (``min <= t < max``).
+        With ``strategy="llm"`` it is also the most thresholds accepted from
+        the LLM per column.
+    strategy : {"quantile", "llm"}, default="quantile"
+        Where thresholds come from. ``"llm"`` asks ``llm`` once for every
+        numeric column (given ``feature_descriptions`` and each column's
+        observed range); a column whose proposal is missing, not a list of
+        numbers, has no value strictly inside the observed range or more than
+        ``n_thresholds`` values falls back to quantiles (``llm_fallbacks_``
+        says why).
+    thresholds : dict of {str or int: list of float}, default=None
+        Your own thresholds for some columns (by name, or by position when
+        ``X`` has no column names); they take precedence over ``strategy``.
+    max_categories : int, default=20
+        Most literals per categorical column: its most frequent values.
+    llm : LLMClient, default=None
+        The client used by ``strategy="llm"``.
+    feature_descriptions : dict of {str: str}, default=None
+        What each column means, for the LLM prompt (units help).
+
+    Attributes
+    ----------
+    literals_ : list of dict
+        One per output column: ``{"column", "test", "value", "name"}`` with
+        ``test`` ``">"`` (numeric), ``"=="`` (categorical) or ``"is"`` (a
+        0/1 column, named as the column).
+    thresholds_ : dict of {str: list of float}
+        The thresholds of each numeric column.
+    categories_ : dict of {str: list}
+        The values given a literal, per categorical column.
+    threshold_source_ : dict of {str: str}
+        ``"quantile"``, ``"user"``, ``"llm"`` or ``"binary"`` (a 0/1 column)
+        per numeric column.
+    llm_fallbacks_ : dict of {str: str}
+        Numeric columns whose LLM thresholds were rejected (quantiles used) or
+        partly dropped (outside the observed range), with the reason; empty
+        unless ``strategy="llm"``.
+    llm_unknown_columns_ : list of str
+        Names in the LLM's reply that are not numeric columns of ``X``
+        (ignored).
+    llm_reply_ : dict or None
+        The validated JSON the LLM returned (``strategy="llm"``).
+    n_features_in_ : int
+        Number of input columns.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Input column names, when ``X`` has string column names.
+
+    See Also
+    --------
+    BooleanRuleClassifier : Learns a rule over these literals.
+    sklearn.preprocessing.KBinsDiscretizer : Bins numeric columns (one-hot, not thresholds).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabsift.rules import Binarizer
+    >>> X = pd.DataFrame({"age": [20, 35, 50, 65], "smoker": ["no", "yes", "no", "yes"]})
+    >>> binarizer = Binarizer(n_thresholds=1).fit(X)
+    >>> list(binarizer.get_feature_names_out())
+    ['age > 42.5', "smoker == 'yes'"]
+    >>> binarizer.transform(X).astype(int).tolist()
+    [[0, 0], [0, 1], [1, 0], [1, 1]]
+    """
+
+    _parameter_constraints = {
+        "n_thresholds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "strategy": [StrOptions({"quantile", "llm"})],
+        "thresholds": [dict, None],
+        "max_categories": [Interval(numbers.Integral, 1, None, closed="left")],
+        "llm": "no_validation",
+        "feature_descriptions": [dict, None],
+    }
+
+    def __init__(
+        self,
+        n_thresholds=5,
+        *,
+        strategy="quantile",
+        thresholds=None,
+        max_categories=20,
+        llm=None,
+        feature_descriptions=None,
+    ):
+        self.n_thresholds = n_thresholds
+        self.strategy = strategy
+        self.thresholds = thresholds
+        self.max_categories = max_categories
+        self.llm = llm
+        self.feature_descriptions = feature_descriptions
+
+    # ------------------------------------------------------------------ input
+    def _columns(self, X, reset):
+        """``[(name, values)]`` for each input column, after sklearn's checks."""
+        import pandas as pd
+
+        if isinstance(X, pd.DataFrame):
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            if X.shape[1] == 0 or (reset and X.shape[0] == 0):
+                check_array(np.empty(X.shape), ensure_min_samples=1, ensure_min_features=1)
+            return self._names(), [column for _, column in X.items()]
+        X = validate_data(
+            self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan", accept_sparse=False
+        )
+        if X.dtype.kind in "fiub":
+            X = X.astype(np.float64, copy=False)
+            if np.isinf(X).any():
+                raise ValueError(
+                    "X contains infinite values; Binarizer accepts NaN (no literal holds) but "
+                    "not inf. Replace them first, e.g. with np.nan_to_num."
+                )
+        names = self._names()
+        return names, [X[:, j] for j in range(X.shape[1])]
+
+    def _names(self):
+        if hasattr(self, "feature_names_in_"):
+            return [str(name) for name in self.feature_names_in_]
+        return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _user_thresholds(self, names):
+        given = {}
+        for key, values in (self.thresholds or {}).items():
+            if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+                if not 0 <= key < len(names):
+                    raise ValueError(
+                        f"thresholds has column position {key}, but X has {len(names)} "
+                        "columns; use a column name or a position in range."
+                    )
+                key = names[key]
+            if str(key) not in names:
+                raise ValueError(
+                    f"thresholds names column {key!r}, which is not in X; its columns are "
+                    f"{names[:10]}{' ...' if len(names) > 10 else ''}."
+                )
+            values = [values] if is_finite_number(values) else list(values)
+            if not values or not all(is_finite_number(v) for v in values):
+                raise ValueError(
+                    f"thresholds[{key!r}] must be a non-empty list of finite numbers; found "
+                    f"{values!r}."
+                )
+            given[str(key)] = sorted({float(v) for v in values})
+        return given
+
+    # -------------------------------------------------------------------- fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Choose the thresholds and categories of every column.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric and/or categorical columns; NaN (or missing) is allowed
+            and makes every literal of its column false.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Binarizer
+        """
+        names, columns = self._columns(X, reset=True)
+        if self.strategy == "llm" and self.llm is None:
+            raise ValueError(
+                "strategy='llm' needs an LLM client: pass llm=LLMClient(...), or use "
+                "strategy='quantile'."
+            )
+        user = self._user_thresholds(names)
+        numeric, categorical = {}, {}
+        for name, values in zip(names, columns, strict=True):
+            dtype = getattr(values, "dtype", None)
+            is_bool = isinstance(dtype, np.dtype) and dtype.kind == "b"
+            as_float = None if _is_categorical(values) and not is_bool else _as_float(values)
+            if as_float is None and name not in user:
+                categorical[name] = values
+            else:
+                if as_float is None:
+                    raise ValueError(
+                        f"thresholds were given for column {name!r}, but it is not numeric."
+                    )
+                numeric[name] = as_float
+
+        self.thresholds_, self.threshold_source_, self.categories_ = {}, {}, {}
+        self.llm_fallbacks_, self.llm_reply_, self.llm_unknown_columns_ = {}, None, []
+        # A 0/1 column is already a literal: it keeps its own name (threshold 0.5).
+        binary = set()
+        for name, values in numeric.items():
+            finite = values[np.isfinite(values)]
+            if name not in user and finite.size and set(np.unique(finite)) == {0.0, 1.0}:
+                binary.add(name)
+        proposals = {}
+        if self.strategy == "llm":
+            asked = [n for n in numeric if n not in user and n not in binary]
+            proposals = self._ask_llm(asked, numeric) if asked else {}
+        for name, values in numeric.items():
+            finite = values[np.isfinite(values)]
+            low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
+            if name in binary:
+                chosen, source = [0.5], "binary"
+            elif name in user:
+                chosen, source = user[name], "user"
+            elif name in proposals:
+                chosen, source = proposals[name], "llm"
+            else:
+                chosen, source = self._quantiles(finite, low, high), "quantile"
+            self.thresholds_[name] = chosen
+            self.threshold_source_[name] = source
+        for name, values in categorical.items():
+            self.categories_[name] = self._frequent(values)
+
+        self._build_literals(names)
+        return self
+
+    def _build_literals(self, names):
+        literals = []
+        for name in names:
+            if self.threshold_source_.get(name) == "binary":
+                literals.append({"column": name, "test": "is", "value": True, "name": name})
+            elif name in self.thresholds_:
+                literals += [
+                    {"column": name, "test": ">", "value": t, "name": condition_text(name, ">", t)}
+                    for t in self.thresholds_[name]
+                ]
+            else:
+                literals += [
+                    {
+                        "column": name,
+                        "test": "==",
+                        "value": v,
+                        "name": condition_text(name, "==", v),
+                    }
+                    for v in self.categories_[name]
+                ]
+        self.literals_ = literals
+
+    def _add_thresholds(self, added):
+        """Add thresholds ``{column: [t, ...]}`` to fitted numeric columns (used by the
+        classifier's threshold refinement); literal order stays column by column, sorted."""
+        for name, values in added.items():
+            self.thresholds_[name] = sorted(set(self.thresholds_[name]) | set(values))
+        self._build_literals(self._names())
+
+    def _quantiles(self, finite, low, high):
+        if finite.size == 0:
+            return []
+        levels = np.arange(1, self.n_thresholds + 1) / (self.n_thresholds + 1)
+        out = []
+        for q in np.quantile(finite, levels):
+            t = _round_threshold(float(q), low, high)
+            if low <= t < high and t not in out:
+                out.append(t)
+        return out
+
+    def _frequent(self, values):
+        keys = _category_keys(values)
+        counts = {}
+        first = {}
+        for key, value in zip(keys, np.asarray(values, dtype=object), strict=True):
+            if key is None:
+                continue
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, value)
+        if len(counts) < 2:
+            return []
+        ranked = sorted(counts, key=lambda k: (-counts[k], k))
+        if len(ranked) == 2:
+            ranked = ranked[1:]  # the other value is this literal's negation
+        kept = []
+        for key in ranked[: self.max_categories]:
+            value = first[key]
+            if isinstance(value, np.generic):
+                value = value.item()
+            if not isinstance(value, (str, bool, numbers.Number)):
+                value = key
+            kept.append(value)
+        return kept
+
+    # -------------------------------------------------------------------- LLM
+    def _ask_llm(self, asked, numeric):
+        """Ask for thresholds of the columns ``asked``; return the valid ones per column."""
+        from tabsift.llm import LLMError
+
+        descriptions = self.feature_descriptions or {}
+        lines = []
+        ranges = {}
+        for name in asked:
+            finite = numeric[name][np.isfinite(numeric[name])]
+            if finite.size == 0:
+                self.llm_fallbacks_[name] = "the column has no finite value"
+                continue
+            ranges[name] = (float(finite.min()), float(finite.max()))
+            low, high = ranges[name]
+            median = float(np.median(finite))
+            about = f": {descriptions[name]}" if name in descriptions else ""
+            lines.append(
+                f"- {name}{about} (observed range {low:.6g} to {high:.6g}, median {median:.6g})"
+            )
+        if not lines:
+            return {}
+        prompt = (
+            "You choose thresholds that turn numeric table columns into yes/no conditions "
+            "'column > threshold' for an interpretable rule. Prefer meaningful cut-offs "
+            "(clinical or regulatory limits, round numbers) over arbitrary values. For each "
+            f"column give 1 to {self.n_thresholds} thresholds strictly inside its observed "
+            "range.\n\nColumns:\n" + "\n".join(lines) + "\n\nReply with JSON only: "
+            '{"thresholds": {"<column>": [<number>, ...], ...}}'
+        )
+        schema = {
+            "type": "object",
+            "properties": {"thresholds": {"type": "object"}},
+            "required": ["thresholds"],
+        }
+        try:
+            reply, _ = self.llm.chat_json(
+                [{"role": "user", "content": prompt}], schema=schema, temperature=0.0
+            )
+        except LLMError as err:
+            for name in ranges:
+                self.llm_fallbacks_[name] = f"the LLM request failed: {err}"
+            return {}
+        self.llm_reply_ = json.loads(json.dumps(reply))
+        proposed = reply["thresholds"]
+        self.llm_unknown_columns_ = sorted(str(k) for k in proposed if k not in ranges)
+        out = {}
+        for name, (low, high) in ranges.items():
+            values = proposed.get(name)
+            reason = None
+            if values is None:
+                reason = "the LLM proposed no threshold"
+            elif not isinstance(values, list) or not values:
+                reason = f"expected a non-empty list of numbers, got {values!r}"
+            elif not all(is_finite_number(v) for v in values):
+                reason = f"not all proposals are finite numbers: {values!r}"
+            else:
+                inside = sorted({float(v) for v in values if low < float(v) < high})
+                if len(set(map(float, values))) > self.n_thresholds:
+                    reason = (
+                        f"{len(set(values))} thresholds proposed, more than n_thresholds="
+                        f"{self.n_thresholds}"
+                    )
+                elif not inside:
+                    reason = f"no proposal {values!r} lies strictly inside ({low:.6g}, {high:.6g})"
+                else:
+                    out[name] = inside
+                    dropped = sorted({float(v) for v in values} - set(inside))
+                    if dropped:
+                        self.llm_fallbacks_[name] = (
+                            f"kept {inside}; dropped {dropped} (outside the observed range "
+                            f"({low:.6g}, {high:.6g}))"
+                        )
+            if reason is not None:
+                self.llm_fallbacks_[name] = reason + "; using quantiles"
+        return out
+
+    # -------------------------------------------------------------- transform
+    def transform(self, X):
+        """Evaluate every literal on ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
+
+        Returns
+        -------
+        Z : ndarray of bool of shape (n_samples, n_literals)
+            Column ``i`` says where literal ``literals_[i]`` holds; NaN,
+            missing and unseen categories make literals false.
+        """
+        check_is_fitted(self, "literals_")
+        names, columns = self._columns(X, reset=False)
+        n = len(columns[0]) if columns else 0
+        Z = np.zeros((n, len(self.literals_)), dtype=bool)
+        by_column = dict(zip(names, columns, strict=True))
+        position = 0
+        for name in names:
+            if name in self.thresholds_:
+                thresholds = self.thresholds_[name]
+                if thresholds:
+                    values = _as_float(by_column[name])
+                    if values is None:
+                        raise ValueError(
+                            f"column {name!r} was numeric during fit but is not numeric now."
+                        )
+                    with np.errstate(invalid="ignore"):
+                        Z[:, position : position + len(thresholds)] = (
+                            values[:, None] > np.asarray(thresholds)[None, :]
+                        )
+                position += len(thresholds)
+            else:
+                categories = self.categories_[name]
+                if categories:
+                    keys = np.asarray(_category_keys(by_column[name]), dtype=object)
+                    for i, value in enumerate(categories):
+                        Z[:, position + i] = keys == str(value)
+                position += len(categories)
+        return Z
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the literals, e.g. ``glucose > 127`` or ``sex == 'male'``.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Ignored beyond a consistency check (names come from fit).
+
+        Returns
+        -------
+        names : ndarray of str
+        """
+        check_is_fitted(self, "literals_")
+        if input_features is not None:
+            input_features = [str(f) for f in input_features]
+            if input_features != self._names():
+                raise ValueError(
+                    "input_features differs from the column names seen in fit: "
+                    f"{input_features} vs {self._names()}."
+                )
+        return np.asarray([lit["name"] for lit in self.literals_], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.transformer_tags.preserves_dtype = []
+        tags.non_deterministic = self.strategy == "llm"
+        return tags
