@@ -1,0 +1,321 @@
+"""``tabsift correct-residuals``: explicit correction formulas for a base model of a table.
+
+Writes to ``--out``: ``corrections.json`` (the exported corrections, which
+:class:`tabsift.residual.FrozenCorrections` applies to new data),
+``base_model.pkl`` (the refit base model they go with; a pickle, so load it
+only from a folder you trust), ``trace.csv`` (what the search tried, step by
+step), ``predictions.csv`` (base and corrected predictions for every row),
+``report/`` (HTML page with the residual plot, the corrections and the
+validation scores, and ``results.json``), and last ``job.json``. Every file
+is written atomically; rerunning a finished job with the same input and
+settings does nothing (``--force`` recomputes).
+"""
+
+import json
+import pickle
+import sys
+from pathlib import Path
+
+from tabsift.cli._io import (
+    finished_job,
+    input_table,
+    job_fingerprint,
+    mark_finished,
+    non_negative_int,
+    output_folder,
+    positive_int,
+    read_table,
+    write_table,
+)
+from tabsift.utils import atomic_write_bytes
+
+
+def add_parser(subparsers):
+    """Add the ``correct-residuals`` subcommand to ``subparsers`` and return its parser."""
+    parser = subparsers.add_parser(
+        "correct-residuals",
+        help="find explicit correction formulas in a base model's residuals",
+        description=(
+            "Fit a base model to a CSV/TSV/Parquet table, search its out-of-fold residuals "
+            "for correction formulas kept only when they lower the validation loss, and "
+            "write the corrections (JSON), a trace, predictions and an HTML report. Without "
+            "--llm-model the search is offline. Rerunning a finished job with the same input "
+            "and settings does nothing (use --force to recompute)."
+        ),
+    )
+    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
+    parser.add_argument("--target", required=True, help="name of the target column")
+    parser.add_argument(
+        "--out",
+        type=output_folder,
+        default=Path("tabsift-residuals"),
+        metavar="DIR",
+        help="folder for the results (default: ./tabsift-residuals)",
+    )
+    parser.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="learning task (default: inferred from the target)",
+    )
+    parser.add_argument(
+        "--base",
+        choices=("linear", "xgboost"),
+        default="xgboost",
+        help="base model: linear/logistic regression or XGBoost (default: xgboost)",
+    )
+    parser.add_argument(
+        "--corrections",
+        type=non_negative_int,
+        default=2,
+        metavar="K",
+        help="most correction terms to keep (default: 2)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=positive_int,
+        default=10,
+        metavar="T",
+        help="search rounds, or critique rounds per agent with an LLM (default: 10)",
+    )
+    parser.add_argument("--cv", type=positive_int, default=5, help="folds (>= 2; default: 5)")
+    parser.add_argument(
+        "--llm-model",
+        default=None,
+        metavar="NAME",
+        help="use LLM agents with this model (OpenAI-compatible server; default: offline)",
+    )
+    parser.add_argument(
+        "--llm-base-url",
+        default=None,
+        metavar="URL",
+        help="the LLM server's API root (default: OPENAI_BASE_URL or OpenAI)",
+    )
+    parser.add_argument(
+        "--context", default=None, metavar="TEXT", help="domain context shown to the LLM agents"
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
+    parser.add_argument("--force", action="store_true", help="recompute a finished job")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    return parser
+
+
+def _resolve_task(y, task):
+    if task != "auto":
+        return task
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    if kind in ("binary", "multiclass"):
+        if y.dtype.kind == "f" and y.nunique() > 20:
+            return "regression"
+        return "classification"
+    return "regression"
+
+
+def _base_model(name, task, seed):
+    if name == "xgboost":
+        return None  # the estimators' default: XGBoost
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task == "regression":
+        return LinearRegression()
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def run(args):
+    """Run the correction job and return the exit code."""
+    if args.cv < 2:
+        raise ValueError(f"--cv must be at least 2 for out-of-fold residuals, got {args.cv}.")
+    settings = {
+        "target": args.target,
+        "task": args.task,
+        "base": args.base,
+        "corrections": args.corrections,
+        "rounds": args.rounds,
+        "cv": args.cv,
+        "llm_model": args.llm_model,
+        "llm_base_url": args.llm_base_url,
+        "context": args.context,
+        "seed": args.seed,
+    }
+    fingerprint = job_fingerprint("correct-residuals", settings, args.input)
+    if not args.force and finished_job(args.out, fingerprint):
+        print(
+            f"tabsift correct-residuals: {args.out} already holds this job's results (--force "
+            "recomputes)"
+        )
+        return 0
+    out = Path(args.out)
+    # The completion marker goes first, so an interruption never leaves it next to
+    # a mix of old and new outputs.
+    (out / "job.json").unlink(missing_ok=True)
+
+    frame = read_table(args.input)
+    if args.target not in frame.columns:
+        raise ValueError(
+            f"target column {args.target!r} is not in {args.input.name}; its columns are: "
+            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
+        )
+    X = frame.drop(columns=[args.target])
+    y = frame[args.target]
+    task = _resolve_task(y, args.task)
+
+    from tabsift.residual import ResidualAgentClassifier, ResidualAgentRegressor
+
+    llm = None
+    if args.llm_model:
+        from tabsift.llm import LLMClient
+
+        llm = LLMClient(args.llm_model, base_url=args.llm_base_url, seed=args.seed)
+    cls = ResidualAgentRegressor if task == "regression" else ResidualAgentClassifier
+    model = cls(
+        _base_model(args.base, task, args.seed),
+        llm=llm,
+        n_corrections=args.corrections,
+        n_rounds=args.rounds,
+        domain_context=args.context,
+        cv=args.cv,
+        random_state=args.seed,
+        verbose=args.verbose,
+    )
+    model.fit(X, y)
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.export_corrections(out / "corrections.json")
+    atomic_write_bytes(out / "base_model.pkl", pickle.dumps(model.base_estimator_))
+    write_table(_trace_table(model), out / "trace.csv")
+    write_table(_predictions(model, X, y, task), out / "predictions.csv")
+    _write_report(model, settings, args.input.name, task, out / "report")
+    summary = {
+        "input": str(args.input),
+        "settings": settings,
+        "task": task,
+        "corrections": [c.expression for c in model.corrections_],
+        "validation_scores": model.validation_scores_,
+    }
+    if llm is not None:
+        summary["llm_usage"] = {"requests": llm.usage.requests, "tokens": llm.usage.total_tokens}
+    mark_finished(out, fingerprint, summary)
+    scores = model.validation_scores_
+    change = ""
+    if scores["base"] is not None:
+        change = (
+            f"; validation {scores['metric']} {scores['base']:.4g} -> {scores['corrected']:.4g}"
+        )
+    print(
+        f"tabsift correct-residuals: kept {len(model.corrections_)} correction(s)"
+        f"{': ' + ', '.join(c.expression for c in model.corrections_) if model.corrections_ else ''}"
+        f"{change}; results in {out}"
+    )
+    return 0
+
+
+def _trace_table(model):
+    import pandas as pd
+
+    columns = [
+        "round",
+        "agent",
+        "step",
+        "hypothesis",
+        "formula",
+        "target_class",
+        "validation_loss",
+        "critique",
+        "status",
+        "reason",
+    ]
+    return pd.DataFrame([{c: row.get(c) for c in columns} for row in model.trace_], columns=columns)
+
+
+def _corrections_table(model):
+    import pandas as pd
+
+    rows = [
+        {
+            "formula": c.expression,
+            "coefficient": c.coefficient,
+            "validation_gain": c.validation_gain,
+            "target_class": None if c.target_class is None else str(model.classes_[c.target_class]),
+            "source": c.source,
+            "explanation": c.explanation,
+        }
+        for c in model.corrections_
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "formula",
+            "coefficient",
+            "validation_gain",
+            "target_class",
+            "source",
+            "explanation",
+        ],
+    )
+
+
+def _predictions(model, X, y, task):
+    import numpy as np
+    import pandas as pd
+
+    Xv = X.to_numpy(dtype=np.float64)
+    table = pd.DataFrame({"target": y.to_numpy()})
+    if task == "regression":
+        table["base_prediction"] = model.base_estimator_.predict(Xv)
+        table["prediction"] = model.predict(X)
+    else:
+        base = model.base_estimator_.predict_proba(Xv)
+        table["base_prediction"] = model.classes_[np.argmax(base, axis=1)]
+        proba = model.predict_proba(X)
+        table["prediction"] = model.classes_[np.argmax(proba, axis=1)]
+        for j, label in enumerate(model.classes_):
+            table[f"proba_{label}"] = proba[:, j]
+    return table
+
+
+def _write_report(model, settings, input_name, task, folder):
+    from matplotlib.figure import Figure
+
+    from tabsift.report import Report
+
+    report = Report(f"tabsift correct-residuals: {input_name}")
+    scores = model.validation_scores_
+    text = (
+        f"{type(model).__name__} with base {type(model.base_estimator_).__name__} "
+        f"({'LLM agents' if settings['llm_model'] else 'offline search'}); kept "
+        f"{len(model.corrections_)} correction(s)."
+    )
+    if scores["base"] is not None:
+        text += (
+            f" Validation {scores['metric']} ({scores['n_validation']} held-out rows): "
+            f"{scores['base']:.4g} for the base model, {scores['corrected']:.4g} corrected."
+        )
+    report.add_section(
+        "Corrections",
+        text=text,
+        table=_corrections_table(model),
+        data={"settings": settings, "task": task, "validation_scores": scores},
+    )
+    try:
+        axes = model.plot_residuals()
+        ax = axes if not hasattr(axes, "flat") else axes.flat[0]
+        fig = ax.figure
+        report.add_section(
+            "Residuals before and after",
+            text="Validation residuals (rows the corrections were not fit on) against the "
+            "columns the corrections read: grey for the base model, blue corrected.",
+            figure=fig if isinstance(fig, Figure) else None,
+        )
+    except ValueError as exc:  # no validation rows (tiny table): the job still has results
+        print(f"tabsift correct-residuals: residual plot skipped ({exc})", file=sys.stderr)
+    report.add_section(
+        "Search trace",
+        text="Every step of the search: accepted and rejected formulas with the reason.",
+        table=_trace_table(model),
+        data={"trace": json.loads(json.dumps(model.trace_, default=str))},
+    )
+    report.write(folder)
