@@ -31,3 +31,18 @@ templates_path = ["_templates"]
 html_theme = "alabaster"
 html_static_path = []
 nitpicky = False
+
+
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """Leave out of class bodies the members scikit-learn defines on our classes (the
+    set_*_request setters it generates for each class): scikit-learn documents them, and
+    their docstrings cross-reference labels of its own documentation. The method tables
+    leave them out in _templates/autosummary/class.rst."""
+    module = getattr(obj, "__module__", None) or ""
+    if what == "class" and module.split(".")[0] == "sklearn":
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)

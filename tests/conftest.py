@@ -1,4 +1,4 @@
-"""Shared fixtures: the array namespaces installed here, and torch's thread count."""
+"""Shared fixtures: the array namespaces installed here, and torch's and BLAS's thread counts."""
 
 import importlib.util
 
@@ -16,6 +16,11 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+    # Same for the BLAS behind numpy and scikit-learn: small solves (LogisticRegression in
+    # the common checks) run several times slower when their threads wait for a busy core.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _backend_params():

@@ -20,6 +20,10 @@ _SUBMODULES = frozenset(
         "feature_selection",
         "llm",
         "report",
+        "rules",
+        "residual",
+        "sampling",
+        "tree",
         "utils",
     }
 )

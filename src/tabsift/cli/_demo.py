@@ -4,7 +4,7 @@ Each section is a function of a :class:`DemoContext` that returns the keyword
 arguments of :meth:`tabsift.report.Report.add_section` (``text``, ``figure``,
 ``table``, ``data``). Sections are listed in ``SECTIONS``; a family writes its
 own in a module ``_demo_<family>.py`` (building blocks in
-:mod:`tabsift.cli._demo_base`) and adds one import and one line here. A
+:mod:`tabsift.cli._demo_base`) and adds one import and one ``SECTIONS`` entry here. A
 section that raises is recorded in the report as failed, the others still
 run, and the command exits with code 1 at the end.
 """
@@ -20,6 +20,11 @@ import numpy as np
 
 from tabsift.cli._demo_base import DemoContext, demo_section
 from tabsift.cli._demo_base import figure as _figure
+from tabsift.cli._demo_coresets import coresets_section
+from tabsift.cli._demo_dsir import dsir_section
+from tabsift.cli._demo_residual import residual_section
+from tabsift.cli._demo_rules import rules_section
+from tabsift.cli._demo_tree import evolved_tree_section
 from tabsift.cli._io import non_negative_int as _non_negative_int
 from tabsift.cli._io import output_folder as _output_folder
 
@@ -515,13 +520,18 @@ def kan_selection_section(ctx):
     }
 
 
-# One import per family module above SECTIONS, one entry in it.
+# One entry per section; a family module's section is imported at the top.
 SECTIONS = (
     datasets_section,
     array_backend_section,
     safe_expressions_section,
     llm_layer_section,
     kan_selection_section,
+    evolved_tree_section,
+    rules_section,
+    residual_section,
+    dsir_section,
+    coresets_section,
 )
 
 
@@ -546,7 +556,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--quick", action="store_true", help="use smaller data")
     parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="print each section as it runs"
+        "-v", "--verbose", action="count", default=0, help="print each section as it runs (-vv: with progress bars)"
     )
     parser.add_argument(
         "--seed", type=_non_negative_int, default=0, help="random seed for the data (default: 0)"

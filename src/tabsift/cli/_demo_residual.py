@@ -46,7 +46,7 @@ def residual_section(ctx):
 
     train = make_missing_interaction(n_samples=ctx.size(1000, 400), random_state=ctx.seed)
     test = make_missing_interaction(n_samples=ctx.size(2000, 500), random_state=ctx.seed + 1)
-    params = {"cv": 3, "n_jobs": 1, "random_state": ctx.seed, "verbose": ctx.verbose}
+    params = {"cv": 3, "n_jobs": 1, "random_state": ctx.seed, "verbose": max(ctx.verbose - 1, 0)}
     offline = ResidualAgentRegressor(
         LinearRegression(), n_corrections=2, n_rounds=ctx.size(3, 1), **params
     ).fit(train.data, train.target)

@@ -25,7 +25,7 @@ def evolved_tree_section(ctx):
         population_size=ctx.size(25, 12),
         n_generations=ctx.size(15, 5),
         random_state=ctx.seed,
-        verbose=ctx.verbose,
+        verbose=max(ctx.verbose - 1, 0),
     ).fit(X, y)
     cart = DecisionTreeClassifier(max_depth=2, random_state=ctx.seed).fit(X, y)
 

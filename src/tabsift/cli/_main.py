@@ -8,7 +8,14 @@ import traceback
 # One module per subcommand. Each exposes ``add_parser(subparsers)``, which
 # adds and returns its parser, and ``run(args)``, which returns an exit code.
 # A new subcommand is a new module and one line here.
-SUBCOMMANDS = ("tabsift.cli._demo", "tabsift.cli._select_features")
+SUBCOMMANDS = (
+    "tabsift.cli._correct_residuals",
+    "tabsift.cli._demo",
+    "tabsift.cli._fit_rules",
+    "tabsift.cli._fit_tree",
+    "tabsift.cli._select_features",
+    "tabsift.cli._select_rows",
+)
 
 # Errors that describe a problem with the input or the environment: their
 # message is enough, a traceback would only distract.

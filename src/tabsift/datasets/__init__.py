@@ -21,6 +21,7 @@ from tabsift.datasets._bundled import (
     load_iris,
     load_wine,
 )
+from tabsift.datasets._coreset_data import make_rare_region
 from tabsift.datasets._domain_shift import make_domain_shift
 from tabsift.datasets._informative import make_informative
 from tabsift.datasets._interaction import make_missing_interaction
@@ -38,4 +39,5 @@ __all__ = [
     "make_informative",
     "make_missing_interaction",
     "make_planted_tree",
+    "make_rare_region",
 ]

@@ -7,7 +7,21 @@ which rows of the input were kept, so selectors compose in an
 """
 
 # Importance resampling (DSIR, issue 7).
+from tabsift.sampling._dsir import ImportanceResampler
 
 # Coreset and instance selectors (issue 8).
+# isort: split
+from tabsift.sampling._coreset_random import StratifiedRandomSelector
+from tabsift.sampling._gais import GraphAttentionSelector
+from tabsift.sampling._kcenter import KCenterSelector
+from tabsift.sampling._llm_choice import LLMChoiceSelector
+from tabsift.sampling._ot_coreset import OTCoresetSelector
 
-__all__ = []
+__all__ = [
+    "ImportanceResampler",
+    "GraphAttentionSelector",
+    "KCenterSelector",
+    "LLMChoiceSelector",
+    "OTCoresetSelector",
+    "StratifiedRandomSelector",
+]
