@@ -12,7 +12,12 @@
   ``export_text``, serialised by ``to_dict`` / ``from_dict``, drawn by ``plot``.
 
 The search caches each node's boolean vector over the rows, so a move
-re-evaluates only the changed node and its ancestors.
+re-evaluates only the changed node and its ancestors. It runs on NumPy
+(sequential moves on at most ``max_samples`` rows: per-move overhead, not
+array work, dominates). Applying a rule (:meth:`Rule.evaluate`,
+:meth:`Binarizer.transform`, ``predict``, ``predict_proba``) runs on the
+input's array namespace (:func:`tabsift.backend.get_namespace`: NumPy,
+``array_api_strict`` or CuPy, or the configured ``array_backend``).
 """
 
 from tabsift.rules._binarizer import Binarizer

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from tabsift.backend import asarray, device, get_namespace, namespace_name, to_numpy
 from tabsift.rules._rule import condition_text, is_finite_number
 
 _SIGNIFICANT = 3
@@ -27,6 +28,24 @@ def _round_threshold(value, low, high):
         if low <= rounded < high:
             return float(rounded)
     return value
+
+
+def _is_device_array(X):
+    """True for an array of a non-NumPy array library (array_api_strict, CuPy, ...)."""
+    root = type(X).__module__.split(".")[0]
+    return hasattr(X, "__array_namespace__") and root not in ("numpy", "pandas")
+
+
+def _input_namespace(X):
+    """The namespace to compute in, and whether ``X`` is already an array of it.
+
+    The configured ``array_backend`` wins; otherwise an array of another library
+    (array_api_strict, CuPy) keeps its own namespace and anything else (NumPy, pandas,
+    lists, array-likes) is NumPy.
+    """
+    xp = get_namespace(X) if _is_device_array(X) else get_namespace()
+    native = _is_device_array(X) and type(X).__module__.split(".")[0] == namespace_name(xp)
+    return xp, native
 
 
 def _is_categorical(values):
@@ -184,6 +203,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
             if X.shape[1] == 0 or (reset and X.shape[0] == 0):
                 check_array(np.empty(X.shape), ensure_min_samples=1, ensure_min_features=1)
             return self._names(), [column for _, column in X.items()]
+        if _is_device_array(X):
+            X = to_numpy(X)  # thresholds are chosen on the host (quantiles, a few per column)
         X = validate_data(
             self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan", accept_sparse=False
         )
@@ -440,17 +461,117 @@ class Binarizer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Evaluate every literal on ``X``.
 
+        The literal matrix is computed on ``X``'s array namespace
+        (:func:`tabsift.backend.get_namespace`: NumPy for NumPy arrays,
+        pandas and lists; ``array_api_strict`` or CuPy for their arrays, a
+        CuPy ``X`` staying on its GPU; or the backend forced by
+        ``tabsift.set_config(array_backend=...)``). Numeric literals
+        ``col > t`` are one broadcast comparison per column there.
+        Categorical literals (text values) are computed on the host and
+        moved, so a non-NumPy array input must be numeric.
+
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
 
         Returns
         -------
-        Z : ndarray of bool of shape (n_samples, n_literals)
+        Z : array of bool of shape (n_samples, n_literals)
             Column ``i`` says where literal ``literals_[i]`` holds; NaN,
-            missing and unseen categories make literals false.
+            missing and unseen categories make literals false. A NumPy
+            array, or an array of the namespace it was computed in.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.rules import Binarizer
+        >>> binarizer = Binarizer(n_thresholds=1).fit(np.array([[1.0], [2.0], [3.0]]))
+        >>> binarizer.transform(np.array([[0.0], [np.nan], [5.0]])).ravel().tolist()
+        [False, False, True]
         """
         check_is_fitted(self, "literals_")
+        xp, native = _input_namespace(X)
+        if namespace_name(xp) != "numpy":
+            return self._transform_on(X, xp, native)
+        return self._transform_host(X)
+
+    def _check_device_array(self, X, xp):
+        """Checks of a non-NumPy array input (sklearn's would copy it to the host)."""
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2-D array (rows x columns); got {X.ndim} dimensions. Reshape it, "
+                "e.g. X.reshape(-1, 1) for a single column."
+            )
+        validate_data(self, X, reset=False, skip_check_array=True)
+        if X.shape[0] < 1:
+            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
+        if not xp.isdtype(X.dtype, ("bool", "integral", "real floating")):
+            raise ValueError(
+                f"a {namespace_name(xp)} array input must be numeric (bool, integer or real "
+                f"float); found dtype {X.dtype}. Pass text or categorical columns as a pandas "
+                "DataFrame."
+            )
+        X = xp.astype(X, xp.float64)
+        if bool(xp.any(xp.isinf(X))):
+            raise ValueError(
+                "X contains infinite values; Binarizer accepts NaN (no literal holds) but "
+                "not inf. Replace them first."
+            )
+        return X
+
+    def _transform_on(self, X, xp, native):
+        """The literal matrix on namespace ``xp``: numeric literals compared there."""
+        names = self._names()
+        categorical = [n for n in names if n not in self.thresholds_ and self.categories_[n]]
+        if native:
+            if categorical:
+                raise ValueError(
+                    f"column {categorical[0]!r} was categorical during fit; a "
+                    f"{namespace_name(xp)} array cannot hold its values. Pass a pandas "
+                    "DataFrame or a NumPy array."
+                )
+            X = self._check_device_array(X, xp)
+            numeric = {name: X[:, j : j + 1] for j, name in enumerate(names)}
+            by_column, n, where = {}, X.shape[0], device(X)
+        else:
+            # Host input (pandas, NumPy, lists) with a forced backend, or an array of another
+            # library: checked as usual, numeric columns moved once as one float64 matrix.
+            if _is_device_array(X):
+                X = to_numpy(X)
+            names, columns = self._columns(X, reset=False)
+            by_column = dict(zip(names, columns, strict=True))
+            moved = [n for n in names if self.thresholds_.get(n)]
+            host = []
+            for name in moved:
+                values = _as_float(by_column[name])
+                if values is None:
+                    raise ValueError(
+                        f"column {name!r} was numeric during fit but is not numeric now."
+                    )
+                host.append(values)
+            n = len(columns[0]) if columns else 0
+            matrix = asarray(np.column_stack(host) if host else np.zeros((n, 0)), xp=xp)
+            numeric = {name: matrix[:, j : j + 1] for j, name in enumerate(moved)}
+            where = device(matrix)
+        blocks = []
+        for name in names:
+            if name in self.thresholds_:
+                thresholds = self.thresholds_[name]
+                if thresholds:
+                    column = numeric[name]
+                    cut = xp.asarray(thresholds, dtype=xp.float64, device=device(column))
+                    # NaN > t is False: missing values make every literal of the column false.
+                    blocks.append(column > xp.reshape(cut, (1, -1)))
+            elif self.categories_[name]:
+                keys = np.asarray(_category_keys(by_column[name]), dtype=object)
+                hits = np.column_stack([keys == str(v) for v in self.categories_[name]])
+                blocks.append(asarray(hits, xp=xp, dtype="bool"))
+        if not blocks:
+            return xp.zeros((n, 0), dtype=xp.bool, device=where)
+        return xp.concat(blocks, axis=1)
+
+    def _transform_host(self, X):
+        """The literal matrix as a NumPy array (the search's input)."""
         names, columns = self._columns(X, reset=False)
         n = len(columns[0]) if columns else 0
         Z = np.zeros((n, len(self.literals_)), dtype=bool)

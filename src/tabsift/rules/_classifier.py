@@ -14,10 +14,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from tabsift.rules._binarizer import Binarizer
+from tabsift.backend import asarray, device, namespace_name, to_numpy
+from tabsift.rules._binarizer import Binarizer, _input_namespace, _is_device_array
 from tabsift.rules._describe import check_description, describe_node, describe_rule
 from tabsift.rules._refine import refine_thresholds, reindex
-from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule
+from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule, host_namespace
 from tabsift.rules._search import METRICS, Scorer, anneal, baseline, polish, simplify
 from tabsift.utils import progress
 
@@ -194,6 +195,12 @@ default="balanced_accuracy"
     two counts, which is where the speed-up over the ``boolxai`` package
     comes from (``benchmarks/bench_rules_boolxai.py``).
 
+    The search runs on NumPy (``fit`` copies arrays of other libraries to
+    the host): its moves are sequential on at most ``max_samples`` rows, so
+    per-move overhead, which a GPU would only increase, dominates.
+    :meth:`predict` and :meth:`predict_proba` run on the input's array
+    namespace (see :meth:`predict`).
+
     References
     ----------
     .. [1] G. Rosenberg et al., "Explainable Artificial Intelligence Using
@@ -330,7 +337,9 @@ default="balanced_accuracy"
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
-        Z = binarizer.fit_transform(X)
+        # The search runs on NumPy whatever the configured array backend (see _search.py).
+        host = host_namespace()
+        Z = binarizer.fit(X)._transform_host(X)
         check_consistent_length(Z, y)
         self.binarizer_ = binarizer
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -386,7 +395,7 @@ default="balanced_accuracy"
             candidates = []
             for rule, _ in results[t * self.n_starts : (t + 1) * self.n_starts]:
                 rule = Rule(_reindex(simplify(rule), allowed, literals))
-                candidates.append((rule, scorer(rule.evaluate(Z))))
+                candidates.append((rule, scorer(rule.evaluate(Z, xp=host))))
             start_rules.append([r for r, _ in candidates])
             start_scores.append([s for _, s in candidates])
             kind, index, negated, base_score = baseline(ZT, scorer)
@@ -421,7 +430,7 @@ default="balanced_accuracy"
             index_of = {lit["name"]: i for i, lit in enumerate(binarizer.literals_)}
             rules = [reindex(rule, index_of) for rule in rules]
             start_rules = [[reindex(rule, index_of) for rule in per] for per in start_rules]
-            Z = binarizer.transform(X)
+            Z = binarizer._transform_host(X)
 
         self._set_decision(rules, Z, y_idx)
         if self.classes_.size == 2:
@@ -463,7 +472,8 @@ default="balanced_accuracy"
     def _set_decision(self, rules, Z, y_idx):
         """Precision of each rule, the multiclass fallback, and per-decision class frequencies."""
         n_classes = self.classes_.size
-        fired = np.column_stack([rule.evaluate(Z) for rule in rules])
+        host = host_namespace()
+        fired = self._fired(Z, host, rules)
         owners = [1] if n_classes == 2 else list(range(n_classes))
         precision = []
         for j, owner in enumerate(owners):
@@ -478,18 +488,22 @@ default="balanced_accuracy"
             pool = y_idx[none] if none.any() else y_idx
             self._fallback = int(np.bincount(pool, minlength=n_classes).argmax())
             self.fallback_class_ = self.classes_[self._fallback]
-        decided = self._decide(fired)
+        decided = self._decide(fired, host)
         freq = np.ones((n_classes, n_classes))
         np.add.at(freq, (decided, y_idx), 1.0)
         self._cell_freq = freq / freq.sum(axis=1, keepdims=True)
 
-    def _decide(self, fired):
+    def _decide(self, fired, xp):
+        """Index of the predicted class per row, on ``fired``'s namespace ``xp``."""
         if self.classes_.size == 2:
-            return fired[:, 0].astype(np.intp)
-        ranked = np.where(fired, self.precision_[None, :], -1.0)
-        decided = np.argmax(ranked, axis=1)
-        decided[~fired.any(axis=1)] = self._fallback
-        return decided
+            return xp.astype(fired[:, 0], xp.int64)
+        where = device(fired)
+        precision = xp.reshape(xp.asarray(self.precision_, dtype=xp.float64, device=where), (1, -1))
+        missing = xp.asarray(-1.0, dtype=xp.float64, device=where)
+        # argmax returns the first of tied maxima (array API), like NumPy.
+        decided = xp.argmax(xp.where(fired, precision, missing), axis=1)
+        fallback = xp.asarray(self._fallback, dtype=decided.dtype, device=where)
+        return xp.where(xp.any(fired, axis=1), decided, fallback)
 
     def _llm_select(self, names, y):
         """Ask the LLM for the most relevant columns; keep only real, distinct names."""
@@ -539,6 +553,8 @@ default="balanced_accuracy"
     def _check_X(self, X, reset):
         import pandas as pd
 
+        if _is_device_array(X):
+            X = to_numpy(X)  # fit (and host evaluation) copies other libraries' arrays to NumPy
         if isinstance(X, pd.DataFrame):
             # Columns keep their own dtypes (numeric / categorical): the binariser reads them.
             validate_data(self, X, reset=reset, skip_check_array=True)
@@ -546,17 +562,30 @@ default="balanced_accuracy"
         return validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
 
     def _binarize(self, X):
+        """The literal matrix of ``X`` and the namespace it lives in (see :meth:`predict`)."""
         check_is_fitted(self, "rule_")
-        return self.binarizer_.transform(self._check_X(X, reset=False))
+        xp, native = _input_namespace(X)
+        if native:
+            # An array of another library stays there: only its shape and names are checked
+            # here (the binariser checks dtype and values there).
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return self.binarizer_.transform(X), xp
+        return self.binarizer_.transform(self._check_X(X, reset=False)), xp
 
     def _rules(self):
         return [self.rule_] if self.classes_.size == 2 else list(self.rule_)
 
-    def _fired(self, Z):
-        return np.column_stack([rule.evaluate(Z) for rule in self._rules()])
+    def _fired(self, Z, xp, rules=None):
+        rules = self._rules() if rules is None else rules
+        return xp.stack([rule.evaluate(Z, xp=xp) for rule in rules], axis=1)
 
     def predict(self, X):
         """Predict classes with the rule(s).
+
+        Runs on ``X``'s array namespace: an ``array_api_strict`` or CuPy
+        ``X`` is binarised and evaluated there (a CuPy ``X`` stays on its
+        GPU), as is NumPy or pandas input when
+        ``tabsift.set_config(array_backend=...)`` forces a backend.
 
         Parameters
         ----------
@@ -564,10 +593,28 @@ default="balanced_accuracy"
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
+        y_pred : array of shape (n_samples,)
+            A NumPy array for NumPy or pandas input; otherwise an array of
+            the namespace the rule was evaluated in when the class labels
+            are numbers or booleans, and a NumPy array (labels such as
+            strings cannot live there) when they are not.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.rules import BooleanRuleClassifier
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
+        >>> clf.fit(X, [0, 0, 1, 1]).predict(X).tolist()
+        [0, 0, 1, 1]
         """
-        decided = self._decide(self._fired(self._binarize(X)))
-        return self.classes_[decided]
+        Z, xp = self._binarize(X)
+        decided = self._decide(self._fired(Z, xp), xp)
+        if namespace_name(xp) == "numpy":
+            return self.classes_[decided]
+        if self.classes_.dtype.kind not in "biuf":
+            return self.classes_[to_numpy(decided)]
+        return xp.take(asarray(self.classes_, xp=xp), decided, axis=0)
 
     def predict_proba(self, X):
         """Class probabilities that agree with :meth:`predict`.
@@ -584,11 +631,17 @@ default="balanced_accuracy"
 
         Returns
         -------
-        proba : ndarray of shape (n_samples, n_classes)
+        proba : array of shape (n_samples, n_classes)
+            Of the namespace the rule was evaluated in (see :meth:`predict`).
         """
-        decided = self._decide(self._fired(self._binarize(X)))
-        onehot = np.eye(self.classes_.size)[decided]
-        return 0.5 * onehot + 0.5 * self._cell_freq[decided]
+        Z, xp = self._binarize(X)
+        decided = self._decide(self._fired(Z, xp), xp)
+        where = device(decided)
+        onehot = xp.take(
+            xp.eye(self.classes_.size, dtype=xp.float64, device=where), decided, axis=0
+        )
+        freq = xp.take(asarray(self._cell_freq, xp=xp, dtype="float64"), decided, axis=0)
+        return 0.5 * onehot + 0.5 * freq
 
     # ------------------------------------------------------------ presentation
     def _label_rules(self):
@@ -739,9 +792,13 @@ default="balanced_accuracy"
         """
         import pandas as pd
 
-        Z = self._binarize(X)
-        fired = self._fired(Z)
-        decided = self._decide(fired)
+        # The explanation is a pandas table: it is built on the host whatever X's namespace
+        # or the configured backend.
+        check_is_fitted(self, "rule_")
+        host = host_namespace()
+        Z = self.binarizer_._transform_host(self._check_X(X, reset=False))
+        fired = self._fired(Z, host)
+        decided = self._decide(fired, host)
         rules = self._rules()
         records = []
         for i in range(Z.shape[0]):
@@ -757,8 +814,8 @@ default="balanced_accuracy"
                     _plain(self.classes_[j]) for j in np.flatnonzero(fired[i])
                 ]
             row = Z[i : i + 1]
-            held = [lit.text() for lit in rule.literals() if lit.evaluate(row)[0]]
-            missed = [lit.text() for lit in rule.literals() if not lit.evaluate(row)[0]]
+            held = [lit.text() for lit in rule.literals() if lit.evaluate(row, xp=host)[0]]
+            missed = [lit.text() for lit in rule.literals() if not lit.evaluate(row, xp=host)[0]]
             record.update(fired=did_fire, held="; ".join(held), not_held="; ".join(missed))
             record["reason"] = self._reason(rule, row, did_fire, rule_class, record, fired[i])
             records.append(record)
@@ -771,15 +828,16 @@ default="balanced_accuracy"
         return table
 
     def _reason(self, rule, row, did_fire, rule_class, record, fired_row):
+        host = host_namespace()
         root = rule.root
         outcome = "the rule fired" if did_fire else "the rule did not fire"
         if isinstance(root, Constant):
             why = f"the rule is constant ({bool(root.value)})"
         elif isinstance(root, Literal):
-            held = bool(root.evaluate(row)[0])
+            held = bool(root.evaluate(row, xp=host)[0])
             why = f"{root.text()} {'held' if held else 'did not hold'}"
         else:
-            parts = [bool(child.evaluate(row)[0]) for child in root.children]
+            parts = [bool(child.evaluate(row, xp=host)[0]) for child in root.children]
             count = sum(parts)
             rule_needs = {
                 "And": f"all {len(parts)}",

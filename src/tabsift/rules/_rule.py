@@ -8,11 +8,15 @@ structure at all is a :class:`Constant`. :class:`Rule` wraps the root and is
 what a fitted :class:`~tabsift.rules.BooleanRuleClassifier` exposes.
 """
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from tabsift._config import get_config
+from tabsift.backend import asarray, device, get_namespace, namespace_by_name, namespace_name
 
 OPERATORS = ("And", "Or", "AtLeast", "AtMost", "Choose")
 PARAMETRIZED = frozenset({"AtLeast", "AtMost", "Choose"})
@@ -28,6 +32,24 @@ def _format_value(value):
         value = float(value)
         return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
     return repr(str(value))
+
+
+def _prepare(Z, xp):
+    """The namespace to evaluate in, and ``Z`` as an array of it (lists and pandas -> NumPy)."""
+    if not hasattr(Z, "__array_namespace__"):
+        Z = np.asarray(Z)  # lists, pandas and other array-likes are NumPy input
+    if xp is None and type(Z) is np.ndarray and get_config()["array_backend"] is None:
+        xp = host_namespace()  # fast path: evaluation on small NumPy inputs is overhead-bound
+    xp = get_namespace(Z, xp=xp)
+    if type(Z) is np.ndarray and namespace_name(xp) == "numpy":
+        return xp, Z
+    return xp, asarray(Z, xp=xp)
+
+
+@functools.cache
+def host_namespace():
+    """The NumPy array namespace (the search and fit run there)."""
+    return namespace_by_name("numpy")
 
 
 def condition_text(column, test, value):
@@ -90,10 +112,19 @@ class Literal:
             return condition_text(self.column, _NEGATED_TEST[self.test], self.value)
         return f"~{self.name}" if " " not in self.name else f"~({self.name})"
 
-    def evaluate(self, Z):
-        """Rows of the binarised matrix ``Z`` where the literal holds (boolean array)."""
-        column = np.asarray(Z)[:, self.index].astype(bool)
-        return ~column if self.negated else column
+    def evaluate(self, Z, *, xp=None):
+        """Rows of the binarised matrix ``Z`` where the literal holds.
+
+        Computed on ``Z``'s array namespace (or ``xp``); returns a boolean
+        array of that namespace.
+        """
+        xp, Z = _prepare(Z, xp)
+        return self._evaluate(Z, xp)
+
+    def _evaluate(self, Z, xp):
+        # astype copies, so the result never aliases Z (callers may write to it).
+        column = xp.astype(Z[:, self.index], xp.bool)
+        return xp.logical_not(column) if self.negated else column
 
     def complexity(self):
         """Always 1."""
@@ -198,11 +229,20 @@ class Operator:
             return count <= self.k
         return count == self.k
 
-    def evaluate(self, Z):
-        """Rows of the binarised matrix ``Z`` where the operator holds (boolean array)."""
-        count = sum(child.evaluate(Z).astype(np.int64) for child in self.children)
-        out = self.holds(count)
-        return ~out if self.negated else out
+    def evaluate(self, Z, *, xp=None):
+        """Rows of the binarised matrix ``Z`` where the operator holds.
+
+        Computed on ``Z``'s array namespace (or ``xp``); returns a boolean
+        array of that namespace.
+        """
+        xp, Z = _prepare(Z, xp)
+        return self._evaluate(Z, xp)
+
+    def _evaluate(self, Z, xp):
+        # One (n_children, n_rows) stack and one sum: array-API functions only.
+        fired = xp.stack([child._evaluate(Z, xp) for child in self.children], axis=0)
+        out = self.holds(xp.sum(xp.astype(fired, xp.int32), axis=0))
+        return xp.logical_not(out) if self.negated else out
 
     def complexity(self):
         """1 plus the complexity of every child (BoolXAI's definition)."""
@@ -253,9 +293,13 @@ class Constant:
 
     value: bool
 
-    def evaluate(self, Z):
-        """A boolean array of ``value``, one per row of ``Z``."""
-        return np.full(np.asarray(Z).shape[0], bool(self.value))
+    def evaluate(self, Z, *, xp=None):
+        """A boolean array of ``value``, one per row of ``Z``, on ``Z``'s namespace and device."""
+        xp, Z = _prepare(Z, xp)
+        return self._evaluate(Z, xp)
+
+    def _evaluate(self, Z, xp):
+        return xp.full((Z.shape[0],), bool(self.value), dtype=xp.bool, device=device(Z))
 
     def complexity(self):
         """Always 1."""
@@ -324,9 +368,12 @@ def _node_from_dict(data, path="rule"):
 class Rule:
     """A Boolean rule over binarised features: a tree of operators and literals.
 
-    Rules are data: :meth:`evaluate` computes them with vectorised numpy
-    code on the binarised matrix, :meth:`export_text`, :meth:`to_dict` and
-    :meth:`plot` show them, and nothing is ever evaluated from a string.
+    Rules are data: :meth:`evaluate` computes them with vectorised
+    array-API code (boolean columns; an operator counts its true children
+    with one sum) on the binarised matrix's own namespace, NumPy,
+    ``array_api_strict`` or CuPy (see :func:`tabsift.backend.get_namespace`),
+    :meth:`export_text`, :meth:`to_dict` and :meth:`plot` show them, and
+    nothing is ever evaluated from a string.
 
     Parameters
     ----------
@@ -365,18 +412,26 @@ class Rule:
             )
         self.root = root
 
-    def evaluate(self, Z):
+    def evaluate(self, Z, *, xp=None):
         """Evaluate the rule on a binarised matrix.
+
+        The computation runs on ``Z``'s array namespace and device (a CuPy
+        ``Z`` stays on its GPU); lists and pandas objects count as NumPy, and
+        ``tabsift.set_config(array_backend=...)`` forces a backend.
 
         Parameters
         ----------
         Z : array-like of shape (n_samples, n_literals)
             0/1 or boolean features, in the column order of the binariser
             the rule was learned on (literal ``index`` = column).
+        xp : module, default=None
+            Array namespace to compute in; by default
+            :func:`tabsift.backend.get_namespace` of ``Z``.
 
         Returns
         -------
-        fired : ndarray of bool of shape (n_samples,)
+        fired : array of bool of shape (n_samples,)
+            An array of the namespace the rule was computed in.
 
         Examples
         --------
@@ -385,7 +440,7 @@ class Rule:
         >>> Rule(Literal(1, "b")).evaluate(np.array([[0, 1], [1, 0]])).tolist()
         [True, False]
         """
-        Z = np.asarray(Z)
+        xp, Z = _prepare(Z, xp)
         if Z.ndim != 2:
             raise ValueError(f"Z must be 2-D (rows x binary features); found {Z.ndim} dimensions.")
         needed = max((lit.index for lit in self.literals()), default=-1) + 1
@@ -394,7 +449,7 @@ class Rule:
                 f"the rule reads binary feature {needed - 1}, but Z has only {Z.shape[1]} "
                 "columns; pass the output of the binariser the rule was learned with."
             )
-        return np.asarray(self.root.evaluate(Z), dtype=bool)
+        return self.root._evaluate(Z, xp)
 
     def complexity(self):
         """Number of operators plus literals (BoolXAI's complexity; a constant counts 1)."""

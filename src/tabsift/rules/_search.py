@@ -14,6 +14,13 @@ only that node and its ancestors: an ancestor's count changes by
 ``count_nonzero`` calls (true positives and fired rows) instead of a
 scikit-learn metric call, and the single-literal baseline scores every
 literal at once with one matrix product.
+
+The search runs on NumPy whatever ``tabsift``'s array backend: its moves are
+sequential, each touching a few vectors of at most ``max_samples`` rows, so
+its time is per-move Python overhead that a GPU array library would only add
+to (a kernel launch and a device sync per move). Evaluating a learned rule
+on new data (:meth:`Rule.evaluate`, :meth:`Binarizer.transform`,
+``predict``) runs on the input's namespace.
 """
 
 import math
@@ -544,10 +551,12 @@ def _variants(root, operators):
 def polish(root, Z, scorer, regularization, operators, max_rounds=10):
     """Greedy clean-up on all rows: drop children, collapse or re-label operators while the
     regularised score does not get worse (strictly better, or equal with a smaller rule)."""
-    from tabsift.rules._rule import Rule
+    from tabsift.rules._rule import Rule, host_namespace
+
+    host = host_namespace()  # the search runs on NumPy whatever the configured backend
 
     def value(node):
-        score = scorer(Rule(node).evaluate(Z))
+        score = scorer(Rule(node).evaluate(Z, xp=host))
         return score, score - regularization * node.complexity()
 
     best_score, best_value = value(root)
