@@ -17,14 +17,13 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
-    finished_job,
-    input_table,
-    job_fingerprint,
+    add_table_job_arguments,
+    add_task_argument,
     mark_finished,
     non_negative_int,
-    output_folder,
     positive_int,
-    read_table,
+    read_target_table,
+    start_job,
     write_table,
 )
 from tabsift.utils import atomic_write_bytes
@@ -43,21 +42,8 @@ def add_parser(subparsers):
             "and settings does nothing (use --force to recompute)."
         ),
     )
-    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
-    parser.add_argument("--target", required=True, help="name of the target column")
-    parser.add_argument(
-        "--out",
-        type=output_folder,
-        default=Path("tabsift-residuals"),
-        metavar="DIR",
-        help="folder for the results (default: ./tabsift-residuals)",
-    )
-    parser.add_argument(
-        "--task",
-        choices=("auto", "classification", "regression"),
-        default="auto",
-        help="learning task (default: inferred from the target)",
-    )
+    add_table_job_arguments(parser, "residuals")
+    add_task_argument(parser)
     parser.add_argument(
         "--base",
         choices=("linear", "xgboost"),
@@ -141,24 +127,12 @@ def run(args):
         "context": args.context,
         "seed": args.seed,
     }
-    fingerprint = job_fingerprint("correct-residuals", settings, args.input)
-    if not args.force and finished_job(args.out, fingerprint):
-        print(
-            f"tabsift correct-residuals: {args.out} already holds this job's results (--force "
-            "recomputes)"
-        )
+    fingerprint = start_job("correct-residuals", settings, args.input, args.out, force=args.force)
+    if fingerprint is None:
         return 0
     out = Path(args.out)
-    # The completion marker goes first, so an interruption never leaves it next to
-    # a mix of old and new outputs.
-    (out / "job.json").unlink(missing_ok=True)
 
-    frame = read_table(args.input)
-    if args.target not in frame.columns:
-        raise ValueError(
-            f"target column {args.target!r} is not in {args.input.name}; its columns are: "
-            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
-        )
+    frame = read_target_table(args.input, args.target)
     X = frame.drop(columns=[args.target])
     y = frame[args.target]
     task = _resolve_task(y, args.task)

@@ -14,14 +14,12 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
-    finished_job,
-    input_table,
-    job_fingerprint,
+    add_table_job_arguments,
     mark_finished,
     non_negative_int,
-    output_folder,
     positive_int,
-    read_table,
+    read_target_table,
+    start_job,
     write_table,
 )
 from tabsift.utils import atomic_write_text
@@ -57,15 +55,7 @@ def add_parser(subparsers):
             "(use --force to recompute)."
         ),
     )
-    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
-    parser.add_argument("--target", required=True, help="name of the class column")
-    parser.add_argument(
-        "--out",
-        type=output_folder,
-        default=Path("tabsift-rules"),
-        metavar="DIR",
-        help="folder for the results (default: ./tabsift-rules)",
-    )
+    add_table_job_arguments(parser, "rules", target_help="name of the class column")
     parser.add_argument("--max-depth", type=positive_int, default=3, help="default: 3")
     parser.add_argument(
         "--max-complexity", type=positive_int, default=6, help="operators + literals (default: 6)"
@@ -119,24 +109,12 @@ def run(args):
         "max_samples": args.max_samples,
         "seed": args.seed,
     }
-    fingerprint = job_fingerprint("fit-rules", settings, args.input)
-    if not args.force and finished_job(args.out, fingerprint):
-        print(
-            f"tabsift fit-rules: {args.out} already holds this job's results (--force recomputes)"
-        )
+    fingerprint = start_job("fit-rules", settings, args.input, args.out, force=args.force)
+    if fingerprint is None:
         return 0
-
     out = Path(args.out)
-    # The completion marker goes first, so an interruption never leaves it next to
-    # outputs of different jobs.
-    (out / "job.json").unlink(missing_ok=True)
 
-    frame = read_table(args.input)
-    if args.target not in frame.columns:
-        raise ValueError(
-            f"target column {args.target!r} is not in {args.input.name}; its columns are: "
-            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
-        )
+    frame = read_target_table(args.input, args.target)
     X = frame.drop(columns=[args.target])
     y = frame[args.target]
     if X.shape[1] < 1:

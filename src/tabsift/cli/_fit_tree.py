@@ -14,14 +14,13 @@ import json
 from pathlib import Path
 
 from tabsift.cli._io import (
-    finished_job,
-    input_table,
-    job_fingerprint,
+    add_table_job_arguments,
+    add_task_argument,
     mark_finished,
     non_negative_int,
-    output_folder,
     positive_int,
-    read_table,
+    read_target_table,
+    start_job,
     write_table,
 )
 
@@ -54,21 +53,8 @@ def add_parser(subparsers):
             "checkpoint; a finished one is not redone (use --force to recompute)."
         ),
     )
-    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
-    parser.add_argument("--target", required=True, help="name of the target column")
-    parser.add_argument(
-        "--out",
-        type=output_folder,
-        default=Path("tabsift-tree"),
-        metavar="DIR",
-        help="folder for the results (default: ./tabsift-tree)",
-    )
-    parser.add_argument(
-        "--task",
-        choices=("auto", "classification", "regression"),
-        default="auto",
-        help="learning task (default: inferred from the target)",
-    )
+    add_table_job_arguments(parser, "tree")
+    add_task_argument(parser)
     parser.add_argument("--max-depth", type=positive_int, default=3, help="default: 3")
     parser.add_argument(
         "--generations", type=non_negative_int, default=25, help="default: 25"
@@ -126,23 +112,15 @@ def run(args):
         "llm_base_url": args.llm_base_url,
         "seed": args.seed,
     }
-    fingerprint = job_fingerprint("fit-tree", settings, args.input)
-    if not args.force and finished_job(args.out, fingerprint):
-        print(f"tabsift fit-tree: {args.out} already holds this job's results (--force recomputes)")
+    fingerprint = start_job("fit-tree", settings, args.input, args.out, force=args.force)
+    if fingerprint is None:
         return 0
-
     out = Path(args.out)
-    (out / "job.json").unlink(missing_ok=True)
     checkpoint = out / "checkpoint.pkl"
     if args.force:
         checkpoint.unlink(missing_ok=True)
 
-    frame = read_table(args.input)
-    if args.target not in frame.columns:
-        raise ValueError(
-            f"target column {args.target!r} is not in {args.input.name}; its columns are: "
-            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
-        )
+    frame = read_target_table(args.input, args.target)
     frame = frame.dropna(subset=[args.target])
     X = frame.drop(columns=[args.target])
     y = frame[args.target]

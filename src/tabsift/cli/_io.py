@@ -80,6 +80,59 @@ def file_digest(path, *, chunk=1 << 20):
     return digest.hexdigest()
 
 
+def read_target_table(path, target):
+    """Read a job's table and check that it has the ``--target`` column."""
+    frame = read_table(path)
+    if target not in frame.columns:
+        raise ValueError(
+            f"target column {target!r} is not in {Path(path).name}; its columns are: "
+            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
+        )
+    return frame
+
+
+def add_table_job_arguments(parser, name, *, target_help="name of the target column"):
+    """Add what every one-table job takes: ``INPUT``, ``--target`` and ``--out``.
+
+    The output folder defaults to ``./tabsift-<name>``.
+    """
+    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
+    parser.add_argument("--target", required=True, help=target_help)
+    parser.add_argument(
+        "--out",
+        type=output_folder,
+        default=Path(f"tabsift-{name}"),
+        metavar="DIR",
+        help=f"folder for the results (default: ./tabsift-{name})",
+    )
+
+
+def add_task_argument(parser):
+    """Add ``--task`` (auto, classification or regression)."""
+    parser.add_argument(
+        "--task",
+        choices=("auto", "classification", "regression"),
+        default="auto",
+        help="learning task (default: inferred from the target)",
+    )
+
+
+def start_job(command, settings, input_path, out, *, force):
+    """Begin the job ``command`` in ``out``; return its fingerprint, or None when it is done.
+
+    A finished job with the same settings and input bytes is reported and not
+    redone unless ``force``. Otherwise the folder's completion marker goes
+    first, so an interruption never leaves it next to a mix of old and new
+    outputs.
+    """
+    fingerprint = job_fingerprint(command, settings, input_path)
+    if not force and finished_job(out, fingerprint):
+        print(f"tabsift {command}: {out} already holds this job's results (--force recomputes)")
+        return None
+    (Path(out) / "job.json").unlink(missing_ok=True)
+    return fingerprint
+
+
 def job_fingerprint(command, settings, input_path):
     """A fingerprint of a job: the command, its settings and its input's bytes."""
     blob = json.dumps(

@@ -13,14 +13,13 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
-    finished_job,
-    input_table,
-    job_fingerprint,
+    add_table_job_arguments,
+    add_task_argument,
     mark_finished,
     non_negative_int,
-    output_folder,
     positive_int,
-    read_table,
+    read_target_table,
+    start_job,
     write_table,
 )
 
@@ -57,15 +56,7 @@ def add_parser(subparsers):
             "job with the same input and settings does nothing (use --force to recompute)."
         ),
     )
-    parser.add_argument("input", type=input_table, help="the table (.csv, .tsv, .parquet)")
-    parser.add_argument("--target", required=True, help="name of the target column")
-    parser.add_argument(
-        "--out",
-        type=output_folder,
-        default=Path("tabsift-features"),
-        metavar="DIR",
-        help="folder for the results (default: ./tabsift-features)",
-    )
+    add_table_job_arguments(parser, "features")
     parser.add_argument(
         "--method",
         choices=METHODS,
@@ -80,12 +71,7 @@ def add_parser(subparsers):
         metavar="K",
         help="features to keep: a fraction in (0, 1] or a count (default: 0.4)",
     )
-    parser.add_argument(
-        "--task",
-        choices=("auto", "classification", "regression"),
-        default="auto",
-        help="learning task (default: inferred from the target)",
-    )
+    add_task_argument(parser)
     parser.add_argument("--engine", choices=("tabsift", "pykan"), default="tabsift")
     parser.add_argument("--epochs", type=positive_int, default=100, help="default: 100")
     parser.add_argument(
@@ -118,25 +104,12 @@ def run(args):
         "cv": args.cv,
         "seed": args.seed,
     }
-    fingerprint = job_fingerprint("select-features", settings, args.input)
-    if not args.force and finished_job(args.out, fingerprint):
-        print(
-            f"tabsift select-features: {args.out} already holds this job's results (--force "
-            "recomputes)"
-        )
+    fingerprint = start_job("select-features", settings, args.input, args.out, force=args.force)
+    if fingerprint is None:
         return 0
-
     out = Path(args.out)
-    # This run may overwrite another job's outputs in the folder: its completion marker
-    # goes first, so an interruption can never leave a marker next to mixed outputs.
-    (out / "job.json").unlink(missing_ok=True)
 
-    frame = read_table(args.input)
-    if args.target not in frame.columns:
-        raise ValueError(
-            f"target column {args.target!r} is not in {args.input.name}; its columns are: "
-            f"{', '.join(map(str, frame.columns))}. Pass the right name with --target."
-        )
+    frame = read_target_table(args.input, args.target)
     X = frame.drop(columns=[args.target])
     y = frame[args.target]
     if X.shape[1] < 2:

@@ -42,14 +42,13 @@ from typing import Any
 
 from tabsift.cli._io import (
     file_digest,
-    finished_job,
     input_table,
-    job_fingerprint,
     mark_finished,
     non_negative_int,
     output_folder,
     positive_int,
     read_table,
+    start_job,
     write_table,
 )
 from tabsift.utils import atomic_write_text
@@ -435,12 +434,10 @@ def run(args):
             "select-rows --method dsir needs --target: a sample of the rows wanted."
         )
     settings["target_sha256"] = None if args.target is None else file_digest(args.target)
-    fingerprint = job_fingerprint("select-rows", settings, args.pool)
-    out = Path(args.out)
-    if not args.force and finished_job(out, fingerprint):
-        print(f"tabsift select-rows: {out} already holds this job's results (--force recomputes)")
+    fingerprint = start_job("select-rows", settings, args.pool, args.out, force=args.force)
+    if fingerprint is None:
         return 0
-    (out / "job.json").unlink(missing_ok=True)
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     # Checkpoints belong to one job: another job's (or a forced rerun's) are discarded.
