@@ -374,43 +374,51 @@ def test_fit_together_checks_its_inputs():
 
 
 def test_closed_form_hat_basis_equals_the_recursion():
-    from tabsift.feature_selection._kan_network import _hat_basis
+    from tabsift.feature_selection._kan_network import _HatStep, _stacked_features
 
     for grid_size, grid_range in [(2, (-1.0, 1.0)), (5, (-3.0, 2.0))]:
         knots = make_knots(grid_size, 1, grid_range)
-        x = torch.cat([torch.linspace(-6, 6, 2001), knots, torch.randn(500) * 2])
-        _, hat = _hat_basis(x, knots)
-        torch.testing.assert_close(hat, bspline_basis(x, knots, 1), rtol=0, atol=1e-6)
+        nb = knots.numel() - 2
+        values = torch.cat([torch.linspace(-6, 6, 2001), knots, torch.randn(500) * 2])
+        h = values[: values.numel() // 2 * 2].reshape(1, -1, 2)  # (m=1, rows, hidden width 2)
+        n_rows = h.shape[1]
+        matrices = [torch.zeros(1, 2, 3 * (1 + nb)), torch.zeros(1, 1, 2 * (1 + nb))]
+        scalers = [torch.ones(1, 2, 3), torch.ones(1, 1, 2)]
+        step = _HatStep(matrices, scalers, matrices, scalers, [knots, knots], n_rows, False)
+        step.outputs[0].copy_(h)
+        step._hidden_features(1)
+        expected = _stacked_features(h, knots, 1)
+        torch.testing.assert_close(step.features[1], expected, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_explicit_hat_backward_equals_autograd(task):
+@pytest.mark.parametrize("grid_size", [2, 5])
+def test_explicit_hat_step_equals_autograd(task, grid_size):
     from tabsift.feature_selection._kan_network import (
-        _hat_train_step,
+        _HatStep,
+        _scaled_matrix,
         _stacked_features,
-        _stacked_weight_matrix,
     )
 
     gen = torch.Generator().manual_seed(3)
     m, B, d, h, c = 3, 16, 4, 5, 2 if task == "classification" else 1
-    knots = make_knots(2, 1, (-1.0, 1.0))
+    knots = make_knots(grid_size, 1, (-1.0, 1.0))
     nb = knots.numel() - 2
 
     def param(*shape):
         return torch.randn(*shape, generator=gen).requires_grad_(True)
 
-    layers = [
-        [param(m, h, d), param(m, h, d, nb), param(m, h, d)],
-        [param(m, c, h), param(m, c, h, nb), param(m, c, h)],
-    ]
+    matrices = [param(m, h, d * (1 + nb)), param(m, c, h * (1 + nb))]
+    scalers = [param(m, h, d), param(m, c, h)]
     x = _stacked_features(torch.randn(m, B, d, generator=gen), knots, 1)
     if task == "classification":
         y = torch.randint(0, c, (m, B), generator=gen)
     else:
         y = torch.randn(m, B, generator=gen)
     w = torch.rand(m, B, generator=gen)
-    out = torch.bmm(x, _stacked_weight_matrix(*layers[0]).transpose(1, 2))
-    out = torch.bmm(_stacked_features(out, knots, 1), _stacked_weight_matrix(*layers[1]).mT)
+    out = torch.bmm(x, _scaled_matrix(matrices[0], scalers[0]).mT)
+    hidden = _stacked_features(out, knots, 1)
+    out = torch.bmm(hidden, _scaled_matrix(matrices[1], scalers[1]).mT)
     if task == "classification":
         rows = torch.nn.functional.cross_entropy(
             out.reshape(-1, c), y.reshape(-1), reduction="none"
@@ -420,10 +428,52 @@ def test_explicit_hat_backward_equals_autograd(task):
         rows = (out[..., 0] - y) ** 2
     expected = (rows * w).sum(1)
     expected.sum().backward()
-    grads = [[torch.empty_like(p) for p in layer] for layer in layers]
+
     with torch.no_grad():
-        got = _hat_train_step(x, layers, [knots, knots], y, w, task == "classification", grads)
-    torch.testing.assert_close(got, expected.detach(), rtol=1e-5, atol=1e-6)
-    for layer, layer_grads in zip(layers, grads, strict=True):
-        for p, g in zip(layer, layer_grads, strict=True):
-            torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5)
+        plain = [p.detach().clone() for p in matrices], [p.detach().clone() for p in scalers]
+        matrix_grads = [torch.full_like(p, torch.nan) for p in matrices]
+        scaler_grads = [torch.full_like(p, torch.nan) for p in scalers]
+        step = _HatStep(*plain, matrix_grads, scaler_grads, [knots, knots], B,
+                        task == "classification")
+        loss = torch.full((m,), torch.nan)
+        if task == "classification":
+            target = -torch.nn.functional.one_hot(y, c).float() * w.unsqueeze(-1)
+            step(x, target, w.unsqueeze(-1), loss)
+        else:
+            step(x, y.unsqueeze(-1), 2.0 * w.unsqueeze(-1), loss)
+            loss /= 2.0  # the regression step reports twice the loss
+    torch.testing.assert_close(loss, expected.detach(), rtol=1e-5, atol=1e-6)
+    for p, g in zip(matrices + scalers, matrix_grads + scaler_grads, strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-5)
+    # The same buffers serve the next step: a second call gives the same values.
+    again = [g.clone() for g in matrix_grads + scaler_grads]
+    with torch.no_grad():
+        if task == "classification":
+            step(x, target, w.unsqueeze(-1), loss)
+        else:
+            step(x, y.unsqueeze(-1), 2.0 * w.unsqueeze(-1), loss)
+    for a, b in zip(again, matrix_grads + scaler_grads, strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_flat_adam_equals_torch_adam(fused):
+    from tabsift.feature_selection import _kan_network
+    from tabsift.feature_selection._kan_network import _FlatAdam
+
+    if fused and _kan_network._FUSED_ADAM is None:
+        pytest.skip("this torch has no fused Adam kernel")
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(300, generator=gen)
+    grads = [torch.randn(300, generator=gen) for _ in range(20)]
+    flat, flat_grad = start.clone(), torch.zeros(300)
+    ours = _FlatAdam(flat, flat_grad, 1e-2, fused=fused)
+    reference = start.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([reference], lr=1e-2)
+    for g in grads:
+        flat_grad.copy_(g)
+        ours.step()
+        reference.grad = g.clone()
+        optimizer.step()
+    torch.testing.assert_close(flat, reference.detach(), rtol=1e-6, atol=1e-7)
+    assert (flat - start).abs().min() > 0  # every weight moved

@@ -222,113 +222,66 @@ def _stacked_features(x, knots, spline_order):
     return torch.cat([F.silu(x), basis.reshape(x.shape[0], x.shape[1], -1)], dim=2)
 
 
-def _stacked_weight_matrix(base, spline, scaler):
-    """:meth:`KANLayer.weight_matrix` of ``m`` stacked layers: (m, out, in * (1 + n_basis))."""
-    scaled = (spline * scaler.unsqueeze(-1)).reshape(base.shape[0], base.shape[1], -1)
-    return torch.cat([base, scaled], dim=2)
+def _layer_matrix(layer):
+    """A layer's unscaled weights ``[w_b, W]`` as one (out, in * (1 + n_basis)) matrix."""
+    spline = layer.spline_weight.detach().reshape(layer.out_features, -1)
+    return torch.cat([layer.base_weight.detach(), spline], dim=1)
 
 
-class _HatGrid:
-    """A uniform knot vector's constants for :func:`_hat_basis`, computed once per training."""
-
-    def __init__(self, knots):
-        self.start = float(knots[0])
-        self.step = float(knots[1] - knots[0])
-        self.offsets = torch.arange(knots.numel() - 2, device=knots.device, dtype=knots.dtype)
+def _scaled_matrix(matrix, scaler):
+    """``[w_b, W * s]`` from a stacked ``[w_b, W]`` (m, out, in * (1 + n_basis)), differentiably."""
+    m, n_out, n_in = scaler.shape
+    spline = matrix[..., n_in:].reshape(m, n_out, n_in, -1) * scaler.unsqueeze(-1)
+    return torch.cat([matrix[..., :n_in], spline.reshape(m, n_out, -1)], dim=2)
 
 
-def _hat_basis(x, knots):
-    """Order-1 B-splines of ``x`` in closed form: ``(d, basis)``.
-
-    ``d[..., i] = (x - knots[i]) / step`` and the order-1 basis function ``i``
-    is the "hat" ``max(0, min(d, 2 - d))``: on ``[0, 1)`` the recursion of
-    :func:`bspline_basis` computes ``d * 1 + (2 - d) * 0 = d`` and on ``[1, 2)``
-    ``d * 0 + (2 - d) * 1 = 2 - d``, so the values are those of the recursion.
-    ``knots`` is the knot tensor or its :class:`_HatGrid`.
-    """
-    grid = knots if isinstance(knots, _HatGrid) else _HatGrid(knots)
-    d = ((x - grid.start) / grid.step).unsqueeze(-1) - grid.offsets
-    return d, torch.minimum(d, 2.0 - d).clamp_min(0.0)
-
-
-def _hat_train_step(x, layers, knots, y, weights, classification, grads):
-    """One joint training step's losses and gradients for order-1 splines, without autograd.
-
-    Small networks spend most of a step on per-operation costs, and autograd's
-    graph bookkeeping is a large share of them; the order-1 ("hat") basis has a
-    piecewise-constant derivative, so the whole backward pass is a few explicit
-    tensor operations. ``layers`` holds each layer's stacked ``(base, spline,
-    scaler)``, ``x`` the first layer's precomputed features (m, B, F), ``weights``
-    (m, B) each row's weight in its network's mean loss. The gradient of each
-    weight is written into ``grads`` (same nesting as ``layers``); the return
-    value is each network's weighted loss (m,).
-    """
-    inputs, mats, saved = [], [], []
-    out = x
-    for i, (base, spline, scaler) in enumerate(layers):
-        if i > 0:
-            h = out
-            grid = knots[i] if isinstance(knots[i], _HatGrid) else _HatGrid(knots[i])
-            step = grid.step
-            d, basis = _hat_basis(h, grid)
-            sig = torch.sigmoid(h)
-            x = torch.cat([h * sig, basis.reshape(h.shape[0], h.shape[1], -1)], dim=2)
-            saved.append((h, d, basis, sig, step))
-        weight = _stacked_weight_matrix(base, spline, scaler)
-        inputs.append(x)
-        mats.append(weight)
-        out = torch.bmm(x, weight.transpose(1, 2))
-    if classification:
-        log_p = torch.log_softmax(out, dim=-1)
-        target = y.unsqueeze(-1)
-        rows = -log_p.gather(-1, target).squeeze(-1)
-        dout = log_p.exp().scatter_add_(-1, target, torch.full_like(log_p[..., :1], -1.0))
-        dout = dout * weights.unsqueeze(-1)
-    else:
-        residual = out[..., 0] - y
-        rows = residual * residual
-        dout = (2.0 * residual * weights).unsqueeze(-1)
-    per_model = (rows * weights).sum(dim=1)
-    for i in range(len(layers) - 1, -1, -1):
-        base, spline, scaler = layers[i]
-        g_base, g_spline, g_scaler = grads[i]
-        dweight = torch.bmm(dout.transpose(1, 2), inputs[i])
-        n_in = base.shape[2]
-        g_base.copy_(dweight[..., :n_in])
-        dscaled = dweight[..., n_in:].reshape(spline.shape)
-        torch.mul(dscaled, scaler.unsqueeze(-1), out=g_spline)
-        torch.sum(dscaled * spline, dim=-1, out=g_scaler)
-        if i > 0:
-            dx = torch.bmm(dout, mats[i])
-            h, d, basis, sig, step = saved[i - 1]
-            width = h.shape[2]
-            # d basis / d d is +1 on the rising half [0, 1) of a hat, -1 on the falling half
-            # [1, 2), 0 off it (as autograd of the recursion); ceil(basis) is the 0/1 support
-            # indicator since 0 <= basis <= 1. The sign is flipped back by dividing by -step.
-            slope = torch.copysign(torch.ceil(basis), d - 1.0)
-            dbasis = (dx[..., width:].reshape(d.shape) * slope).sum(dim=-1) / -step
-            dout = dx[..., :width] * (sig * (1.0 + h * (1.0 - sig))) + dbasis
-    return per_model
+# torch's fused Adam kernel, the one torch.optim.Adam(fused=True) calls; a private entry
+# point, so every use falls back to the same formula in six tensor operations without it.
+_FUSED_ADAM = getattr(torch, "_fused_adam_", None)
 
 
 class _FlatAdam:
-    """Adam on one flat parameter tensor, with torch's defaults and its single-tensor formula.
+    """Adam on one flat parameter tensor, with torch's defaults.
 
     ``torch.optim.Adam`` spends tens of microseconds per step on per-tensor
     bookkeeping: more than the arithmetic for a few small networks. Here the
-    parameters and gradients are one buffer each, so a step is six operations.
+    parameters and gradients are one buffer each, so a step is one call of
+    torch's fused Adam kernel (what ``Adam(fused=True)`` runs), or six
+    operations of its single-tensor formula where that kernel is unavailable.
     """
 
-    def __init__(self, param, grad, lr, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, param, grad, lr, betas=(0.9, 0.999), eps=1e-8, *, fused=None):
         self.param, self.grad, self.lr, self.eps = param, grad, lr, eps
         self.beta1, self.beta2 = betas
         self.exp_avg = torch.zeros_like(param)
         self.exp_avg_sq = torch.zeros_like(param)
         self.steps = 0
+        if fused is None:
+            fused = _FUSED_ADAM is not None and param.device.type in ("cpu", "cuda")
+        self.fused = bool(fused)
+        self._step_tensor = torch.zeros((), dtype=torch.float32, device=param.device)
 
     @torch.no_grad()
     def step(self):
         self.steps += 1
+        if self.fused:
+            self._step_tensor.add_(1.0)  # the kernel reads the step count; torch.optim adds it
+            _FUSED_ADAM(
+                [self.param],
+                [self.grad],
+                [self.exp_avg],
+                [self.exp_avg_sq],
+                [],
+                [self._step_tensor],
+                lr=self.lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
+            return
         grad = self.grad
         self.exp_avg.lerp_(grad, 1.0 - self.beta1)
         self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1.0 - self.beta2)
@@ -336,6 +289,180 @@ class _FlatAdam:
         bias2_sqrt = math.sqrt(1.0 - self.beta2**self.steps)
         denom = (self.exp_avg_sq.sqrt() / bias2_sqrt).add_(self.eps)
         self.param.addcdiv_(self.exp_avg, denom, value=-self.lr / bias1)
+
+
+def _sum_parts(parts, out):
+    """``out = sum(parts)``: the sum over a short last axis given as its ``unbind(-1)`` views.
+
+    torch's reduction over a last axis of 2-6 elements is several times slower
+    than as many additions of the strided slices (measured on CPU).
+    """
+    if len(parts) == 1:
+        return out.copy_(parts[0])
+    torch.add(parts[0], parts[1], out=out)
+    for part in parts[2:]:
+        out.add_(part)
+    return out
+
+
+class _HatStep:
+    """One training step of ``m`` stacked order-1 KANs, forward and backward, without autograd.
+
+    Small networks spend most of a step on fixed per-operation costs (Python,
+    dispatch, allocation), and autograd's graph bookkeeping is a large share of
+    them. The order-1 ("hat") basis ``max(0, 1 - |x - c_k| / step)`` has a
+    piecewise-constant derivative, so the backward pass is a few explicit tensor
+    operations; every intermediate lives in a buffer allocated once, and every
+    view of a buffer is taken once, so a step is about forty tensor operations
+    writing in place.
+
+    Parameters
+    ----------
+    matrices, scalers : list of torch.Tensor
+        Each layer's stacked unscaled weights ``[w_b, W]`` (m, out, in * (1 + n_basis))
+        and spline scalers ``s`` (m, out, in), updated in place by the optimiser.
+    matrix_grads, scaler_grads : list of torch.Tensor
+        Where each step writes the gradients (same shapes).
+    knots : list of torch.Tensor
+        Each layer's uniform knots.
+    batch_size : int
+        Rows per network in a step.
+    classification : bool
+        Cross-entropy on logits (targets one-hot) or squared error on one output.
+
+    Notes
+    -----
+    :meth:`__call__` takes the first layer's precomputed features ``x`` (m, B, F),
+    the step's targets (classification: ``-onehot * weight`` of shape (m, B, C);
+    regression: ``y`` of shape (m, B, 1)), each row's weight (m, B, 1) in its
+    network's mean loss (regression: twice that), and writes each network's
+    weighted loss (regression: twice it) into ``loss`` (m,).
+    """
+
+    def __init__(self, matrices, scalers, matrix_grads, scaler_grads, knots, batch_size,
+                 classification):
+        self.n_layers = len(matrices)
+        self.classification = classification
+        m, B = matrices[0].shape[0], int(batch_size)
+        self.matrices, self.matrix_grads, self.scaler_grads = matrices, matrix_grads, scaler_grads
+        self.weights, self.weights_t, self.multipliers, self.multiplier_splines = [], [], [], []
+        self.matrix_splines, self.dweights, self.dweight_splines, self.spline_products = [], [], [], []
+        self.scaler_views, self.outputs, self.douts, self.douts_t = [], [], [], []
+        # Per hidden layer (index l > 0): features and the saved values of its backward.
+        self.features, self.silu, self.basis, self.centres, self.inv_step = {}, {}, {}, {}, {}
+        self.h_unsq, self.diff, self.sig, self.slope, self.unit, self.grad_x = {}, {}, {}, {}, {}, {}
+        self.grad_x_base, self.grad_x_spline, self.spline_tmp, self.spline_parts = {}, {}, {}, {}
+        for layer, (matrix, scaler) in enumerate(zip(matrices, scalers, strict=True)):
+            _, n_out, n_in = scaler.shape
+            n_basis = matrix.shape[2] // n_in - 1
+            # weight = matrix * multiplier, the multiplier being [1 | s repeated over the basis].
+            multiplier = torch.ones_like(matrix)
+            self.multipliers.append(multiplier)
+            self.multiplier_splines.append(multiplier[..., n_in:].view(m, n_out, n_in, n_basis))
+            self.scaler_views.append(scaler.unsqueeze(-1))
+            weight = torch.empty_like(matrix)
+            self.weights.append(weight)
+            self.weights_t.append(weight.transpose(1, 2))
+            self.matrix_splines.append(matrix[..., n_in:].view(m, n_out, n_in, n_basis))
+            dweight = torch.empty_like(matrix)
+            self.dweights.append(dweight)
+            self.dweight_splines.append(dweight[..., n_in:].view(m, n_out, n_in, n_basis))
+            product = torch.empty(m, n_out, n_in, n_basis, device=matrix.device)
+            self.spline_products.append((product, product.unbind(-1)))
+            out = torch.empty(m, B, n_out, device=matrix.device)
+            self.outputs.append(out)
+            dout = torch.empty_like(out)
+            self.douts.append(dout)
+            self.douts_t.append(dout.transpose(1, 2))
+            if layer == 0:
+                continue
+            h = self.outputs[layer - 1]
+            feats = torch.empty(m, B, n_in * (1 + n_basis), device=matrix.device)
+            self.features[layer] = feats
+            self.silu[layer] = feats[..., :n_in]
+            self.basis[layer] = feats[..., n_in:].view(m, B, n_in, n_basis)
+            grid = knots[layer]
+            step = float(grid[1] - grid[0])
+            # Hat k is centred on knot k + 1.
+            self.centres[layer] = grid[1 : 1 + n_basis].to(matrix.dtype)
+            self.inv_step[layer] = 1.0 / step
+            self.h_unsq[layer] = h.unsqueeze(-1)
+            self.diff[layer] = torch.empty(m, B, n_in, n_basis, device=matrix.device)
+            self.slope[layer] = torch.empty_like(self.diff[layer])
+            self.spline_tmp[layer] = torch.empty_like(self.diff[layer])
+            self.spline_parts[layer] = self.spline_tmp[layer].unbind(-1)
+            self.sig[layer] = torch.empty_like(h)
+            self.unit[layer] = torch.empty_like(h)
+            grad_x = torch.empty_like(feats)
+            self.grad_x[layer] = grad_x
+            self.grad_x_base[layer] = grad_x[..., :n_in]
+            self.grad_x_spline[layer] = grad_x[..., n_in:].view(m, B, n_in, n_basis)
+        self.last = torch.empty_like(self.outputs[-1])
+        self.one = torch.ones((), device=self.last.device)
+
+    def _hidden_features(self, layer):
+        """``[silu(h), hat basis of h]`` of layer ``layer``'s input into its buffer, and the
+        sigmoid and basis slopes its backward needs."""
+        h, sig, diff, basis = (
+            self.outputs[layer - 1],
+            self.sig[layer],
+            self.diff[layer],
+            self.basis[layer],
+        )
+        torch.sigmoid(h, out=sig)
+        torch.mul(h, sig, out=self.silu[layer])
+        torch.sub(self.h_unsq[layer], self.centres[layer], out=diff)
+        tmp = self.spline_tmp[layer]
+        torch.abs(diff, out=tmp)
+        torch.add(self.one, tmp, alpha=-self.inv_step[layer], out=tmp)
+        torch.clamp_min(tmp, 0.0, out=basis)
+        # d basis / d h is -sign(h - c) / step on a hat's support, 0 off it; ceil(basis) is
+        # the 0/1 support indicator since 0 <= basis <= 1.
+        slope = self.slope[layer]
+        torch.ceil(basis, out=slope)
+        torch.copysign(slope, diff, out=slope)
+
+    def __call__(self, x, target, row_weight, loss):
+        L = self.n_layers
+        for layer in range(L):
+            self.multiplier_splines[layer].copy_(self.scaler_views[layer])
+            torch.mul(self.matrices[layer], self.multipliers[layer], out=self.weights[layer])
+        inputs = [x]
+        for layer in range(L):
+            if layer > 0:
+                self._hidden_features(layer)
+                inputs.append(self.features[layer])
+            torch.bmm(inputs[layer], self.weights_t[layer], out=self.outputs[layer])
+        out, dout, last = self.outputs[-1], self.douts[-1], self.last
+        if self.classification:
+            log_p = torch.log_softmax(out, dim=-1)
+            torch.mul(log_p, target, out=last)
+            torch.sum(last, dim=(1, 2), out=loss)
+            torch.exp(log_p, out=last)
+            torch.addcmul(target, last, row_weight, out=dout)  # weight * (softmax - onehot)
+        else:
+            torch.sub(out, target, out=last)
+            torch.mul(last, row_weight, out=dout)  # 2 * weight * residual
+            torch.mul(last, dout, out=last)
+            torch.sum(last, dim=(1, 2), out=loss)
+        for layer in range(L - 1, -1, -1):
+            torch.bmm(self.douts_t[layer], inputs[layer], out=self.dweights[layer])
+            torch.mul(self.dweights[layer], self.multipliers[layer], out=self.matrix_grads[layer])
+            product, parts = self.spline_products[layer]
+            torch.mul(self.dweight_splines[layer], self.matrix_splines[layer], out=product)
+            _sum_parts(parts, self.scaler_grads[layer])
+            if layer == 0:
+                break
+            torch.bmm(self.douts[layer], self.weights[layer], out=self.grad_x[layer])
+            sig, unit, below = self.sig[layer], self.unit[layer], self.douts[layer - 1]
+            # silu'(h) = sig + silu * (1 - sig)
+            torch.sub(self.one, sig, out=unit)
+            torch.addcmul(sig, self.silu[layer], unit, out=unit)
+            torch.mul(self.grad_x_base[layer], unit, out=below)
+            tmp = self.spline_tmp[layer]
+            torch.mul(self.grad_x_spline[layer], self.slope[layer], out=tmp)
+            _sum_parts(self.spline_parts[layer], unit)
+            torch.add(below, unit, alpha=-self.inv_step[layer], out=below)
 
 
 class TabsiftKANEngine(EngineBase):
@@ -547,9 +674,12 @@ class TabsiftKANEngine(EngineBase):
             progress=progress,
         )
 
-    # Order-1 splines train with the explicit backward of _hat_train_step (False: autograd,
-    # the reference the explicit gradients are tested against).
+    # Order-1 splines train with the explicit backward of _HatStep (False: autograd, the
+    # reference the explicit gradients are tested against).
     _explicit_backward = True
+
+    # Bytes of first-layer features gathered at once for a block of training steps.
+    _GATHER_BYTES = 1 << 26
 
     @classmethod
     def _train_stacked(cls, engines, datasets, *, epochs, batch_size, learning_rate, progress):
@@ -572,9 +702,10 @@ class TabsiftKANEngine(EngineBase):
         data = [(e._x(X), e._y(y)) for e, (X, y) in zip(engines, datasets, strict=True)]
         sizes = [X.shape[0] for X, _ in data]
         n_max = max(max(sizes), 1)
+        classification = first.task == "classification"
 
         # Every network's first-layer features, padded to n_max rows and flattened so that
-        # one index_select per step gathers all m mini-batches.
+        # one index_select gathers all m mini-batches of a block of steps.
         with torch.no_grad():
             parts = []
             for engine, (X, _) in zip(engines, data, strict=True):
@@ -595,40 +726,30 @@ class TabsiftKANEngine(EngineBase):
         )  # (n_steps, m, B): 1 / batch size on real rows, mean loss per network
         offsets = torch.arange(m, device=device).unsqueeze(-1) * n_max
 
-        names = [name for name, _ in first.network.named_parameters()]
-        per_engine = [dict(e.network.named_parameters()) for e in engines]
-        # The stacked weights (and their gradients) are views of one flat buffer, so that
-        # an optimiser step can be a handful of operations on a single tensor.
-        shapes = [(m, *per_engine[0][name].shape) for name in names]
-        sizes_flat = [math.prod(shape) for shape in shapes]
-        flat = torch.cat(
-            [torch.stack([p[name].detach() for p in per_engine]).reshape(-1) for name in names]
-        )
+        # All m networks' weights in one flat buffer (so that an optimiser step is one
+        # operation): each layer's unscaled [w_b, W] matrix stacked over networks,
+        # (m, out, in * (1 + n_basis)), then each layer's spline scaler s, (m, out, in).
+        n_layers = len(first.network.layers)
+        by_engine = [e.network.layers for e in engines]
+        blocks = [torch.stack([_layer_matrix(ls[i]) for ls in by_engine]) for i in range(n_layers)]
+        blocks += [
+            torch.stack([ls[i].spline_scaler.detach() for ls in by_engine])
+            for i in range(n_layers)
+        ]
+        shapes = [block.shape for block in blocks]
+        flat = torch.cat([block.reshape(-1) for block in blocks])
         flat_grad = torch.zeros_like(flat)
-        stacked = [
-            part.view(shape).requires_grad_(True)
-            for part, shape in zip(flat.split(sizes_flat), shapes, strict=True)
-        ]
-        grads = [
-            part.view(shape)
-            for part, shape in zip(flat_grad.split(sizes_flat), shapes, strict=True)
-        ]
-        by_name = dict(zip(names, stacked, strict=True))
-        layers = [
-            [by_name[f"layers.{i}.{w}"] for w in ("base_weight", "spline_weight", "spline_scaler")]
-            for i in range(len(first.network.layers))
-        ]
-        knots = [layer.knots for layer in first.network.layers]
-        order = first.spline_order
-        hat_grids = [_HatGrid(k) for k in knots] if order == 1 else None
-        for p, g in zip(stacked, grads, strict=True):
-            p.grad = g
+        split = [math.prod(shape) for shape in shapes]
+        params = [part.view(s) for part, s in zip(flat.split(split), shapes, strict=True)]
+        grads = [part.view(s) for part, s in zip(flat_grad.split(split), shapes, strict=True)]
+        matrices, scalers = params[:n_layers], params[n_layers:]
+
         idle = [[k for k in range(m) if counts[s][k] == 0] for s in range(n_steps)]
         if any(idle):
             # Adam is elementwise: one optimiser over per-network views of the stacked
             # weights is m independent Adams, each the same arithmetic as alone. A network
             # without a batch in a step (grad None) is skipped, step count included.
-            views = [[p.detach()[k] for p in stacked] for k in range(m)]
+            views = [[p[k] for p in params] for k in range(m)]
             for k in range(m):
                 for view, g in zip(views[k], grads, strict=True):
                     view.grad = g[k]
@@ -646,25 +767,33 @@ class TabsiftKANEngine(EngineBase):
                         view.grad = g[k]
 
         else:
-            # Every network steps every time: Adam's update (torch's default betas and eps,
-            # its single-tensor formula) on the flat buffer, without the optimiser's
-            # per-tensor bookkeeping, which costs more than the update on networks this small.
+            # Every network steps every time: Adam (torch's defaults) on the flat buffer.
             adam = _FlatAdam(flat, flat_grad, learning_rate)
 
             def adam_step(s):
                 adam.step()
 
-        # Order-1 splines take the explicit backward of _hat_train_step instead of autograd.
+        knots = [layer.knots for layer in first.network.layers]
+        order = first.spline_order
+        # Order-1 splines take the explicit forward and backward of _HatStep, autograd otherwise.
         hat = order == 1 and cls._explicit_backward
-        classification = first.task == "classification"
-        grad_by_name = dict(zip(names, grads, strict=True))
-        layer_grads = [
-            [
-                grad_by_name[f"layers.{i}.{w}"]
-                for w in ("base_weight", "spline_weight", "spline_scaler")
-            ]
-            for i in range(len(first.network.layers))
-        ]
+        if hat:
+            train_step = _HatStep(
+                matrices, scalers, grads[:n_layers], grads[n_layers:], knots, B, classification
+            )
+            row_weight = weights.unsqueeze(-1)
+            if not classification:
+                row_weight = 2.0 * row_weight  # _HatStep's regression gradient is 2 w r
+            row_weights = row_weight.unbind(0)
+        else:
+            leaves = [p.detach().requires_grad_(True) for p in params]
+            for p, g in zip(leaves, grads, strict=True):
+                p.grad = g
+            leaf_matrices, leaf_scalers = leaves[:n_layers], leaves[n_layers:]
+        step_losses = torch.zeros(n_steps, m, device=device)
+        loss_rows = step_losses.unbind(0)
+        n_features = features.shape[1]
+        block = max(1, min(n_steps, cls._GATHER_BYTES // max(1, m * B * n_features * 4)))
 
         generators = [
             torch.Generator(device=device).manual_seed(e.seed + 1) for e in engines
@@ -678,35 +807,42 @@ class TabsiftKANEngine(EngineBase):
                 ]
             )
             index = (index + offsets).reshape(m, n_steps, B).transpose(0, 1).reshape(n_steps, -1)
-            total = torch.zeros(m, device=device)
-            for s in range(n_steps):
-                x = features.index_select(0, index[s]).reshape(m, B, -1)
-                if hat:
-                    y = targets.index_select(0, index[s]).reshape(m, B)
-                    with torch.no_grad():
-                        per_model = _hat_train_step(
-                            x, layers, hat_grids, y, weights[s], classification, layer_grads
-                        )
+            for start in range(0, n_steps, block):
+                stop = min(n_steps, start + block)
+                rows = index[start:stop].reshape(-1)
+                xs = features.index_select(0, rows).reshape(stop - start, m, B, -1).unbind(0)
+                ys = targets.index_select(0, rows).reshape(stop - start, m, B)
+                if hat and classification:
+                    onehot = F.one_hot(ys, first.n_outputs).to(row_weight.dtype)
+                    ys = onehot.mul_(row_weight[start:stop]).neg_()  # -onehot * weight
+                elif hat:
+                    ys = ys.unsqueeze(-1)
+                ys = ys.unbind(0)
+                for s in range(start, stop):
+                    x, y = xs[s - start], ys[s - start]
+                    if hat:
+                        with torch.no_grad():
+                            train_step(x, y, row_weights[s], loss_rows[s])
+                        adam_step(s)
+                        continue
+                    weight = _scaled_matrix(leaf_matrices[0], leaf_scalers[0])
+                    out = torch.bmm(x, weight.transpose(1, 2))
+                    for layer in range(1, n_layers):
+                        x = _stacked_features(out, knots[layer], order)
+                        weight = _scaled_matrix(leaf_matrices[layer], leaf_scalers[layer])
+                        out = torch.bmm(x, weight.transpose(1, 2))
+                    per_model = (first._sample_losses(out, y) * weights[s]).sum(dim=1)
+                    for g in grads:
+                        g.zero_()
+                    per_model.sum().backward()
+                    for p, g in zip(leaves, grads, strict=True):
+                        if p.grad is not g:  # autograd accumulates in place; be sure of it
+                            g.copy_(p.grad)
+                            p.grad = g
                     adam_step(s)
-                    total += per_model * counts_t[s]
-                    continue
-                base, spline, scaler = layers[0]
-                out = torch.bmm(x, _stacked_weight_matrix(base, spline, scaler).transpose(1, 2))
-                for (base, spline, scaler), layer_knots in zip(layers[1:], knots[1:], strict=True):
-                    x = _stacked_features(out, layer_knots, order)
-                    out = torch.bmm(x, _stacked_weight_matrix(base, spline, scaler).transpose(1, 2))
-                y = targets.index_select(0, index[s]).reshape(m, B)
-                per_model = (first._sample_losses(out, y) * weights[s]).sum(dim=1)
-                for g in grads:
-                    g.zero_()
-                per_model.sum().backward()
-                for p, g in zip(stacked, grads, strict=True):
-                    if p.grad is not g:  # autograd accumulates in place; be sure of it
-                        g.copy_(p.grad)
-                        p.grad = g
-                adam_step(s)
-                total += per_model.detach() * counts_t[s]
-            history.append(total)
+                    loss_rows[s].copy_(per_model.detach())
+            total = (step_losses * counts_t).sum(dim=0)
+            history.append(total if classification or not hat else 0.5 * total)
             if progress is not None:
                 progress(epoch)
 
@@ -714,8 +850,13 @@ class TabsiftKANEngine(EngineBase):
             losses = (torch.stack(history) / torch.tensor(sizes, device=device).clamp_min(1)).T
         with torch.no_grad():
             for k, engine in enumerate(engines):
-                for name, p in zip(names, stacked, strict=True):
-                    per_engine[k][name].copy_(p[k])
+                for layer, matrix, scaler in zip(
+                    engine.network.layers, matrices, scalers, strict=True
+                ):
+                    n_in = layer.in_features
+                    layer.base_weight.copy_(matrix[k, :, :n_in])
+                    layer.spline_weight.copy_(matrix[k, :, n_in:].reshape(layer.spline_weight.shape))
+                    layer.spline_scaler.copy_(scaler[k])
                 engine.network.eval()
                 engine.loss_history_ = losses[k].tolist() if history else []
         return engines
