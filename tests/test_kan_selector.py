@@ -222,6 +222,16 @@ def test_clear_errors(small):
         KANSelector(**base).fit(X, y.astype(object))
 
 
+@pytest.mark.parametrize("engine_explicit", [True, False])
+def test_diverging_training_is_a_clear_error(small, engine_explicit, monkeypatch):
+    from tabsift.feature_selection._kan_network import TabsiftKANEngine
+
+    monkeypatch.setattr(TabsiftKANEngine, "_explicit_backward", engine_explicit)
+    X, y = small
+    with pytest.raises(FloatingPointError, match=r"fold 1/2 diverged.*lower learning_rate"):
+        KANSelector(epochs=2, cv=2, learning_rate=1e30, random_state=0).fit(X, y)
+
+
 def test_cuda_request_without_cuda_is_a_clear_error(small):
     import torch
 
@@ -369,3 +379,93 @@ def test_fitted_selector_pickles_and_works_in_a_pipeline(small):
     restored = pickle.loads(pickle.dumps(pipe))
     np.testing.assert_array_equal(restored.transform(X), out)
     np.testing.assert_array_equal(restored[-1].scores_, pipe[-1].scores_)
+
+
+def _no_host_copy(monkeypatch):
+    """Make every conversion of an array_api_strict array to NumPy fail loudly."""
+    import array_api_strict
+
+    array_type = type(array_api_strict.asarray([0.0]))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("X was copied to a NumPy array")
+
+    monkeypatch.setattr(array_type, "__array__", refuse)
+    monkeypatch.setattr(array_type, "__buffer__", refuse, raising=False)
+
+
+@pytest.mark.parametrize("library", ["torch", "array_api_strict"])
+def test_device_arrays_go_in_through_dlpack_and_give_the_numpy_scores(library, monkeypatch):
+    torch = pytest.importorskip("torch")
+    xp = pytest.importorskip(library)
+    data = _data("classification")
+    X, y = data.data.to_numpy(), data.target.to_numpy()
+    reference = KANSelector(**FAST).fit(X, y)
+    X_dev = torch.tensor(X) if library == "torch" else xp.asarray(X)
+    if library == "array_api_strict":
+        _no_host_copy(monkeypatch)  # y is small and is brought to NumPy; X must not be
+        with pytest.raises(AssertionError, match="copied to a NumPy array"):
+            np.asarray(X_dev)
+    selector = KANSelector(**FAST).fit(X_dev, y)
+    np.testing.assert_array_equal(selector.scores_, reference.scores_)
+    np.testing.assert_array_equal(selector.support_, reference.support_)
+    assert selector.n_features_in_ == 8 and not hasattr(selector, "feature_names_in_")
+    assert list(selector.get_feature_names_out()) == [
+        f"x{j}" for j in np.flatnonzero(reference.support_)
+    ]
+    # transform slices where the data lives and keeps its type.
+    out = selector.transform(X_dev)
+    assert type(out) is type(X_dev) and tuple(out.shape) == (400, reference.support_.sum())
+    if library == "torch":
+        np.testing.assert_array_equal(out.numpy(), reference.transform(X))
+    with pytest.raises(ValueError, match=r"fitted on 8 features; pass the same columns"):
+        selector.transform(X_dev[:, :3])
+    selector.set_output(transform="pandas")
+    with pytest.raises(ValueError, match="builds a host table, but X is a"):
+        selector.transform(X_dev)
+
+
+def test_device_arrays_get_the_same_clear_errors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    bad = torch.tensor(X)
+    bad[3, 2] = float("nan")
+    bad[[4, 5], 0] = float("inf")
+    with pytest.raises(ValueError, match=r"'x0' \(2 values\), 'x2' \(1 value\)"):
+        KANSelector(epochs=2, cv=2).fit(bad, y)
+    with pytest.raises(ValueError, match="Expected a 2D array for X"):
+        KANSelector(epochs=2, cv=2).fit(torch.tensor(X[:, 0]), y)
+    with pytest.raises(ValueError, match=r"1 feature\(s\)"):
+        KANSelector(epochs=2, cv=2).fit(torch.tensor(X[:, :1]), y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        KANSelector(epochs=2, cv=2).fit(torch.tensor(X), y[:50])
+
+
+def test_auto_device_follows_the_data():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    selector = KANSelector(epochs=2, cv=2, device="auto", random_state=0).fit(torch.tensor(X), y)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert selector.models_[0].device.type == expected
+
+
+@pytest.mark.gpu
+def test_cupy_input_trains_on_its_gpu_without_a_host_copy():
+    cupy = pytest.importorskip("cupy")
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device visible to torch")
+    data = _data("regression")
+    X, y = data.data.to_numpy(), data.target.to_numpy()
+    reference = KANSelector(**FAST).fit(X, y)
+    X_gpu = cupy.asarray(X)
+    selector = KANSelector(**FAST, device="auto").fit(X_gpu, cupy.asarray(y))
+    assert selector.models_[0].device.type == "cuda"
+    # Same informative columns as on the CPU (float32 on another device: not bit-identical).
+    assert set(np.flatnonzero(selector.support_)) == set(np.flatnonzero(reference.support_))
+    out = selector.transform(X_gpu)
+    assert isinstance(out, cupy.ndarray) and out.shape == (400, selector.support_.sum())

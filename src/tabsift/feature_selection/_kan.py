@@ -11,7 +11,12 @@ from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from tabsift.feature_selection._common import (
     n_to_keep,
@@ -22,6 +27,13 @@ from tabsift.feature_selection._common import (
 from tabsift.feature_selection._engine import ENGINES, _make_engine
 from tabsift.feature_selection._importance import METHODS, READINGS, compute_scores, normalise
 from tabsift.utils import progress
+
+# Inputs that stay on their device: handed to torch through DLPack, never copied to NumPy.
+_DEVICE_LIBRARIES = ("cupy", "torch", "array_api_strict")
+
+
+def _is_device_input(X):
+    return type(X).__module__.split(".")[0] in _DEVICE_LIBRARIES
 
 
 def _quote_columns(names, counts=None, limit=8):
@@ -39,6 +51,52 @@ def _quote_columns(names, counts=None, limit=8):
 
 # Largest first-layer feature memory, summed over folds, for which folds train together.
 _JOINT_MEMORY_LIMIT = 2 << 30
+
+
+def _column_range(X):
+    """Each column's minimum and maximum as NumPy arrays (X: NumPy array or torch tensor)."""
+    if isinstance(X, np.ndarray):
+        return X.min(axis=0), X.max(axis=0)
+    low, high = X.aminmax(dim=0)
+    return low.double().cpu().numpy(), high.double().cpu().numpy()
+
+
+def _standardised_fold(X, train, test, device):
+    """A fold's rows standardised by its training rows, as float32 tensors on ``device``.
+
+    ``X`` is a float64 NumPy array or a torch tensor (then every step runs on
+    its device). Returns ``(X_train, X_test, mean, scale)``, the last two as
+    NumPy arrays; a column constant on the training rows keeps scale 1.
+    """
+    import torch
+
+    if isinstance(X, np.ndarray):
+        mean = X[train].mean(axis=0)
+        scale = X[train].std(axis=0)
+        scale[~(scale > 0)] = 1.0
+        X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
+        X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
+        return X_train, X_test, mean, scale
+    rows = X.index_select(0, torch.as_tensor(train, device=X.device)).double()
+    held = X.index_select(0, torch.as_tensor(test, device=X.device)).double()
+    mean = rows.mean(dim=0)
+    scale = rows.std(dim=0, correction=0)
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    X_train = ((rows - mean) / scale).to(device=device, dtype=torch.float32)
+    X_test = ((held - mean) / scale).to(device=device, dtype=torch.float32)
+    return X_train, X_test, mean.cpu().numpy(), scale.cpu().numpy()
+
+
+def _check_converged(engine, fold, n_folds, learning_rate):
+    """Raise when a fold's training loss stopped being a finite number."""
+    history = np.asarray(getattr(engine, "loss_history_", []), dtype=float)
+    bad = np.flatnonzero(~np.isfinite(history))
+    if bad.size:
+        raise FloatingPointError(
+            f"KANSelector: the network of fold {fold + 1}/{n_folds} diverged (training loss "
+            f"{history[bad[0]]} at epoch {bad[0] + 1}); lower learning_rate (now "
+            f"{learning_rate!r}) or clip extreme values in X."
+        )
 
 
 class KANSelector(SelectorMixin, BaseEstimator):
@@ -119,7 +177,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
         The KAN implementation: tabsift's batched efficient-KAN network, or
         the ``pykan`` library (much slower).
     device : str or torch.device, default="cpu"
-        Where the networks are trained, for example ``"cuda"``.
+        Where the networks are trained, for example ``"cuda"``. ``"auto"``
+        trains where ``X`` lives when it is a GPU array (CuPy or a CUDA
+        tensor), otherwise on the GPU when torch sees one, otherwise on the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and each fold's network (weights and mini-batch
         order). With an int, two fits give the same scores.
@@ -287,9 +347,13 @@ class KANSelector(SelectorMixin, BaseEstimator):
                 f"{grid_range!r}."
             )
 
-    def _resolve_device(self):
+    def _resolve_device(self, X=None):
         import torch
 
+        if isinstance(self.device, str) and self.device == "auto":
+            if X is not None and X.device.type != "cpu":
+                return X.device
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError, ValueError) as err:
@@ -342,6 +406,58 @@ class KANSelector(SelectorMixin, BaseEstimator):
                 "those rows."
             )
         return X.astype(np.float64, copy=False), y
+
+    def _validate_device_data(self, X, y):
+        """Validate a CuPy, torch or array-API array without leaving its device.
+
+        ``X`` is handed to torch through DLPack (no copy); every check runs
+        there, and only per-column counts come back to the host. ``y`` is
+        small and is brought to NumPy (the CV splitters need it there).
+        """
+        from tabsift.backend import to_numpy, to_torch
+
+        try:
+            X = to_torch(X)
+        except (BufferError, RuntimeError, TypeError) as err:
+            raise ValueError(
+                f"X of type {type(X).__module__}.{type(X).__name__} could not be handed to "
+                f"torch through DLPack ({err}); pass a NumPy array or a contiguous CuPy array."
+            ) from err
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2D array for X, got a {X.ndim}D array of shape {tuple(X.shape)}; "
+                "reshape it to (n_samples, n_features)."
+            )
+        if X.is_complex():
+            raise ValueError("X is complex; KANSelector needs real numeric columns.")
+        n_samples, n_features = X.shape
+        if n_samples < 2:
+            raise ValueError(
+                f"Found array with {n_samples} sample(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 2 is required by KANSelector."
+            )
+        if n_features < 2:
+            raise ValueError(
+                f"Found array with {n_features} feature(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 2 is required by KANSelector."
+            )
+        if X.is_floating_point():
+            counts = to_numpy((~X.isfinite()).sum(dim=0))
+            if counts.any():
+                columns = np.flatnonzero(counts)
+                listed = _quote_columns(
+                    [f"x{j}" for j in columns], [int(counts[j]) for j in columns]
+                )
+                raise ValueError(
+                    f"X contains NaN or infinite values in column(s) {listed}; KANSelector "
+                    "needs finite inputs. Impute them first or drop those rows."
+                )
+        self.n_features_in_ = n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        y = column_or_1d(to_numpy(y), warn=True)
+        check_consistent_length(np.empty((n_samples, 0)), y)
+        return X, y
 
     def _resolve_task(self, y):
         return resolve_task(y, self.task, owner="KANSelector")
@@ -407,21 +523,32 @@ class KANSelector(SelectorMixin, BaseEstimator):
         -------
         self : KANSelector
             The fitted selector.
+
+        Raises
+        ------
+        FloatingPointError
+            If a fold's training loss becomes infinite or NaN (a learning rate
+            too large for the data); the message names the fold and epoch.
         """
         self._check_combinations()
-        X, y = self._validate_fit_data(X, y)
+        on_device = _is_device_input(X)
+        if on_device:
+            X, y = self._validate_device_data(X, y)
+        else:
+            X, y = self._validate_fit_data(X, y)
         task = self._resolve_task(y)
         classes, target = self._encode_target(y, task)
-        device = self._resolve_device()
+        device = self._resolve_device(X if on_device else None)
 
         import torch
 
         n_samples, n_features = X.shape
         rng = check_random_state(self.random_state)
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
-        folds = self._splits(X, target, task, split_seed)
+        # Splitters only count X's rows: a placeholder keeps device arrays where they are.
+        folds = self._splits(np.empty((n_samples, 0)), target, task, split_seed)
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(folds))
-        x_min, x_max = X.min(axis=0), X.max(axis=0)
+        x_min, x_max = _column_range(X)
         varies = x_max > x_min
         if not varies.any():
             raise ValueError("every column of X is constant; there is nothing to select from.")
@@ -430,11 +557,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
         models, fold_data, means, scales, y_stats = [], [], [], [], []
         for i, (train, test) in enumerate(folds):
-            mean = X[train].mean(axis=0)
-            scale = X[train].std(axis=0)
-            scale[~(scale > 0)] = 1.0  # a column constant on this fold stays at 0
-            X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
-            X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
+            X_train, X_test, mean, scale = _standardised_fold(X, train, test, device)
             y_train, y_test = target[train], target[test]
             y_mean, y_scale = 0.0, 1.0
             if task == "regression":
@@ -518,6 +641,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
                     **training,
                 )
                 epoch_bar.close()
+            _check_converged(engine, i, len(folds), self.learning_rate)
             raw = compute_scores(engine, self.method, self.reading, X_test, y_test)
             # Constant columns carry no information, whatever the network made of them.
             fold_scores.append(normalise(raw, mask=varies))
@@ -544,6 +668,48 @@ class KANSelector(SelectorMixin, BaseEstimator):
         y_stats = np.asarray(y_stats)
         self.y_mean_per_fold_, self.y_scale_per_fold_ = y_stats[:, 0], y_stats[:, 1]
         return self
+
+    def transform(self, X):
+        """Keep the selected columns of ``X``.
+
+        NumPy arrays, DataFrames and sparse matrices go through scikit-learn's
+        :meth:`~sklearn.feature_selection.SelectorMixin.transform`. CuPy arrays,
+        torch tensors and other array-API arrays are sliced where they live,
+        without a copy to the host, and returned in the same library.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        X_selected : array of shape (n_samples, n_selected)
+            Same type as ``X`` (or a DataFrame with ``set_output(transform="pandas")``).
+        """
+        if not _is_device_input(X):
+            return super().transform(X)
+        check_is_fitted(self, "support_")
+        config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
+        if config != "default":
+            raise ValueError(
+                f"set_output(transform={config!r}) builds a host table, but X is a "
+                f"{type(X).__module__.split('.')[0]} array; pass a NumPy array (for CuPy, "
+                "X.get()) or reset with set_output(transform='default')."
+            )
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has shape {tuple(X.shape)}, but KANSelector was fitted on "
+                f"{self.n_features_in_} features; pass the same columns as in fit."
+            )
+        columns = np.flatnonzero(self.support_)
+        if type(X).__module__.split(".")[0] == "torch":
+            import torch
+
+            return X.index_select(1, torch.as_tensor(columns, device=X.device))
+        from tabsift.backend import device, get_namespace
+
+        xp = get_namespace(X)
+        return xp.take(X, xp.asarray(columns, device=device(X)), axis=1)
 
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
