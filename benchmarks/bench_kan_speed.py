@@ -19,7 +19,13 @@ Rows of the engine table (all in this process, same data, epochs, batch size, le
 Then the whole selector: ``KANSelector(engine="tabsift")`` vs ``KANSelector(engine="pykan")``
 with default settings (100 epochs, 5-fold CV), and whether both keep the same top 4 features.
 
-Run: python benchmarks/bench_kan_speed.py [--quick] [--threads 1 2]
+Last, the top-k agreement on informative-feature benchmarks: four tables in which some columns
+drive the target and the rest are pure noise (make_classification without redundant columns,
+make_regression, and tabsift's make_informative for both tasks, with linear, quadratic and sine
+effects), each of the four methods with both engines: are the top k (k = number of
+informative columns) the same set, and is it the informative set?
+
+Run: python benchmarks/bench_kan_speed.py [--quick] [--threads 1 2] [--no-agreement]
 """
 
 import argparse
@@ -277,6 +283,66 @@ def selector_rows(X, y, *, epochs, repeat, threads, kinds, k=4):
     return rows
 
 
+def _agreement_data(n_rows, n_features, n_informative):
+    from sklearn.datasets import make_regression
+
+    from tabsift.datasets import make_informative
+
+    X, y = make_classification(
+        n_samples=n_rows,
+        n_features=n_features,
+        n_informative=n_informative,
+        n_redundant=0,
+        random_state=0,
+        shuffle=False,
+    )
+    yield "make_classification, no redundant", X, y, list(range(n_informative))
+    X, y, coef = make_regression(
+        n_samples=n_rows,
+        n_features=n_features,
+        n_informative=n_informative,
+        noise=1.0,
+        coef=True,
+        random_state=0,
+    )
+    yield "make_regression", X, y, np.flatnonzero(coef).tolist()
+    for task in ("classification", "regression"):
+        bunch = make_informative(
+            n_rows, n_features, n_informative, task=task, random_state=0
+        )
+        truth = [bunch.feature_names.index(name) for name in bunch.informative]
+        X, y = bunch.data.to_numpy(), bunch.target.to_numpy()
+        yield f"make_informative, {task}", X, y, sorted(truth)
+
+
+def agreement_rows(*, epochs, n_rows, n_features, n_informative=5):
+    from tabsift.feature_selection import KANSelector
+
+    rows = []
+    for name, X, y, truth in _agreement_data(n_rows, n_features, n_informative):
+        for method in ("l1", "l2", "si", "ko"):
+            tops, seconds = {}, {}
+            for engine in ("tabsift", "pykan"):
+                selector = KANSelector(method, engine=engine, epochs=epochs, random_state=0)
+                t = time.perf_counter()
+                selector.fit(X, y)
+                seconds[engine] = time.perf_counter() - t
+                tops[engine] = _top_k(selector, n_informative)
+            rows.append(
+                {
+                    "data": name,
+                    "method": method,
+                    "tabsift top k": tops["tabsift"],
+                    "pykan top k": tops["pykan"],
+                    "same set": tops["tabsift"] == tops["pykan"],
+                    "tabsift = informative": tops["tabsift"] == truth,
+                    "pykan = informative": tops["pykan"] == truth,
+                    "fit s (tabsift / pykan)": f"{seconds['tabsift']:.2f} / {seconds['pykan']:.2f}",
+                }
+            )
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer epochs, one repeat")
@@ -289,6 +355,9 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--no-selector", action="store_true", help="skip the KANSelector rows")
+    parser.add_argument(
+        "--no-agreement", action="store_true", help="skip the top-k agreement table"
+    )
     args = parser.parse_args()
     epochs = args.epochs or (10 if args.quick else 100)
     repeat = 1 if args.quick else 3
@@ -350,6 +419,16 @@ def main():
                 ],
             )
         )
+
+    if not args.no_agreement:
+        torch.set_num_threads(args.threads[0])
+        table = agreement_rows(epochs=epochs, n_rows=args.rows, n_features=args.features)
+        print(
+            f"\nTop-k agreement, informative columns and pure noise ({args.rows} rows, "
+            f"{args.features} columns, 5 informative), default KANSelector settings, "
+            f"{epochs} epochs, random_state=0, {args.threads[0]} thread(s).\n"
+        )
+        print(markdown_table(table, list(table[0])))
 
 
 if __name__ == "__main__":
