@@ -121,6 +121,9 @@ def test_clear_errors(table, tmp_path, capsys):
         == 1
     )
     assert "city" in capsys.readouterr().err
+    device = ["--device", "abacus", "--out", str(tmp_path / "o3"), *FAST]
+    assert main(["select-features", str(path), "--target", "label", *device]) == 1
+    assert "device must be a torch device or its name" in capsys.readouterr().err
 
 
 def test_other_job_interrupted_in_the_same_folder_is_not_taken_for_a_finished_one(

@@ -86,6 +86,12 @@ def add_parser(subparsers):
         default=1,
         help="torch threads (default: 1; the networks are small, more threads rarely help)",
     )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="where the networks train: cpu, cuda, cuda:N or auto (the GPU when torch sees "
+        "one); default: cpu",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
@@ -102,6 +108,7 @@ def run(args):
         "engine": args.engine,
         "epochs": args.epochs,
         "cv": args.cv,
+        "device": args.device,
         "seed": args.seed,
     }
     fingerprint = start_job("select-features", settings, args.input, args.out, force=args.force)
@@ -131,6 +138,7 @@ def run(args):
         engine=args.engine,
         epochs=args.epochs,
         cv=args.cv,
+        device=args.device,
         random_state=args.seed,
         verbose=args.verbose,
     )
