@@ -101,6 +101,9 @@ def test_contributions_sum_to_the_first_layer_output():
         layer.spline_weight[o, j] * layer.spline_scaler[o, j]
     )
     torch.testing.assert_close(contrib[:, j, o], manual.detach(), rtol=1e-5, atol=1e-5)
+    # The Gram-matrix sums of squares (KAN-L2 without the contributions) are the direct ones.
+    direct = contrib.double().square().sum(dim=(0, 2)).numpy()
+    np.testing.assert_allclose(engine.contribution_square_sums(X), direct, rtol=1e-5)
 
 
 def test_gradients_reach_every_parameter():

@@ -19,7 +19,8 @@ def contribution_norms(engine, X, ord):
 
     ``ord=1``: ``mean_{n,o} |c[n,j,o]|``; ``ord=2``: ``sqrt(mean_{n,o} c[n,j,o]^2)``.
     Rows are processed in chunks so memory stays bounded; each chunk is one
-    batched call.
+    batched call. For ``ord=2`` an engine with ``contribution_square_sums``
+    (tabsift's) gives the sums of squares from Gram matrices instead.
 
     Parameters
     ----------
@@ -37,6 +38,9 @@ def contribution_norms(engine, X, ord):
         return np.zeros(d)
     # One row tells the hidden width, which sets the chunk size.
     hidden = engine.first_layer_contributions(X[:1]).shape[-1]
+    if ord == 2 and hasattr(engine, "contribution_square_sums"):
+        # The same sums from Gram matrices, without the (n, d, hidden) contributions.
+        return np.sqrt(engine.contribution_square_sums(X) / (n * hidden))
     rows = max(1, _CHUNK_ELEMENTS // max(1, d * hidden))
     total = np.zeros(d)
     for start in range(0, n, rows):

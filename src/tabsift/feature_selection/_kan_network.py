@@ -881,6 +881,34 @@ class TabsiftKANEngine(EngineBase):
         return self._first.contributions(self._x(X))
 
     @torch.no_grad()
+    def contribution_square_sums(self, X):
+        """``sum_{n,o} c[n,j,o]^2`` for every feature ``j``, without forming ``c``.
+
+        Feature ``j``'s contribution to unit ``o`` is ``A[o,j,:] @ phi[n,j,:]``
+        with ``phi = [silu(x), basis(x)]`` and ``A = [w_b, W * s]``, so the sum
+        of its squares is ``trace(G_j S_j)`` with the Gram matrices
+        ``G_j = sum_o A[o,j]^T A[o,j]`` and ``S_j = sum_n phi[n,j]^T phi[n,j]``,
+        both ``(1 + n_basis)`` square: ``O(n d n_basis^2)`` work instead of
+        ``O(n d hidden n_basis)`` and no ``(n, d, hidden)`` array. Accumulated
+        in float64.
+        """
+        X = self._x(X)
+        layer = self._first
+        n, d = X.shape
+        weights = torch.cat(
+            [layer.base_weight.unsqueeze(-1), layer.scaled_spline_weight()], dim=-1
+        ).double()  # (hidden, d, 1 + n_basis)
+        gram_w = torch.einsum("ojk,ojl->jkl", weights, weights)
+        size = weights.shape[-1]
+        gram_x = torch.zeros(d, size, size, dtype=torch.float64, device=self.device)
+        for start in range(0, n, _row_chunk(n, d * size)):
+            xc = X[start : start + _row_chunk(n, d * size)]
+            basis = bspline_basis(xc, layer.knots, layer.spline_order)
+            phi = torch.cat([F.silu(xc).unsqueeze(-1), basis], dim=-1).double()
+            gram_x += torch.einsum("njk,njl->jkl", phi, phi)
+        return (gram_w * gram_x).sum(dim=(1, 2)).clamp_min(0.0).cpu().numpy()
+
+    @torch.no_grad()
     def coefficient_norms(self, ord):
         """Norm of each feature's scaled spline coefficients ``W * s`` over units and basis."""
         ws = self._first.scaled_spline_weight()
