@@ -6,10 +6,12 @@ imbalanced-learn's CondensedNearestNeighbour (CNN picks its own size, reported o
 dataset). Every selector gets per-class proportional budgets where it has them. Each seed
 draws a new stratified 70/30 split; the model is fit on the selected rows only and scored on
 the whole test part. Datasets are offline: digits, breast cancer, a covertype-like generated
-table (54 features, 7 imbalanced classes) and make_rare_region.
+table (54 features, 7 imbalanced classes) and make_rare_region. ``--methods ... ot-mlp`` adds
+OT with the MLP proxy (``proxy="mlp"``) for the gradient term.
 
 Run: python benchmarks/bench_coreset_quality.py [--seeds 5] [--budgets 0.01 0.05 0.1]
      [--datasets digits breast_cancer covertype_like rare_region] [--model logreg|knn|rf]
+     [--methods random kcenter ot ot-mlp gais add-one-in apricot-fl cnn]
 """
 
 import argparse
@@ -73,9 +75,10 @@ def select(method, X, y, k, seed):
         return StratifiedRandomSelector(**common).fit(X, y).sample_indices_
     if method == "kcenter":
         return KCenterSelector(stratify="proportional", **common).fit(X, y).sample_indices_
-    if method == "ot":
+    if method in ("ot", "ot-mlp"):
+        proxy = "mlp" if method == "ot-mlp" else "auto"
         return OTCoresetSelector(stratify="proportional", validation=min(1000, len(X) // 3),
-                                 **common).fit(X, y).sample_indices_
+                                 proxy=proxy, **common).fit(X, y).sample_indices_
     if method == "gais":
         return GraphAttentionSelector(reduction=1 - k / len(X), epochs=60,
                                       random_state=seed).fit(X, y).sample_indices_

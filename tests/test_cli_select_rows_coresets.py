@@ -42,13 +42,15 @@ def test_kcenter_job_matches_the_estimator(files, tmp_path, capsys):
     assert summary["radius"] == pytest.approx(expected.radius_)
 
 
-def test_ot_job_uses_the_target_as_validation(files, tmp_path):
+@pytest.mark.parametrize("proxy", ["auto", "mlp"])
+def test_ot_job_uses_the_target_as_validation(files, tmp_path, proxy):
     folder, data = files
-    assert _run(folder, tmp_path, "ot", "--label", "target", "--max-swaps", "3") == 0
+    options = ["--label", "target", "--max-swaps", "3", "--proxy", proxy, "--lam", "0.3"]
+    assert _run(folder, tmp_path, "ot", *options) == 0
     indices = pd.read_csv(tmp_path / "indices.csv")
     target = data.frame.iloc[:100]
     expected = OTCoresetSelector(
-        n_samples=30, max_swaps=3, random_state=1,
+        n_samples=30, max_swaps=3, random_state=1, proxy=proxy, lam=0.3,
         validation=(target[data.feature_names].to_numpy(), target["target"].to_numpy()),
     ).fit(data.data, data.target)
     assert sorted(indices["index"]) == sorted(expected.sample_indices_.tolist())

@@ -157,6 +157,36 @@ def test_ot_group_level_history_and_given_validation():
     assert selector.gradient_norms_.max() <= 1.0 and selector.gradient_norms_.min() >= 0.0
 
 
+def test_mlp_proxy_singles_out_rows_a_linear_proxy_cannot():
+    from tabsift.sampling._ot_coreset import gradient_norms
+
+    # XOR classes with 5% flipped labels: a linear proxy cannot fit XOR, so every row looks
+    # alike to it; the MLP learns the quadrants, and the flipped rows are the ones it gets wrong.
+    rng = np.random.default_rng(0)
+    Z = rng.uniform(-1, 1, size=(1000, 2))
+    y = ((Z[:, 0] > 0) ^ (Z[:, 1] > 0)).astype(int)
+    flipped = rng.choice(1000, 50, replace=False)
+    y[flipped] = 1 - y[flipped]
+    rest = np.setdiff1d(np.arange(1000), flipped)
+    ratios = {}
+    for model in ("linear", "mlp"):
+        g = gradient_norms(Z, y, "classification", rng=np.random.RandomState(0), model=model)
+        assert g.shape == (1000,) and g.min() >= 0.0 and g.max() <= 1.0
+        ratios[model] = g[flipped].mean() / g[rest].mean()
+    assert ratios["linear"] < 1.3
+    assert ratios["mlp"] > 3.0
+    # Regression: the MLP proxy's residuals follow a non-linear target.
+    target = np.sin(3 * Z[:, 0]) + 0.01 * rng.standard_normal(1000)
+    target[flipped] += 3.0
+    g = gradient_norms(Z, target, "regression", rng=np.random.RandomState(0), model="mlp")
+    assert g[flipped].mean() > 3.0 * g[rest].mean()
+    # And through the selector.
+    selector = OTCoresetSelector(n_samples=40, proxy="mlp", lam=0.3, validation=200,
+                                 random_state=0).fit(Z, y)
+    assert selector.gradient_norms_.shape == (800,)
+    assert len(selector.sample_indices_) == 40
+
+
 def test_k_center_exact_matches_brute_force_and_radius():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 4))

@@ -188,6 +188,11 @@ def _coreset_arguments(parser):
         help="(ot) weight of the gradient-norm term in the transport cost (default: 0.05)",
     )
     group.add_argument(
+        "--proxy", choices=("auto", "logistic", "linear", "mlp"), default="auto",
+        help="(ot) proxy model of the gradient term: logistic or ridge regression by target "
+        "(auto), or a small MLP (default: auto)",
+    )
+    group.add_argument(
         "--max-swaps", type=non_negative_int, default=20,
         help="(ot) most accepted swaps after the greedy build (default: 20)",
     )
@@ -268,7 +273,7 @@ def _make_coreset_select(name):
                          else np.zeros(len(target), dtype=np.int64))
                 validation = (X_val, y_val)
             selector = sampling.OTCoresetSelector(
-                n_samples=args.n, stratify=args.stratify, lam=args.lam,
+                n_samples=args.n, stratify=args.stratify, lam=args.lam, proxy=args.proxy,
                 validation=validation, max_swaps=args.max_swaps, **common,
             )
         elif name == "gais":

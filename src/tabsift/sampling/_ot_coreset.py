@@ -24,31 +24,57 @@ from tabsift.utils import progress
 _EXACT_LIMIT = 2e7
 
 
-def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000):
+def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear"):
     """Normalised per-row gradient norms of a proxy model's loss, in [0, 1].
 
-    Classification: multinomial logistic regression; the gradient of a row's
-    cross-entropy with respect to the weights (bias included) is
-    ``(p - onehot(y)) [z, 1]``, of norm ``|p - onehot(y)| * |[z, 1]|``.
-    Regression: ridge regression, norm ``|residual| * |[z, 1]|``. The proxy is
-    fit on at most ``max_fit_rows`` random rows. Norms are divided by their
-    99th percentile and clipped to 1, so one outlier does not squash the rest.
+    ``model="linear"``: multinomial logistic regression (classification),
+    whose gradient of a row's cross-entropy with respect to the weights (bias
+    included) is ``(p - onehot(y)) [z, 1]``, of norm
+    ``|p - onehot(y)| * |[z, 1]|``; or ridge regression (regression), norm
+    ``|residual| * |[z, 1]|``. ``model="mlp"``: a one-hidden-layer MLP
+    (64 ReLU units, scikit-learn's ``MLPClassifier``/``MLPRegressor`` on a
+    standardised target); the norm is that of the gradient with respect to
+    the output layer, the same formulas with the hidden activations ``h`` in
+    place of ``z``. The proxy is fit on at most ``max_fit_rows`` random rows.
+    Norms are divided by their 99th percentile and clipped to 1, so one
+    outlier does not squash the rest.
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     n = Z.shape[0]
     fit_rows = rng.choice(n, size=max_fit_rows, replace=False) if n > max_fit_rows else slice(None)
-    row_norm = np.sqrt(1.0 + np.einsum("ij,ij->i", Z, Z, dtype=np.float64))
+    seed = int(rng.randint(np.iinfo(np.int32).max))
+    if kind == "classification" and len(np.unique(y[fit_rows])) < 2:
+        return np.zeros(n)
+    if kind == "regression":
+        y = np.asarray(y, dtype=np.float64)
+        spread = y[fit_rows].std()
+        y = (y - y[fit_rows].mean()) / (spread if spread > 0 else 1.0)
+    if model == "mlp":
+        size = dict(hidden_layer_sizes=(64,), max_iter=200, random_state=seed)
+        proxy = MLPClassifier(**size) if kind == "classification" else MLPRegressor(**size)
+        with warnings.catch_warnings():
+            # A proxy needs a rough fit only; 200 epochs may stop short of convergence.
+            warnings.filterwarnings("ignore", category=ConvergenceWarning)
+            proxy.fit(Z[fit_rows], y[fit_rows])
+        inputs = np.maximum(Z @ proxy.coefs_[0] + proxy.intercepts_[0], 0.0)
+    else:
+        if kind == "classification":
+            proxy = LogisticRegression(max_iter=200).fit(Z[fit_rows], y[fit_rows])
+        else:
+            proxy = Ridge(alpha=1.0).fit(Z[fit_rows], y[fit_rows])
+        inputs = Z
+    row_norm = np.sqrt(1.0 + np.einsum("ij,ij->i", inputs, inputs, dtype=np.float64))
     if kind == "classification":
-        if len(np.unique(y[fit_rows])) < 2:
-            return np.zeros(n)
-        model = LogisticRegression(max_iter=200).fit(Z[fit_rows], y[fit_rows])
-        proba = model.predict_proba(Z)
-        onehot = (y[:, None] == model.classes_[None, :]).astype(float)
+        proba = proxy.predict_proba(Z)
+        onehot = (y[:, None] == proxy.classes_[None, :]).astype(float)
         g = np.linalg.norm(proba - onehot, axis=1) * row_norm
     else:
-        model = Ridge(alpha=1.0).fit(Z[fit_rows], y[fit_rows])
-        g = np.abs(y - model.predict(Z)) * row_norm
+        g = np.abs(y - proxy.predict(Z)) * row_norm
     top = np.quantile(g, 0.99)
     if not top > 0:
         return np.zeros(n)
@@ -278,10 +304,14 @@ class OTCoresetSelector(CoresetSampler):
         ``embedding(X) -> array`` of shape (n_rows, n_dims), applied to
         candidates and validation rows alike. None uses the features
         standardised with the candidates' mean and deviation.
-    proxy : {"auto", "logistic", "linear"}, default="auto"
+    proxy : {"auto", "logistic", "linear", "mlp"}, default="auto"
         The proxy model of the gradient term: logistic regression for
         classification targets, ridge regression for continuous ones
-        (``"auto"`` decides from ``y``).
+        (``"auto"`` decides from ``y``), or a small MLP (one hidden layer of
+        64 ReLU units, either task), whose output-layer gradient norms also
+        single out rows that a linear model cannot tell apart, such as
+        mislabelled rows inside a non-linear class region. The MLP costs a
+        few seconds per 10,000 proxy rows.
     max_swaps : int, default=20
         Most accepted swaps per class (or overall); each costs at least one
         OT solve.
@@ -380,7 +410,7 @@ class OTCoresetSelector(CoresetSampler):
             tuple,
         ],
         "embedding": [callable, None],
-        "proxy": [StrOptions({"auto", "logistic", "linear"})],
+        "proxy": [StrOptions({"auto", "logistic", "linear", "mlp"})],
         "max_swaps": [Interval(numbers.Integral, 0, None, closed="left")],
         "n_swap_candidates": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -422,7 +452,7 @@ class OTCoresetSelector(CoresetSampler):
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         total, budgets = self._budgets(y, n)
-        if self.proxy == "auto":
+        if self.proxy in ("auto", "mlp"):
             kind = target_kind(y)
         else:
             kind = "classification" if self.proxy == "logistic" else "regression"
@@ -469,7 +499,11 @@ class OTCoresetSelector(CoresetSampler):
                 )
             check_finite(E_cand, estimator="OTCoresetSelector's embedding")
         Zc = standardise(X_cand) if self.embedding is not None else E_cand
-        g = gradient_norms(Zc, y_cand, kind, rng=rng) if self.lam > 0 else np.zeros(len(cand))
+        if self.lam > 0:
+            model = "mlp" if self.proxy == "mlp" else "linear"
+            g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model)
+        else:
+            g = np.zeros(len(cand))
         self.gradient_norms_ = g
 
         indices, weights, group_histories = [], [], []
