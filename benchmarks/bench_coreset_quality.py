@@ -7,7 +7,8 @@ dataset). Every selector gets per-class proportional budgets where it has them. 
 draws a new stratified 70/30 split; the model is fit on the selected rows only and scored on
 the whole test part. Datasets are offline: digits, breast cancer, a covertype-like generated
 table (54 features, 7 imbalanced classes) and make_rare_region. ``--methods ... ot-mlp`` adds
-OT with the MLP proxy (``proxy="mlp"``) for the gradient term.
+OT with the MLP proxy (``proxy="mlp"``) for the gradient term; ``gais-<keep_by>`` (for example
+``gais-confidence``) GAIS with another ranking score.
 
 Run: python benchmarks/bench_coreset_quality.py [--seeds 5] [--budgets 0.01 0.05 0.1]
      [--datasets digits breast_cancer covertype_like rare_region] [--model logreg|knn|rf]
@@ -79,8 +80,10 @@ def select(method, X, y, k, seed):
         proxy = "mlp" if method == "ot-mlp" else "auto"
         return OTCoresetSelector(stratify="proportional", validation=min(1000, len(X) // 3),
                                  proxy=proxy, **common).fit(X, y).sample_indices_
-    if method == "gais":
-        return GraphAttentionSelector(reduction=1 - k / len(X), epochs=60,
+    if method.startswith("gais"):
+        # "gais" is the default scoring; "gais-<keep_by>" another one (e.g. gais-confidence).
+        keep_by = method.partition("-")[2] or "combined"
+        return GraphAttentionSelector(reduction=1 - k / len(X), epochs=60, keep_by=keep_by,
                                       random_state=seed).fit(X, y).sample_indices_
     if method == "add-one-in":
         return LLMChoiceSelector(stratify="proportional", candidates="diverse",

@@ -99,6 +99,22 @@ def test_gais_keeps_the_fraction_per_class(rare):
     _, y_spread = spread.fit_resample(train.data, train.target)
     assert y_spread.value_counts().to_dict() == y_res.value_counts().to_dict()
     assert train.rare[spread.sample_indices_].any()
+    # keep_by="confidence" keeps the rows the network is surest of: per class, every kept
+    # row's confidence is at least every removed row's, and the opposite of "uncertainty".
+    sure = GraphAttentionSelector(
+        reduction=0.95, epochs=20, spread=False, keep_by="confidence", random_state=0
+    ).fit(train.data, train.target)
+    unsure = GraphAttentionSelector(
+        reduction=0.95, epochs=20, spread=False, keep_by="uncertainty", random_state=0
+    ).fit(train.data, train.target)
+    kept = np.zeros(len(train.target), dtype=bool)
+    kept[sure.sample_indices_] = True
+    for c in (0, 1):
+        in_c = train.target.to_numpy() == c
+        assert sure.confidence_[kept & in_c].min() >= sure.confidence_[~kept & in_c].max()
+    assert sure.confidence_[sure.sample_indices_].mean() > unsure.confidence_[
+        unsure.sample_indices_
+    ].mean()
 
 
 @pytest.mark.parametrize("hashing", ["single", "multi-level", "multi-view"])

@@ -194,8 +194,10 @@ class GraphAttentionSelector(CoresetSampler):
         Full-graph training epochs (Adam).
     learning_rate : float, default=0.01
         Adam's learning rate.
-    keep_by : {"combined", "uncertainty", "attention"}, default="combined"
-        Which score ranks the rows (see above).
+    keep_by : {"combined", "uncertainty", "confidence", "attention"}, default="combined"
+        Which score ranks the rows (see above); ``"confidence"`` ranks by
+        ``p(y_i)``, the opposite of ``"uncertainty"``: the rows the network
+        finds most typical of their class.
     spread : bool, default=True
         Keep the best row of each cell of a k-center partition of the class
         rather than the best rows overall. Without it the kept rows crowd
@@ -269,7 +271,7 @@ class GraphAttentionSelector(CoresetSampler):
         "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "keep_by": [StrOptions({"combined", "uncertainty", "attention"})],
+        "keep_by": [StrOptions({"combined", "uncertainty", "confidence", "attention"})],
         "spread": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -363,6 +365,8 @@ class GraphAttentionSelector(CoresetSampler):
             attention = _rank01(self.attention_[rows])
             if self.keep_by == "uncertainty":
                 s = uncertainty
+            elif self.keep_by == "confidence":
+                s = 1.0 - uncertainty
             elif self.keep_by == "attention":
                 s = attention
             else:
