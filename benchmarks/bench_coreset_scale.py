@@ -6,8 +6,12 @@ itself, float32, is not counted). apricot's FacilityLocationSelection builds a d
 n x n similarity matrix, so it only runs at the small ``--apricot-sizes``; its memory at
 the large sizes is extrapolated as 8 n^2 bytes.
 
+``--backend cupy`` runs tabsift's selectors under ``tabsift.config_context(array_backend=
+"cupy")``: k-center's distances and OT's candidate-by-validation cost chunks on the GPU (the
+data stay NumPy in host memory; the shortlists and OT solves stay on the CPU).
+
 Run: python benchmarks/bench_coreset_scale.py [--sizes 100000x50:1000 1000000x50:10000]
-     [--ot-swaps 5] [--apricot-sizes 5000 10000] [--exact]
+     [--ot-swaps 5] [--apricot-sizes 5000 10000] [--exact] [--backend numpy|cupy]
 """
 
 import argparse
@@ -21,6 +25,7 @@ CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 method, rows, cols, k, swaps = sys.argv[1], *map(int, sys.argv[2:6])
+backend = sys.argv[6]
 
 def rss_mb():
     with open("/proc/self/status") as f:
@@ -35,7 +40,13 @@ which = rng.integers(0, 20, rows)
 X = centres[which] + rng.standard_normal((rows, cols), dtype=np.float32)
 y = (which % 2).astype(np.int64)
 import sklearn, ot  # noqa: imported before the baseline so their memory is not counted
+import tabsift
 from tabsift.sampling import KCenterSelector, OTCoresetSelector
+context = tabsift.config_context(array_backend=None if backend == "numpy" else backend)
+context.__enter__()
+if backend == "cupy":
+    import cupy
+    cupy.zeros(1).sum()  # CUDA context and kernels initialised before timing
 if method == "apricot":
     from apricot import FacilityLocationSelection
     # numba compiles on the first call: warm up on a tiny table, not timed.
@@ -62,9 +73,9 @@ print(json.dumps({"fit_s": elapsed, "peak_extra_mb": peak - base, **extra}))
 """
 
 
-def run(method, rows, cols, k, swaps):
+def run(method, rows, cols, k, swaps, backend="numpy"):
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, method, str(rows), str(cols), str(k), str(swaps)],
+        [sys.executable, "-c", CHILD, method, str(rows), str(cols), str(k), str(swaps), backend],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
@@ -80,6 +91,8 @@ def main():
     parser.add_argument("--apricot-sizes", nargs="*", type=int, default=[5000, 10000])
     parser.add_argument("--exact", action="store_true",
                         help="also run exact k-center at every size (slow at 1M x 10k)")
+    parser.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                        help="array backend for tabsift's selectors (cupy: on the GPU)")
     args = parser.parse_args()
     table = []
     for size in args.sizes:
@@ -87,7 +100,7 @@ def main():
         rows, cols = (int(v) for v in shape.lower().split("x"))
         methods = ["kcenter", "ot"] + (["kcenter-exact"] if args.exact else [])
         for method in methods:
-            res = run(method, rows, cols, int(k), args.ot_swaps)
+            res = run(method, rows, cols, int(k), args.ot_swaps, args.backend)
             print(method, rows, cols, k, res, flush=True)
             table.append({"method": method, "rows": rows, "cols": cols, "k": k, **res})
     for rows in args.apricot_sizes:
@@ -104,7 +117,7 @@ def main():
         for key in ("algorithm", "swaps"):
             row.setdefault(key, "")
     print()
-    print(machine())
+    print(f"{machine()}; backend {args.backend}")
     print(markdown_table(table, ["method", "rows", "cols", "k", "fit_s", "peak_extra_mb",
                                  "algorithm", "swaps", "note"]))
 

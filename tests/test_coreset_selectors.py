@@ -236,19 +236,50 @@ def test_k_center_two_level_radius_is_an_upper_bound():
     assert selector.sample_weight_.sum() == pytest.approx(3000)
 
 
-def test_k_center_same_result_on_array_api_strict():
-    pytest.importorskip("array_api_strict")
+def _other_backend(xp):
+    from tabsift.backend import namespace_name
+
+    name = namespace_name(xp)
+    if name == "numpy":
+        pytest.skip("numpy is the reference these backends are compared with")
+    return name
+
+
+def test_k_center_same_result_on_other_backends(xp):
     import tabsift
 
+    backend = _other_backend(xp)
     data = make_rare_region(n_samples=300, random_state=0)
     expected = KCenterSelector(n_samples=10, algorithm="exact", random_state=0).fit(
         data.data, data.target
     )
-    with tabsift.config_context(array_backend="array_api_strict"):
+    with tabsift.config_context(array_backend=backend):
         got = KCenterSelector(n_samples=10, algorithm="exact", random_state=0).fit(
             data.data, data.target
         )
     assert got.sample_indices_.tolist() == expected.sample_indices_.tolist()
+
+
+def test_ot_costs_on_other_backends_select_the_same_rows(xp, monkeypatch):
+    import tabsift
+    from tabsift.sampling import _ot_coreset
+
+    backend = _other_backend(xp)
+    data = make_rare_region(n_samples=600, random_state=1)
+    params = dict(n_samples=40, validation=150, max_swaps=4, lam=0.1, random_state=0)
+    expected = OTCoresetSelector(**params).fit(data.data, data.target)
+    calls = []
+    original = _ot_coreset._Costs._chunks_on_backend
+    monkeypatch.setattr(
+        _ot_coreset._Costs,
+        "_chunks_on_backend",
+        lambda self, *a: calls.append(1) or original(self, *a),
+    )
+    with tabsift.config_context(array_backend=backend):
+        got = OTCoresetSelector(**params).fit(data.data, data.target)
+    assert calls, "the distances were not computed on the configured backend"
+    assert sorted(got.sample_indices_) == sorted(expected.sample_indices_)
+    np.testing.assert_allclose(got.objective_history_, expected.objective_history_, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

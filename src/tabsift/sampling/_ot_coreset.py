@@ -16,6 +16,7 @@ from tabsift.sampling._coreset_common import (
     largest_remainder,
     standardise,
     target_kind,
+    to_backend,
 )
 from tabsift.utils import progress
 
@@ -85,15 +86,19 @@ class _Costs:
     """Costs ``|e_i - e_j| / scale - lam * g_i`` between candidates and validation rows, by chunk."""
 
     def __init__(self, E_cand, g_cand, E_val, lam, rng):
-        from tabsift.backend import sq_distances
+        from functools import partial
+
+        from tabsift.backend import namespace_by_name, sq_distances
 
         self.E_cand, self.g_cand, self.E_val, self.lam = E_cand, g_cand, E_val, lam
-        self._sq = sq_distances
+        # Small NumPy blocks (a sample here, the swap pool's rows later), whatever the
+        # configured backend: only the chunked pass over all candidates goes there.
+        self._sq = partial(sq_distances, xp=namespace_by_name("numpy"))
         # Distances are divided by their typical size so that lam weighs two
         # quantities of the same order whatever the number of features.
         a = rng.choice(len(E_cand), size=min(500, len(E_cand)), replace=False)
         b = rng.choice(len(E_val), size=min(500, len(E_val)), replace=False)
-        mean = float(np.sqrt(sq_distances(E_cand[a], E_val[b])).mean())
+        mean = float(np.sqrt(self._sq(E_cand[a], E_val[b])).mean())
         self.scale = mean if mean > 0 else 1.0
 
     def rows(self, idx):
@@ -103,12 +108,20 @@ class _Costs:
 
     def chunks_transposed(self, chunk_rows):
         """``(idx, C.T)`` for consecutive candidate chunks: validation rows by candidates,
-        float32, so per-validation-row work runs along contiguous memory."""
+        float32, so per-validation-row work runs along contiguous memory.
+
+        With ``tabsift.set_config(array_backend=...)`` set (CuPy on a GPU), each
+        chunk's distances (the ``n m d`` matrix products, the bulk of the work)
+        are computed there and the chunk comes back to NumPy for the shortlist.
+        """
         n = len(self.E_cand)
         V = np.asarray(self.E_val, dtype=np.float32)
-        vv = np.einsum("ij,ij->i", V, V)[:, None]
         g = np.asarray(self.lam * self.g_cand, dtype=np.float32)
         inv = np.float32(1.0 / self.scale)
+        if to_backend(V) is not V:
+            yield from self._chunks_on_backend(V, g, float(inv), chunk_rows)
+            return
+        vv = np.einsum("ij,ij->i", V, V)[:, None]
         for start in range(0, n, chunk_rows):
             idx = np.arange(start, min(start + chunk_rows, n))
             E = np.asarray(self.E_cand[idx], dtype=np.float32)
@@ -121,6 +134,19 @@ class _Costs:
             d *= inv
             d -= g[idx][None, :]
             yield idx, d
+
+    def _chunks_on_backend(self, V, g, inv, chunk_rows):
+        from tabsift.backend import get_namespace, to_numpy
+
+        Vx = to_backend(V)
+        xp = get_namespace(Vx)
+        vv = xp.sum(Vx * Vx, axis=1)[:, None]
+        for start in range(0, len(self.E_cand), chunk_rows):
+            idx = np.arange(start, min(start + chunk_rows, len(self.E_cand)))
+            E = to_backend(np.asarray(self.E_cand[idx], dtype=np.float32))
+            d = vv - 2.0 * (Vx @ E.T) + xp.sum(E * E, axis=1)[None, :]
+            d = xp.sqrt(xp.maximum(d, xp.zeros_like(d))) * inv
+            yield idx, to_numpy(d) - g[idx][None, :]
 
 
 def solve_ot(C, solver):
