@@ -260,6 +260,34 @@ def test_k_center_same_result_on_other_backends(xp):
     assert got.sample_indices_.tolist() == expected.sample_indices_.tolist()
 
 
+@pytest.mark.parametrize(
+    "selector",
+    [
+        KCenterSelector(n_samples=20, random_state=0),
+        OTCoresetSelector(n_samples=20, validation=100, max_swaps=2, random_state=0),
+        GraphAttentionSelector(reduction=0.9, epochs=3, random_state=0),
+        StratifiedRandomSelector(n_samples=20, random_state=0),
+        LLMChoiceSelector(n_samples=20, random_state=0),
+    ],
+    ids=lambda s: type(s).__name__,
+)
+def test_array_api_input_selects_the_numpy_rows_and_stays_in_its_library(xp, selector):
+    from sklearn.base import clone
+
+    from tabsift.backend import to_numpy
+
+    _other_backend(xp)
+    data = make_rare_region(n_samples=400, random_state=0)
+    X, y = data.data.to_numpy(), data.target.to_numpy()
+    expected = clone(selector).fit(X, y).sample_indices_
+    fitted = clone(selector)
+    X_res, y_res = fitted.fit_resample(xp.asarray(X), xp.asarray(y))
+    assert fitted.sample_indices_.tolist() == expected.tolist()
+    assert type(X_res) is type(xp.asarray(X)) and type(y_res) is type(xp.asarray(y))
+    np.testing.assert_array_equal(to_numpy(X_res), X[expected])
+    np.testing.assert_array_equal(to_numpy(y_res), y[expected])
+
+
 def test_ot_costs_on_other_backends_select_the_same_rows(xp, monkeypatch):
     import tabsift
     from tabsift.sampling import _ot_coreset

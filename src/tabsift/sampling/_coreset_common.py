@@ -237,6 +237,8 @@ class CoresetSampler(BaseSampler):
             from tabsift.sampling._coreset_dask import fit_resample_dask
 
             return fit_resample_dask(self, X, y)
+        if _array_api_library(X) is not None:
+            return self._fit_resample_array_api(X, y)
         X_in, y_in = X, y
         Xv, yv = validate_data(
             self, X, y, reset=True, ensure_all_finite=False, dtype=[np.float64, np.float32],
@@ -253,6 +255,28 @@ class CoresetSampler(BaseSampler):
         if weights is not None:
             self.sample_weight_ = np.asarray(weights, dtype=np.float64)
         return _take_rows(X_in, Xv, indices), _take_rows(y_in, yv, indices)
+
+    def _fit_resample_array_api(self, X, y):
+        """CuPy (or other array-API) input: select with that library as the backend.
+
+        The rows are checked and the bookkeeping (budgets, shortlists) runs on
+        a host copy; the backend computations (k-center's distances, OT's cost
+        chunks) run in ``X``'s library, and the selected rows are taken from
+        ``X`` itself, so they come back on its device.
+        """
+        from tabsift import config_context, get_config
+        from tabsift.backend import device, get_namespace, to_numpy
+
+        library = _array_api_library(X)
+        xp = get_namespace(X)
+        backend = get_config()["array_backend"] or library
+        with config_context(array_backend=backend):
+            self.fit_resample(to_numpy(X), to_numpy(y))
+        rows = xp.asarray(self.sample_indices_, device=device(X))
+        X_res = xp.take(X, rows, axis=0)
+        if _array_api_library(y) == library:
+            return X_res, xp.take(y, rows, axis=0)
+        return X_res, np.asarray(y)[self.sample_indices_]
 
     def _fit_resample(self, X, y):
         # imbalanced-learn's abstract hook, for code that calls it directly.
@@ -276,6 +300,12 @@ class CoresetSampler(BaseSampler):
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _array_api_library(X):
+    """``"cupy"`` or ``"array_api_strict"`` for arrays of those libraries, else None."""
+    root = type(X).__module__.split(".")[0]
+    return root if root in ("cupy", "array_api_strict") else None
 
 
 def _take_rows(original, validated, indices):

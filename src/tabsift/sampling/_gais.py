@@ -13,13 +13,15 @@ from tabsift.utils import progress
 
 def _knn_edges(Z, rows, n_neighbors):
     """Edges ``(src, dst)`` from each row of ``rows`` to its nearest neighbours among ``rows``."""
-    from tabsift.backend import sq_distances
+    from tabsift.backend import namespace_by_name, sq_distances
 
     s = len(rows)
     if s < 2:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     kk = min(n_neighbors, s - 1)
-    D = sq_distances(Z[rows], Z[rows])
+    # One small group at a time, in NumPy whatever backend is configured (np.fill_diagonal
+    # and argpartition follow).
+    D = sq_distances(Z[rows], Z[rows], xp=namespace_by_name("numpy"))
     np.fill_diagonal(D, np.inf)
     nbr = np.argpartition(D, kk - 1, axis=1)[:, :kk]
     dst = np.repeat(rows, kk)
