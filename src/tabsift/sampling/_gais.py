@@ -152,10 +152,14 @@ class GraphAttentionSelector(CoresetSampler):
     groups of rows (never all pairs): stratified distance-based mini-batches,
     or buckets of random-projection hashing. A two-layer graph attention
     network (written in plain torch) learns to classify the nodes. Each row
-    then gets two scores: how uncertain the network is about its label
-    (``1 - p(y_i)``: rows near the class boundary) and how much attention its
-    neighbours pay to it (rows that represent their neighbourhood). Rows are
-    ranked by the average of the two scores' ranks (``keep_by="combined"``).
+    is then ranked within its class by the network's confidence in its label
+    (``p(y_i)``, ``keep_by="confidence"``, the default: rows typical of their
+    class, which the paper's selection by confidence scores points to), or
+    by its uncertainty (``1 - p(y_i)``: rows near the class boundary), by
+    the attention its neighbours pay to it (rows that represent their
+    neighbourhood), or by the mean of the uncertainty and attention ranks
+    (``"combined"``, the default before 2026-11-23; see
+    ``benchmarks/RESULTS.md`` for the comparison that changed it).
     With ``spread=True`` (default) each class is cut into as many cells as it
     keeps rows (a k-center partition) and the best-ranked row of each cell is
     kept, so the kept rows also cover the class; with ``spread=False`` the
@@ -196,10 +200,8 @@ class GraphAttentionSelector(CoresetSampler):
         Full-graph training epochs (Adam).
     learning_rate : float, default=0.01
         Adam's learning rate.
-    keep_by : {"combined", "uncertainty", "confidence", "attention"}, default="combined"
-        Which score ranks the rows (see above); ``"confidence"`` ranks by
-        ``p(y_i)``, the opposite of ``"uncertainty"``: the rows the network
-        finds most typical of their class.
+    keep_by : {"confidence", "uncertainty", "attention", "combined"}, default="confidence"
+        Which score ranks the rows (see above).
     spread : bool, default=True
         Keep the best row of each cell of a k-center partition of the class
         rather than the best rows overall. Without it the kept rows crowd
@@ -294,7 +296,7 @@ class GraphAttentionSelector(CoresetSampler):
         n_heads=2,
         epochs=100,
         learning_rate=0.01,
-        keep_by="combined",
+        keep_by="confidence",
         spread=True,
         random_state=None,
         verbose=0,
