@@ -459,13 +459,20 @@ def test_explicit_hat_step_equals_autograd(task, grid_size):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("fused", [True, False])
-def test_flat_adam_equals_torch_adam(fused):
+@pytest.mark.parametrize("fused", [True, False, "changed"])
+def test_flat_adam_equals_torch_adam(fused, monkeypatch):
     from tabsift.feature_selection import _kan_network
     from tabsift.feature_selection._kan_network import _FlatAdam
 
-    if fused and _kan_network._FUSED_ADAM is None:
+    if fused is True and _kan_network._FUSED_ADAM is None:
         pytest.skip("this torch has no fused Adam kernel")
+    if fused == "changed":
+        # A future torch whose private kernel has another signature: the formula takes over.
+        def other_signature(*args, **kwargs):
+            raise TypeError("_fused_adam_() got an unexpected keyword argument 'lr'")
+
+        monkeypatch.setattr(_kan_network, "_FUSED_ADAM", other_signature)
+        fused = True
     gen = torch.Generator().manual_seed(0)
     start = torch.randn(300, generator=gen)
     grads = [torch.randn(300, generator=gen) for _ in range(20)]

@@ -266,22 +266,27 @@ class _FlatAdam:
         self.steps += 1
         if self.fused:
             self._step_tensor.add_(1.0)  # the kernel reads the step count; torch.optim adds it
-            _FUSED_ADAM(
-                [self.param],
-                [self.grad],
-                [self.exp_avg],
-                [self.exp_avg_sq],
-                [],
-                [self._step_tensor],
-                lr=self.lr,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                weight_decay=0.0,
-                eps=self.eps,
-                amsgrad=False,
-                maximize=False,
-            )
-            return
+            try:
+                _FUSED_ADAM(
+                    [self.param],
+                    [self.grad],
+                    [self.exp_avg],
+                    [self.exp_avg_sq],
+                    [],
+                    [self._step_tensor],
+                    lr=self.lr,
+                    beta1=self.beta1,
+                    beta2=self.beta2,
+                    weight_decay=0.0,
+                    eps=self.eps,
+                    amsgrad=False,
+                    maximize=False,
+                )
+                return
+            except TypeError:
+                # A torch whose private kernel takes other arguments (rejected before any
+                # update): the formula below from now on.
+                self.fused = False
         grad = self.grad
         self.exp_avg.lerp_(grad, 1.0 - self.beta1)
         self.exp_avg_sq.mul_(self.beta2).addcmul_(grad, grad, value=1.0 - self.beta2)
