@@ -469,3 +469,7 @@ def test_cupy_input_trains_on_its_gpu_without_a_host_copy():
     assert set(np.flatnonzero(selector.support_)) == set(np.flatnonzero(reference.support_))
     out = selector.transform(X_gpu)
     assert isinstance(out, cupy.ndarray) and out.shape == (400, selector.support_.sum())
+    # Asking for the CPU with data on the GPU works, and says that it copies.
+    with pytest.warns(UserWarning, match="copies it to the host and trains on the CPU"):
+        on_cpu = KANSelector(**FAST, device="cpu").fit(X_gpu, y)
+    assert on_cpu.models_[0].device.type == "cpu"

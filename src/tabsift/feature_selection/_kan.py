@@ -3,6 +3,7 @@
 import math
 import numbers
 import sys
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
@@ -539,6 +540,14 @@ class KANSelector(SelectorMixin, BaseEstimator):
         task = self._resolve_task(y)
         classes, target = self._encode_target(y, task)
         device = self._resolve_device(X if on_device else None)
+        if on_device and X.device.type != "cpu" and device.type == "cpu":
+            warnings.warn(
+                f"X lives on {X.device} but device={self.device!r}: KANSelector copies it to "
+                "the host and trains on the CPU; pass device='auto' (or 'cuda') to train "
+                "where the data is.",
+                UserWarning,
+                stacklevel=2,
+            )
 
         import torch
 
