@@ -301,6 +301,19 @@ def test_folds_train_one_at_a_time_past_the_memory_budget(monkeypatch, capsys):
     assert calls == [1]
 
 
+def test_joint_training_budget_follows_free_gpu_memory(monkeypatch):
+    import torch
+
+    from tabsift.feature_selection import _kan
+
+    assert _kan._joint_memory_limit(torch.device("cpu")) == _kan._JOINT_MEMORY_LIMIT
+    free = {"bytes": 40 << 30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 80 << 30))
+    assert _kan._joint_memory_limit(torch.device("cuda")) == 10 << 30
+    free["bytes"] = 1 << 30  # a nearly full GPU: less than the CPU budget
+    assert _kan._joint_memory_limit(torch.device("cuda")) == 256 << 20
+
+
 def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):
     X, y = small
     fitted = KANSelector(n_features_to_select=2, epochs=3, cv=2, random_state=0).fit(X, y)

@@ -54,6 +54,21 @@ def _quote_columns(names, counts=None, limit=8):
 _JOINT_MEMORY_LIMIT = 2 << 30
 
 
+def _joint_memory_limit(device):
+    """Bytes of first-layer features the folds may hold at once to train together.
+
+    On the CPU a fixed budget; on a GPU a quarter of the memory free there
+    (more than the CPU budget on a large GPU: joint training is what keeps a
+    GPU busy with small networks; less on a nearly full one).
+    """
+    if device.type == "cuda":
+        import torch
+
+        free, _total = torch.cuda.mem_get_info(device)
+        return free // 4
+    return _JOINT_MEMORY_LIMIT
+
+
 def _column_range(X):
     """Each column's minimum and maximum as NumPy arrays (X: NumPy array or torch tensor)."""
     if isinstance(X, np.ndarray):
@@ -610,7 +625,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
             joint = sum(
                 m.feature_bytes(d[0].shape[0]) for m, d in zip(models, fold_data, strict=True)
             )
-            if joint > _JOINT_MEMORY_LIMIT:
+            if joint > _joint_memory_limit(device):
                 fit_together = None
                 if self.verbose:
                     print(
