@@ -20,6 +20,7 @@ from tabsift.backend._kernels import (
     sq_distances,
 )
 from tabsift.backend._namespace import (
+    array_library,
     asarray,
     available_namespaces,
     check_fitted_namespace,
@@ -36,6 +37,7 @@ from tabsift.backend._namespace import (
 )
 
 __all__ = [
+    "array_library",
     "asarray",
     "available_namespaces",
     "check_fitted_namespace",

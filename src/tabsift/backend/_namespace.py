@@ -52,6 +52,21 @@ def is_pandas(x):
     return _module_root(x) == "pandas"
 
 
+def array_library(x):
+    """Return the name of the library ``x`` comes from (``"numpy"``, ``"cupy"``, ...).
+
+    The top-level module of ``x``'s type, so no library is imported to ask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.backend import array_library
+    >>> array_library(np.ones(2)), array_library([1.0])
+    ('numpy', 'builtins')
+    """
+    return _module_root(x)
+
+
 def namespace_by_name(name):
     """Return the array-API compatible namespace called ``name``.
 

@@ -34,7 +34,9 @@ _DEVICE_LIBRARIES = ("cupy", "torch", "array_api_strict")
 
 
 def _is_device_input(X):
-    return type(X).__module__.split(".")[0] in _DEVICE_LIBRARIES
+    from tabsift.backend import array_library
+
+    return array_library(X) in _DEVICE_LIBRARIES
 
 
 def _quote_columns(names, counts=None, limit=8):
@@ -715,9 +717,11 @@ class KANSelector(SelectorMixin, BaseEstimator):
         check_is_fitted(self, "support_")
         config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
         if config != "default":
+            from tabsift.backend import array_library
+
             raise ValueError(
                 f"set_output(transform={config!r}) builds a host table, but X is a "
-                f"{type(X).__module__.split('.')[0]} array; pass a NumPy array (for CuPy, "
+                f"{array_library(X)} array; pass a NumPy array (for CuPy, "
                 "X.get()) or reset with set_output(transform='default')."
             )
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
@@ -725,12 +729,13 @@ class KANSelector(SelectorMixin, BaseEstimator):
                 f"X has shape {tuple(X.shape)}, but KANSelector was fitted on "
                 f"{self.n_features_in_} features; pass the same columns as in fit."
             )
+        from tabsift.backend import device, get_namespace, is_torch_tensor
+
         columns = np.flatnonzero(self.support_)
-        if type(X).__module__.split(".")[0] == "torch":
+        if is_torch_tensor(X):
             import torch
 
             return X.index_select(1, torch.as_tensor(columns, device=X.device))
-        from tabsift.backend import device, get_namespace
 
         xp = get_namespace(X)
         return xp.take(X, xp.asarray(columns, device=device(X)), axis=1)

@@ -304,8 +304,10 @@ class CoresetSampler(BaseSampler):
 
 def _array_api_library(X):
     """``"cupy"`` or ``"array_api_strict"`` for arrays of those libraries, else None."""
-    root = type(X).__module__.split(".")[0]
-    return root if root in ("cupy", "array_api_strict") else None
+    from tabsift.backend import array_library
+
+    library = array_library(X)
+    return library if library in ("cupy", "array_api_strict") else None
 
 
 def _take_rows(original, validated, indices):
