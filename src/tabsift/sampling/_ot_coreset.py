@@ -255,12 +255,20 @@ def ot_select(costs, k, *, rng, solver="auto", max_swaps=20, n_swap_candidates=3
         # pairs with the most negative bound are re-solved first.
         routed = plan[out_pos]
         bound = routed @ C_pool[in_pool].T - (routed * C_pool[pos[out_pos]]).sum(axis=1)[:, None]
-        pairs = np.argsort(bound, axis=None, kind="stable")[:max_trials]
+        sure = np.argsort(bound, axis=None, kind="stable")
+        sure = sure[bound.ravel()[sure] < 0]
+        # Then the pairs the dual does not rule out: keeping u for the other rows and giving
+        # the entering row its c-transform is dual-feasible for the new problem, so the new
+        # optimum is at least value + (u_in - u_out) / k; only pairs with u_in < u_out can
+        # improve, the most promising first. (When k >= the validation rows, the greedy build
+        # leaves no pair with a negative primal bound, and these are the only candidates.)
+        gap = u_in[np.searchsorted(outside, in_pool)][None, :] - u[out_pos][:, None]
+        maybe = np.argsort(gap, axis=None, kind="stable")
+        maybe = maybe[(gap.ravel()[maybe] < 0) & (bound.ravel()[maybe] >= 0)]
+        pairs = np.concatenate([sure, maybe])[:max_trials]
         accepted = False
         for flat in pairs:
             o, i = divmod(int(flat), len(in_pool))
-            if bound[o, i] >= 0:
-                break
             trial = pos.copy()
             trial[out_pos[o]] = in_pool[i]
             new_value, new_u, new_v, new_plan = solve_ot(C_pool[trial], solver)
@@ -390,12 +398,16 @@ class OTCoresetSelector(CoresetSampler):
     rows then claim, in rounds and in farthest-first order, their cheapest
     unclaimed candidate until ``k`` rows are claimed, so each validation row
     gets about ``k / m`` rows, as the uniform marginals ask. Swaps then draw
-    from these shortlists. A pair is re-solved only when moving the leaving
-    row's transported mass, unchanged, to the entering row (a feasible plan)
-    would lower the cost, so every pair tried is accepted. With ``k >= m``
-    each selected row serves about one validation row, which the claims
-    already gave its cheapest free row: few or no swaps then qualify. Swaps
-    matter most when ``k`` is below the number of validation rows.
+    from these shortlists, in two groups of pairs, up to ``max_trials`` re-solves
+    a round. First the pairs for which moving the leaving row's transported
+    mass, unchanged, to the entering row (a feasible plan) lowers the cost:
+    they are sure to improve. Then the pairs the dual does not rule out:
+    keeping the other rows' potentials and giving the entering row its
+    c-transform ``u_in`` is feasible for the new problem, so its optimum is
+    at least ``objective + (u_in - u_out) / k``, and only pairs with
+    ``u_in < u_out`` are re-solved, the largest gap first. With ``k >= m``
+    (each selected row serves about one validation row, and the claims
+    already gave each its cheapest free row) only the second group exists.
 
     Memory is ``O((n + k) m)`` with ``m`` validation rows; time is one pass
     of ``n m d`` for the shortlists plus one OT solve per swap tried. With a
