@@ -412,18 +412,21 @@ class KANSelector(SelectorMixin, BaseEstimator):
             ensure_min_samples=2,
             ensure_min_features=2,
         )
-        bad = ~np.isfinite(X)
-        if bad.any():
-            counts = bad.sum(axis=0)
-            columns = np.flatnonzero(counts)
-            names = self._column_names()
-            listed = _quote_columns([names[j] for j in columns], [int(counts[j]) for j in columns])
-            raise ValueError(
-                f"X contains NaN or infinite values in column(s) {listed}; KANSelector needs "
-                "finite inputs. Impute them first (e.g. sklearn.impute.SimpleImputer) or drop "
-                "those rows."
-            )
+        self._check_non_finite_counts((~np.isfinite(X)).sum(axis=0))
         return X.astype(np.float64, copy=False), y
+
+    def _check_non_finite_counts(self, counts):
+        """Raise naming the columns with NaN or infinite values (``counts``: one per column)."""
+        if not counts.any():
+            return
+        columns = np.flatnonzero(counts)
+        names = self._column_names()
+        listed = _quote_columns([names[j] for j in columns], [int(counts[j]) for j in columns])
+        raise ValueError(
+            f"X contains NaN or infinite values in column(s) {listed}; KANSelector needs "
+            "finite inputs. Impute them first (e.g. sklearn.impute.SimpleImputer) or drop "
+            "those rows."
+        )
 
     def _validate_device_data(self, X, y):
         """Validate a CuPy, torch or array-API array without leaving its device.
@@ -459,20 +462,11 @@ class KANSelector(SelectorMixin, BaseEstimator):
                 f"Found array with {n_features} feature(s) (shape={tuple(X.shape)}) while a "
                 "minimum of 2 is required by KANSelector."
             )
-        if X.is_floating_point():
-            counts = to_numpy((~X.isfinite()).sum(dim=0))
-            if counts.any():
-                columns = np.flatnonzero(counts)
-                listed = _quote_columns(
-                    [f"x{j}" for j in columns], [int(counts[j]) for j in columns]
-                )
-                raise ValueError(
-                    f"X contains NaN or infinite values in column(s) {listed}; KANSelector "
-                    "needs finite inputs. Impute them first or drop those rows."
-                )
         self.n_features_in_ = n_features
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        if X.is_floating_point():
+            self._check_non_finite_counts(to_numpy((~X.isfinite()).sum(dim=0)))
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(np.empty((n_samples, 0)), y)
         return X, y
