@@ -136,16 +136,14 @@ class _Costs:
             yield idx, d
 
     def _chunks_on_backend(self, V, g, inv, chunk_rows):
-        from tabsift.backend import get_namespace, to_numpy
+        from tabsift.backend import get_namespace, sq_distances, to_numpy
 
         Vx = to_backend(V)
         xp = get_namespace(Vx)
-        vv = xp.sum(Vx * Vx, axis=1)[:, None]
         for start in range(0, len(self.E_cand), chunk_rows):
             idx = np.arange(start, min(start + chunk_rows, len(self.E_cand)))
             E = to_backend(np.asarray(self.E_cand[idx], dtype=np.float32))
-            d = vv - 2.0 * (Vx @ E.T) + xp.sum(E * E, axis=1)[None, :]
-            d = xp.sqrt(xp.maximum(d, xp.zeros_like(d))) * inv
+            d = xp.sqrt(sq_distances(Vx, E, xp=xp)) * inv
             yield idx, to_numpy(d) - g[idx][None, :]
 
 
