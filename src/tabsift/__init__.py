@@ -23,6 +23,7 @@ _SUBMODULES = frozenset(
         "rules",
         "residual",
         "sampling",
+        "table",
         "tree",
         "utils",
     }

@@ -1,0 +1,250 @@
+"""Make a raw table ready for a job, and say what was done.
+
+The jobs run on tables as they come: numbers stored as text, placeholder
+tokens for missing values, row-name and identifier columns, constant and
+empty columns. :func:`prepare_table` fixes each of these in the open: every
+step is returned as a record the job writes to its report and ``job.json``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tabsift.table._errors import TableError, quote_names
+from tabsift.table._task import infer_task
+from tabsift.table._types import (
+    PLACEHOLDERS,
+    category_values,
+    describe_column,
+    numeric_values,
+)
+
+
+@dataclass
+class PreparedTable:
+    """A table made ready for a job.
+
+    Attributes
+    ----------
+    X : DataFrame
+        The feature columns: numbers as floats, categories as strings (None
+        where missing), or one-hot columns when encoding was asked for.
+    y : Series
+        The target, one value per row of ``X``.
+    task : str
+        ``"classification"`` or ``"regression"``.
+    steps : list of dict
+        What was done: ``{"step": ..., "columns": [...], "detail": ...}``.
+    """
+
+    X: object
+    y: object
+    task: str
+    steps: list = field(default_factory=list)
+
+    def describe(self):
+        """One line per step, for a report."""
+        return [f"{s['step']}: {quote_names(s['columns'], limit=12)}" + (
+            f" ({s['detail']})" if s.get("detail") else "") for s in self.steps]
+
+
+def _is_unnamed(name):
+    text = str(name).strip()
+    return text == "" or text.startswith("Unnamed: ")
+
+
+def prepare_table(
+    frame,
+    target,
+    *,
+    task="auto",
+    source="the table",
+    na_values=(),
+    categorical=(),
+    drop=(),
+    impute=False,
+    encode=False,
+    prepare=True,
+    owner="tabsift",
+):
+    """Split ``frame`` into features and target and prepare both for a job.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table as read from its file.
+    target : str
+        The target column.
+    task : {"auto", "classification", "regression"}, default="auto"
+        Passed to :func:`infer_task`.
+    source : str, default="the table"
+        The file name, used in messages.
+    na_values : sequence of str, default=()
+        Extra tokens read as missing, next to :data:`PLACEHOLDERS`.
+    categorical : sequence of str, default=()
+        Columns to treat as categories even when they hold numbers.
+    drop : sequence of str, default=()
+        Columns to leave out.
+    impute : bool, default=False
+        Fill missing numbers with the column median and missing categories
+        with the category ``"(missing)"`` (for methods that need complete data).
+    encode : bool, default=False
+        One-hot encode the categorical columns (``city=Oslo``), for methods
+        that need numbers only.
+    prepare : bool, default=True
+        False keeps the feature columns exactly as read (``--no-prepare``);
+        rows without a target are still dropped, and the target still checked.
+    owner : str, default="tabsift"
+        The job, named in messages.
+
+    Returns
+    -------
+    PreparedTable
+
+    Raises
+    ------
+    TableError
+        If a named column is missing, the target has no values or a single
+        class, fewer than two rows remain, or no feature column is left.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabsift.table import prepare_table
+    >>> raw = pd.DataFrame({"id": ["a1", "a2", "a3", "a4"], "age": ["41", "?", "35", "50"],
+    ...                     "city": ["Oslo", "Lima", "Oslo", None], "y": [0, 1, 0, 1]})
+    >>> prepared = prepare_table(raw, "y", impute=True)
+    >>> list(prepared.X.columns), prepared.X["age"].tolist()
+    (['age', 'city'], [41.0, 41.0, 35.0, 50.0])
+    >>> [s["step"] for s in prepared.steps]  # doctest: +NORMALIZE_WHITESPACE
+    ['dropped identifier columns (every value differs)', 'read numbers stored as text',
+     'imputed missing numbers with the column median', 'filled missing categories with
+     "(missing)"']
+    """
+    import pandas as pd
+
+    placeholders = PLACEHOLDERS | {str(v).strip().lower() for v in na_values}
+    columns = [str(c) for c in frame.columns]
+    named = {"--drop": drop, "--categorical": categorical, "--target": [target]}
+    for option, names in named.items():
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise TableError(
+                f"{option} names column(s) {quote_names(unknown)} that {source} does not have; "
+                f"its columns are: {quote_names(columns, limit=30)}."
+            )
+    if target in drop:
+        raise TableError(f"--drop names the target column {target!r}; leave it out of --drop.")
+    steps = []
+
+    def record(step, names, detail=""):
+        if names:
+            steps.append({"step": step, "columns": list(names), "detail": detail})
+
+    if frame.shape[0] == 0:
+        raise TableError(f"{source} has a header but no rows; a job needs data rows.")
+    y_info = describe_column(target, frame[target], placeholders=placeholders)
+    if y_info.kind == "empty":
+        raise TableError(
+            f"target column {target!r} of {source} has no values (all {frame.shape[0]} are "
+            "missing); pass the column to predict with --target."
+        )
+    if y_info.is_numeric:
+        y = pd.Series(numeric_values(frame[target], y_info, placeholders=placeholders),
+                      index=frame.index, name=target)
+        if y_info.kind == "boolean":
+            y = y.astype(object).where(y.notna(), None)
+    else:
+        y = pd.Series(category_values(frame[target], placeholders=placeholders),
+                      index=frame.index, name=target)
+    keep = y.notna().to_numpy()
+    if not keep.all():
+        record("dropped rows without a target", [target], f"{int((~keep).sum())} rows")
+    if keep.sum() < 2:
+        raise TableError(
+            f"{source} has {int(keep.sum())} row(s) with a target value in {target!r}; a job "
+            "needs at least 2."
+        )
+    X = frame.drop(columns=[target, *drop]).loc[keep]
+    y = y.loc[keep]
+    if y_info.is_numeric and y_info.kind != "boolean" and y.dtype == object:
+        y = y.astype(np.float64)
+    record("dropped columns (--drop)", drop)
+    task = infer_task(y, task, owner=owner)
+    if task == "classification" and y.nunique() < 2:
+        raise TableError(
+            f"target column {target!r} of {source} has a single class ({y.iloc[0]!r}); "
+            "classification needs at least 2 classes."
+        )
+    if not prepare:
+        return PreparedTable(X, y, task, steps)
+
+    out = {}
+    n_rows = X.shape[0]
+    lists = {k: [] for k in ("rownames", "empty", "constant", "ident", "coerced", "forced")}
+    placeholder_count = 0
+    for name in X.columns:
+        values = X[name]
+        info = describe_column(str(name), values, placeholders=placeholders)
+        if str(name) in categorical:
+            cats = category_values(values, placeholders=placeholders)
+            out[name] = cats
+            lists["forced"].append(name)
+            continue
+        if info.kind == "empty":
+            lists["empty"].append(name)
+            continue
+        distinct_all = info.n_unique == n_rows and info.n_missing == 0 and n_rows > 2
+        if _is_unnamed(name) and distinct_all:
+            lists["rownames"].append(name)
+            continue
+        if info.n_unique < 2:
+            lists["constant"].append(name)
+            continue
+        if info.is_numeric:
+            out[name] = numeric_values(values, info, placeholders=placeholders)
+            if info.kind == "numeric_text":
+                lists["coerced"].append(name)
+                placeholder_count += info.n_placeholders
+            continue
+        if distinct_all and info.kind in ("categorical", "text"):
+            lists["ident"].append(name)
+            continue
+        out[name] = category_values(values, placeholders=placeholders)
+    record("dropped unnamed row-number columns", lists["rownames"])
+    record("dropped empty columns", lists["empty"])
+    record("dropped constant columns", lists["constant"])
+    record("dropped identifier columns (every value differs)", lists["ident"])
+    record(
+        "read numbers stored as text",
+        lists["coerced"],
+        f"{placeholder_count} placeholder value(s) read as missing" if placeholder_count else "",
+    )
+    record("treated as categories (--categorical)", lists["forced"])
+    if not out:
+        raise TableError(
+            f"{source} has no usable feature column besides {target!r} (all were empty, "
+            "constant or identifiers); check the file, or pass --no-prepare."
+        )
+    prepared = pd.DataFrame(out, index=X.index)
+    numeric = [c for c in prepared.columns if prepared[c].dtype.kind == "f"]
+    cats = [c for c in prepared.columns if c not in numeric]
+    if impute:
+        gaps = [c for c in numeric if prepared[c].isna().any()]
+        for c in gaps:
+            prepared[c] = prepared[c].fillna(prepared[c].median())
+        record(
+            "imputed missing numbers with the column median",
+            gaps,
+        )
+        holes = [c for c in cats if prepared[c].isna().any()]
+        for c in holes:
+            prepared[c] = prepared[c].where(prepared[c].notna(), "(missing)")
+        record('filled missing categories with "(missing)"', holes)
+    if encode and cats:
+        prepared = pd.get_dummies(
+            prepared, columns=cats, prefix_sep="=", dummy_na=not impute, dtype=np.float64
+        )
+        record("one-hot encoded categorical columns", cats)
+    prepared.columns = [str(c) for c in prepared.columns]
+    return PreparedTable(prepared, y, task, steps)
