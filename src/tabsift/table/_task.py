@@ -131,6 +131,7 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
     if task == "regression":
         if numbers_ is None:
             example = next((v for v in values if not pd.isna(v)), None)
+            example = example.item() if hasattr(example, "item") else example
             fix = f"use {classifier}" if classifier else "pass task='classification'"
             raise TableError(
                 f"{owner} needs a numeric target for regression, but y holds values such as "
@@ -144,7 +145,7 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
                 fix = f"use {regressor}" if regressor else "pass task='regression'"
                 raise TableError(
                     f"{owner} got task='classification', but y holds continuous numbers such as "
-                    f"{finite[finite != np.round(finite)][0]!r}; {fix} for a numeric target."
+                    f"{float(finite[finite != np.round(finite)][0])!r}; {fix} for a numeric target."
                 )
         return task
     if numbers_ is None or values.dtype.kind == "b":
