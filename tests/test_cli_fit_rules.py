@@ -41,7 +41,9 @@ def test_job_writes_rule_explanation_and_report(table, tmp_path, capsys):
     assert (explanation["label"] == explanation["prediction"]).all()
     assert {"held", "not_held", "reason", "fired"} <= set(explanation.columns)
     report = json.loads((out / "report" / "results.json").read_text())
-    assert [s["title"] for s in report["sections"]] == ["Rule", "Conditions", "Explanations"]
+    assert [s["title"] for s in report["sections"]] == [
+        "Rule", "Table preparation", "Conditions", "Explanations"
+    ]
     assert (out / "report" / "index.html").is_file()
     assert json.loads((out / "job.json").read_text())["rule"] == model["rules"][0]["text"]
     assert "training accuracy 1.000" in capsys.readouterr().out

@@ -4,9 +4,16 @@ Writes to ``--out``: ``rule.txt`` (the rule and its plain-language description),
 ``rule.json`` (:meth:`BooleanRuleClassifier.to_dict` plus settings and scores),
 ``explanation.csv`` (one row per input row: target, prediction, which conditions
 held and why the rule fired or not), ``report/`` (HTML page with the rule drawn
-as a tree, and ``results.json``), and last ``job.json``. Every file is written
-atomically. Running the same job again (same input bytes and settings) finds
-``job.json`` and does nothing; ``--force`` recomputes.
+as a tree, the table preparation steps, and ``results.json``), and last
+``job.json`` (with the preparation steps). Every file is written atomically.
+Running the same job again (same input bytes and settings) finds ``job.json``
+and does nothing; ``--force`` recomputes.
+
+The table is prepared as every job prepares it (:func:`tabsift.table.prepare_table`):
+numbers stored as text are read as numbers, placeholders such as ``?`` as missing,
+empty, constant, row-number and identifier columns are dropped. Missing values are
+not imputed: a rule's conditions on a missing value are false, and categories stay
+categories (``colour == 'red'``; ``--categorical`` makes number-like columns categories).
 """
 
 import json
@@ -14,11 +21,14 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
+    add_preparation_section,
+    add_prepare_arguments,
     add_table_job_arguments,
     mark_finished,
     non_negative_int,
     positive_int,
-    read_target_table,
+    prepare_settings,
+    read_prepared_table,
     start_job,
     write_table,
 )
@@ -51,11 +61,13 @@ def add_parser(subparsers):
             "Learn one expressive Boolean rule per class (And, Or, AtLeast, AtMost, Choose "
             "over conditions such as 'glucose > 127') on a CSV/TSV/Parquet table with "
             "BooleanRuleClassifier, and write the rule, its explanation per row and an HTML "
-            "report. Rerunning a finished job with the same input and settings does nothing "
+            "report. Missing values and text columns are fine: a condition on a missing value "
+            "is false. Rerunning a finished job with the same input and settings does nothing "
             "(use --force to recompute)."
         ),
     )
     add_table_job_arguments(parser, "rules", target_help="name of the class column")
+    add_prepare_arguments(parser)
     parser.add_argument("--max-depth", type=positive_int, default=3, help="default: 3")
     parser.add_argument(
         "--max-complexity", type=positive_int, default=6, help="operators + literals (default: 6)"
@@ -108,22 +120,16 @@ def run(args):
         "starts": args.starts,
         "max_samples": args.max_samples,
         "seed": args.seed,
+        **prepare_settings(args),
     }
     fingerprint = start_job("fit-rules", settings, args.input, args.out, force=args.force)
     if fingerprint is None:
         return 0
     out = Path(args.out)
 
-    frame = read_target_table(args.input, args.target)
-    X = frame.drop(columns=[args.target])
-    y = frame[args.target]
-    if X.shape[1] < 1:
-        raise ValueError(f"{args.input.name} has no feature column besides the target.")
-    if y.isna().any():
-        raise ValueError(
-            f"the target column {args.target!r} has {int(y.isna().sum())} missing values; "
-            "drop those rows first."
-        )
+    # Rules take missing values and categories as they are: nothing is imputed or encoded.
+    prepared = read_prepared_table(args, command="fit-rules", task="classification", impute=False)
+    X, y = prepared.X, prepared.y
 
     from tabsift.rules import Binarizer, BooleanRuleClassifier
 
@@ -153,11 +159,19 @@ def run(args):
         if explanation[column].map(lambda v: isinstance(v, list)).any():
             explanation[column] = explanation[column].map(lambda v: "; ".join(map(str, v)))
     write_table(explanation, out / "explanation.csv")
-    _write_report(clf, text, description, explanation, model, args.input.name, out / "report")
+    _write_report(
+        clf, text, description, explanation, model, prepared, args.input.name, out / "report"
+    )
     mark_finished(
         out,
         fingerprint,
-        {"input": str(args.input), "settings": settings, "rule": text, "n_rows": len(frame)},
+        {
+            "input": str(args.input),
+            "settings": settings,
+            "rule": text,
+            "n_rows": len(X),
+            "preparation": prepared.steps,
+        },
     )
     lines = text.splitlines()
     print(f"tabsift fit-rules: {lines[0]}" + (" ..." if len(lines) > 1 else ""))
@@ -167,7 +181,7 @@ def run(args):
     return 0
 
 
-def _write_report(clf, text, description, explanation, model, input_name, folder):
+def _write_report(clf, text, description, explanation, model, prepared, input_name, folder):
     from tabsift.report import Report
 
     report = Report(f"tabsift fit-rules: {input_name}")
@@ -182,6 +196,7 @@ def _write_report(clf, text, description, explanation, model, input_name, folder
     except Exception as exc:  # a plot must never lose the job's results
         print(f"tabsift fit-rules: rule plot skipped ({exc})", file=sys.stderr)
     report.add_section("Rule", **section)
+    add_preparation_section(report, prepared)
     import pandas as pd
 
     literals = pd.DataFrame(model["literals"])

@@ -84,7 +84,11 @@ def read_table(path, *, na_values=None, allow_empty=False):
         else:
             sep = "\t" if suffix == ".tsv" else ","
             header = _csv_header(path, sep)
-            frame = pd.read_csv(path, sep=sep, na_values=list(na_values or ()))
+            # index_col=False: data rows ending in a separator (trailing commas) must not
+            # turn the first column into the index and shift every other one.
+            frame = pd.read_csv(
+                path, sep=sep, na_values=list(na_values or ()), index_col=False
+            )
     except pd.errors.EmptyDataError:
         raise TableError(
             f"{path.name} holds no table (no header row); check that it is a "
@@ -94,6 +98,8 @@ def read_table(path, *, na_values=None, allow_empty=False):
         raise TableError(f"{path.name} could not be read as a table: {err}") from None
     seen, twice = set(), []
     for name in header:
+        if not name.strip():
+            continue  # unnamed columns (R's row names, trailing commas) become 'Unnamed: k'
         if name in seen and name not in twice:
             twice.append(name)
         seen.add(name)

@@ -4,11 +4,30 @@ import copy
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tabsift.expr._errors import ExpressionError
 from tabsift.expr._evaluate import _to_namespace, get_namespace
 from tabsift.expr._expression import Expression, parse
+from tabsift.table import TableError, check_column_names, describe_columns, is_plain_numeric
+from tabsift.table._errors import quote_names
+from tabsift.table._types import category_values, numeric_values
+
+_FLOATS = [np.float64, np.float32]
+
+
+def _is_frame(X):
+    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
+
+
+def _has_text(X):
+    """A 2-D NumPy array of objects or strings (it may hold text columns)."""
+    return isinstance(X, np.ndarray) and X.dtype.kind in "OUS" and X.ndim == 2
+
+
+def _example(values):
+    """The first value of a column that is not missing, as text."""
+    return next((v for v in category_values(values) if v is not None), None)
 
 
 def _in_formula(err, key):
@@ -61,6 +80,18 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
     conditions such as ``x0 > 1`` become 0.0 and 1.0. NaN in the input is
     accepted; it reaches the output of a formula only with
     ``check_finite=False``.
+
+    A DataFrame need not be all numbers. What each column holds is read by
+    :func:`tabsift.table.describe_columns`: numbers stored as text are read
+    as numbers (placeholders such as ``?`` or ``n/a`` as NaN), bool columns
+    as 0 and 1, datetime columns as days since 1970-01-01. A column of text
+    or categories raises a :class:`~tabsift.table.TableError` naming it when
+    a formula uses it, or when ``keep_input=True`` (the output is a float
+    array, which cannot carry text): apply the transformer to the numeric
+    columns only, e.g. in a
+    :class:`~sklearn.compose.ColumnTransformer` with
+    ``remainder="passthrough"``, or pass ``keep_input=False``, which leaves
+    unused text columns out.
 
     Examples
     --------
@@ -122,15 +153,24 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric input. DataFrame column names name the formula columns.
+            Numeric input, or a DataFrame with text columns the formulas do
+            not use (see Notes). DataFrame column names name the formula
+            columns.
         y : None
             Ignored.
 
         Returns
         -------
         self : FormulaTransformer
+
+        Raises
+        ------
+        TableError
+            If ``X`` has duplicate column names, or a column holding text is
+            used by a formula or would be kept (``keep_input=True``).
         """
-        validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        check_column_names(X, owner="FormulaTransformer")
+        _, text_columns = self._validate(X, reset=True)
         names = self._input_names()
         expressions = {}
         for key, formula in self._named_formulas():
@@ -151,8 +191,67 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
                     "it, or pass keep_input=False."
                 )
             expressions[key] = expression
+        self._check_text(text_columns, expressions)
         self.expressions_ = expressions
         return self
+
+    def _validate(self, X, *, reset):
+        """``X`` as a float array, and ``[(name, values)]`` of its columns that hold text.
+
+        Numeric input goes through scikit-learn's ``validate_data`` as it always did. A
+        DataFrame with other columns (or an array of objects that does not convert) is read
+        column by column through the table layer; its text columns are NaN in the array
+        and returned, for :meth:`_check_text`.
+        """
+        if not (_is_frame(X) and not is_plain_numeric(X)):
+            try:
+                X = validate_data(
+                    self, X, reset=reset, dtype=_FLOATS, ensure_all_finite="allow-nan"
+                )
+                return X, []
+            except ValueError:
+                if not _has_text(X):
+                    raise
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        names = self._input_names()
+        if _is_frame(X):
+            columns = [X.iloc[:, j] for j in range(X.shape[1])]
+        else:
+            columns = [X[:, j] for j in range(X.shape[1])]
+        values = np.full((X.shape[0], X.shape[1]), np.nan)
+        text = []
+        for j, info in enumerate(describe_columns(X)):
+            if info.is_numeric:
+                values[:, j] = numeric_values(columns[j], info)
+            elif info.kind != "empty":
+                text.append((names[j], columns[j]))
+        return check_array(values, dtype=_FLOATS, ensure_all_finite="allow-nan"), text
+
+    def _check_text(self, text, expressions):
+        """Raise a :class:`TableError` for text columns that a formula or the output needs."""
+        if not text:
+            return
+        used = {}
+        for key, expression in expressions.items():
+            for column in expression.columns:
+                used.setdefault(column, key)
+        for name, values in text:
+            if name in used:
+                raise TableError(
+                    f"column {name!r} holds text such as {_example(values)!r}, but formula "
+                    f"{used[name]!r} computes with it and formulas need numbers: convert it "
+                    "first (pandas.to_numeric for numbers, or encode categories as numbers), "
+                    "or leave it out of the formula."
+                )
+        if self.keep_input:
+            names = [name for name, _ in text]
+            raise TableError(
+                f"column(s) {quote_names(names)} hold text (such as {_example(text[0][1])!r}); "
+                "FormulaTransformer returns a float array and cannot pass text through with "
+                "keep_input=True: apply it to the numeric columns only, e.g. "
+                "ColumnTransformer([('formulas', FormulaTransformer(...), numeric_columns)], "
+                "remainder='passthrough'), or pass keep_input=False."
+            )
 
     def transform(self, X):
         """Return the input columns (if ``keep_input``) followed by one column per formula.
@@ -160,7 +259,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric input with the columns seen in :meth:`fit`.
+            Input with the columns seen in :meth:`fit` (see :meth:`fit`).
 
         Returns
         -------
@@ -168,9 +267,8 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
             Floating point; see :meth:`get_feature_names_out` for the names.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan"
-        )
+        X, text = self._validate(X, reset=False)
+        self._check_text(text, self.expressions_)
         xp = get_namespace(X)
         X = _to_namespace(X, xp)
         names = self._input_names()

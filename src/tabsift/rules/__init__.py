@@ -6,7 +6,10 @@
   with optional LLM help (BoolXLLM): feature pre-selection and
   plain-language descriptions.
 - :class:`Binarizer` turns numeric and categorical columns into those
-  literals (quantile, user or LLM-proposed thresholds).
+  literals (quantile, user or LLM-proposed thresholds). It reads raw tables
+  as :mod:`tabsift.table` describes them: numbers stored as text get
+  thresholds, placeholders such as ``?`` are missing values (literals false),
+  columns without any value give no literal.
 - :class:`Rule`, :class:`Operator`, :class:`Literal` and :class:`Constant`
   are the learned rule as data: evaluated by vectorised code, printed by
   ``export_text``, serialised by ``to_dict`` / ``from_dict``, drawn by ``plot``.

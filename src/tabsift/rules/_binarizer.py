@@ -3,6 +3,7 @@
 import json
 import math
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -11,6 +12,8 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tabsift.backend import asarray, device, get_namespace, namespace_name, to_numpy
 from tabsift.rules._rule import condition_text, is_finite_number
+from tabsift.table import TableError, check_column_names, describe_column
+from tabsift.table._types import category_values, numeric_values
 
 _SIGNIFICANT = 3
 
@@ -48,41 +51,46 @@ def _input_namespace(X):
     return xp, native
 
 
-def _is_categorical(values):
-    import pandas as pd
+def _column_numbers(name, values, info=None):
+    """A column read as float numbers (NaN where missing), or None when it holds text.
 
-    dtype = getattr(values, "dtype", None)
-    if dtype is None:
-        return True
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
-        return True
-    return not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype))
-
-
-def _as_float(values):
-    """Float copy of a numeric column (nullable dtypes: missing -> NaN); None if not numeric."""
-    import pandas as pd
-
+    What the column holds comes from the table layer (:func:`tabsift.table.describe_column`):
+    numbers stored as text are parsed, placeholders such as ``?`` are missing values.
+    """
     dtype = getattr(values, "dtype", None)
     if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
-        return np.asarray(values, dtype=np.float64)  # fast path: plain numpy-backed numbers
-    try:
-        return pd.to_numeric(pd.Series(values), errors="raise").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-    except (TypeError, ValueError):
-        return None
+        return np.asarray(values, dtype=np.float64)  # fast path: plain numbers
+    info = describe_column(name, values) if info is None else info
+    if info.kind == "empty":
+        return np.full(len(values), np.nan)
+    return numeric_values(values, info) if info.is_numeric else None
 
 
-def _category_keys(values):
-    """String keys of a column's values (None where missing): categories compare by their text."""
+def _numbers_now(name, values):
+    """A column that held numbers during fit, as numbers; text in it now reads as missing.
+
+    New rows may hold a value no training row had (``'rotary'`` in a column of cylinder
+    counts). Like an unseen category, it makes every literal of its column false; a warning
+    names the column and the value.
+    """
     import pandas as pd
 
-    values = np.asarray(values, dtype=object)
-    missing = pd.isna(values) if values.size else np.zeros(0, dtype=bool)
-    if np.ndim(missing) == 0:
-        missing = np.zeros(values.shape, dtype=bool)
-    return [None if m else str(v) for v, m in zip(values, missing, strict=True)]
+    numbers = _column_numbers(name, values)
+    if numbers is not None:
+        return numbers
+    keys = category_values(values)
+    numbers = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    text = [k for k, v in zip(keys, numbers, strict=True) if k is not None and np.isnan(v)]
+    warnings.warn(
+        f"column {name!r} held numbers during fit, but {len(text)} value(s) now are text "
+        f"(such as {text[0]!r}); they are read as missing, which makes every literal of the "
+        "column false. Replace them with numbers, or NaN, to silence this warning.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return numbers
 
 
 class Binarizer(TransformerMixin, BaseEstimator):
@@ -97,6 +105,16 @@ class Binarizer(TransformerMixin, BaseEstimator):
     the other is its negation). The output is a boolean matrix whose columns
     are named like ``glucose > 127`` (:meth:`get_feature_names_out`), the
     input of :class:`BooleanRuleClassifier`.
+
+    What a column holds is read by :func:`tabsift.table.describe_column`, as
+    everywhere in tabsift: numbers stored as text (a column of ``'41'``,
+    ``'?'``, ``'35'``) are numbers and get thresholds; placeholder tokens
+    (``?``, ``NA``, ``n/a``, ``-``, empty text, see
+    :data:`tabsift.table.PLACEHOLDERS`) are missing values, never a category;
+    datetime columns are numbers (days since 1970-01-01). A missing value
+    makes every literal of its column false. A column without any value (all
+    missing, e.g. from trailing commas in a CSV file) gives no literal and is
+    listed in ``empty_columns_``.
 
     Parameters
     ----------
@@ -145,6 +163,14 @@ class Binarizer(TransformerMixin, BaseEstimator):
         (ignored).
     llm_reply_ : dict or None
         The validated JSON the LLM returned (``strategy="llm"``).
+    column_kinds_ : dict of {str: str}
+        What each input column holds (a kind of
+        :data:`tabsift.table.KINDS`: ``"numeric"``, ``"numeric_text"``,
+        ``"boolean"``, ``"categorical"``, ``"empty"``, ...).
+    empty_columns_ : list of str
+        The input columns without a single value; they give no literal (in
+        neither ``thresholds_`` nor ``categories_``). A column you gave
+        thresholds for is never listed here.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -165,6 +191,14 @@ class Binarizer(TransformerMixin, BaseEstimator):
     ['age > 42.5', "smoker == 'yes'"]
     >>> binarizer.transform(X).astype(int).tolist()
     [[0, 0], [0, 1], [1, 0], [1, 1]]
+
+    Numbers stored as text with ``?`` for missing get thresholds, and an
+    empty column gives no literal:
+
+    >>> raw = pd.DataFrame({"V6": ["1", "10", "?", "3"], "note": ["?", "", None, "n/a"]})
+    >>> binarizer = Binarizer(n_thresholds=1).fit(raw)
+    >>> list(binarizer.get_feature_names_out()), binarizer.empty_columns_
+    (['V6 > 3'], ['note'])
     """
 
     _parameter_constraints = {
@@ -255,15 +289,23 @@ class Binarizer(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric and/or categorical columns; NaN (or missing) is allowed
-            and makes every literal of its column false.
+            Numeric and/or categorical columns, numbers stored as text
+            included; NaN (or missing, or a placeholder such as ``?``) is
+            allowed and makes every literal of its column false.
         y : None
             Ignored.
 
         Returns
         -------
         self : Binarizer
+
+        Raises
+        ------
+        TableError
+            If ``X`` has duplicate column names, or ``thresholds`` names a
+            column that holds text.
         """
+        check_column_names(X, owner="Binarizer")
         names, columns = self._columns(X, reset=True)
         if self.strategy == "llm" and self.llm is None:
             raise ValueError(
@@ -271,19 +313,26 @@ class Binarizer(TransformerMixin, BaseEstimator):
                 "strategy='quantile'."
             )
         user = self._user_thresholds(names)
+        # What each column holds comes from the table layer: numbers stored as text (with
+        # '?' for missing) are numbers, placeholders are missing, empty columns give nothing.
         numeric, categorical = {}, {}
+        self.column_kinds_, self.empty_columns_ = {}, []
         for name, values in zip(names, columns, strict=True):
-            dtype = getattr(values, "dtype", None)
-            is_bool = isinstance(dtype, np.dtype) and dtype.kind == "b"
-            as_float = None if _is_categorical(values) and not is_bool else _as_float(values)
-            if as_float is None and name not in user:
-                categorical[name] = values
+            info = describe_column(name, values)
+            self.column_kinds_[name] = info.kind
+            if info.kind == "empty" and name not in user:
+                self.empty_columns_.append(name)
+            elif info.is_numeric or info.kind == "empty":
+                numeric[name] = _column_numbers(name, values, info)
+            elif name in user:
+                example = next(v for v in category_values(values) if v is not None)
+                raise TableError(
+                    f"thresholds were given for column {name!r}, but it is not numeric: it "
+                    f"holds text such as {example!r}; leave it out of thresholds (its values "
+                    "become literals 'column == value'), or convert it to numbers first."
+                )
             else:
-                if as_float is None:
-                    raise ValueError(
-                        f"thresholds were given for column {name!r}, but it is not numeric."
-                    )
-                numeric[name] = as_float
+                categorical[name] = values
 
         self.thresholds_, self.threshold_source_, self.categories_ = {}, {}, {}
         self.llm_fallbacks_, self.llm_reply_, self.llm_unknown_columns_ = {}, None, []
@@ -334,7 +383,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
                         "value": v,
                         "name": condition_text(name, "==", v),
                     }
-                    for v in self.categories_[name]
+                    for v in self.categories_.get(name, [])  # empty columns have none
                 ]
         self.literals_ = literals
 
@@ -357,7 +406,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
         return out
 
     def _frequent(self, values):
-        keys = _category_keys(values)
+        # Categories compare by their text; placeholders ('?', 'n/a', ...) are missing.
+        keys = category_values(values)
         counts = {}
         first = {}
         for key, value in zip(keys, np.asarray(values, dtype=object), strict=True):
@@ -375,8 +425,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
             value = first[key]
             if isinstance(value, np.generic):
                 value = value.item()
-            if not isinstance(value, (str, bool, numbers.Number)):
-                value = key
+            if isinstance(value, str) or not isinstance(value, (bool, numbers.Number)):
+                value = key  # the text it is compared by (surrounding spaces stripped)
             kept.append(value)
         return kept
 
@@ -478,8 +528,10 @@ class Binarizer(TransformerMixin, BaseEstimator):
         -------
         Z : array of bool of shape (n_samples, n_literals)
             Column ``i`` says where literal ``literals_[i]`` holds; NaN,
-            missing and unseen categories make literals false. A NumPy
-            array, or an array of the namespace it was computed in.
+            missing values, placeholders and unseen categories make literals
+            false, as does text in a column that held numbers during fit
+            (with a warning naming the column). A NumPy array, or an array
+            of the namespace it was computed in.
 
         Examples
         --------
@@ -522,7 +574,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
     def _transform_on(self, X, xp, native):
         """The literal matrix on namespace ``xp``: numeric literals compared there."""
         names = self._names()
-        categorical = [n for n in names if n not in self.thresholds_ and self.categories_[n]]
+        categorical = [n for n in names if self.categories_.get(n)]
         if native:
             if categorical:
                 raise ValueError(
@@ -543,12 +595,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
             moved = [n for n in names if self.thresholds_.get(n)]
             host = []
             for name in moved:
-                values = _as_float(by_column[name])
-                if values is None:
-                    raise ValueError(
-                        f"column {name!r} was numeric during fit but is not numeric now."
-                    )
-                host.append(values)
+                host.append(_numbers_now(name, by_column[name]))
             n = len(columns[0]) if columns else 0
             matrix = asarray(np.column_stack(host) if host else np.zeros((n, 0)), xp=xp)
             numeric = {name: matrix[:, j : j + 1] for j, name in enumerate(moved)}
@@ -562,8 +609,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
                     cut = xp.asarray(thresholds, dtype=xp.float64, device=device(column))
                     # NaN > t is False: missing values make every literal of the column false.
                     blocks.append(column > xp.reshape(cut, (1, -1)))
-            elif self.categories_[name]:
-                keys = np.asarray(_category_keys(by_column[name]), dtype=object)
+            elif self.categories_.get(name):
+                keys = category_values(by_column[name])
                 hits = np.column_stack([keys == str(v) for v in self.categories_[name]])
                 blocks.append(asarray(hits, xp=xp, dtype="bool"))
         if not blocks:
@@ -581,20 +628,16 @@ class Binarizer(TransformerMixin, BaseEstimator):
             if name in self.thresholds_:
                 thresholds = self.thresholds_[name]
                 if thresholds:
-                    values = _as_float(by_column[name])
-                    if values is None:
-                        raise ValueError(
-                            f"column {name!r} was numeric during fit but is not numeric now."
-                        )
+                    values = _numbers_now(name, by_column[name])
                     with np.errstate(invalid="ignore"):
                         Z[:, position : position + len(thresholds)] = (
                             values[:, None] > np.asarray(thresholds)[None, :]
                         )
                 position += len(thresholds)
             else:
-                categories = self.categories_[name]
+                categories = self.categories_.get(name, [])  # empty columns have none
                 if categories:
-                    keys = np.asarray(_category_keys(by_column[name]), dtype=object)
+                    keys = category_values(by_column[name])
                     for i, value in enumerate(categories):
                         Z[:, position + i] = keys == str(value)
                 position += len(categories)

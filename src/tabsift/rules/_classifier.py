@@ -20,6 +20,7 @@ from tabsift.rules._describe import check_description, describe_node, describe_r
 from tabsift.rules._refine import refine_thresholds, reindex
 from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule, host_namespace
 from tabsift.rules._search import METRICS, Scorer, anneal, baseline, polish, simplify
+from tabsift.table import check_column_names, check_target
 from tabsift.utils import progress
 
 
@@ -320,21 +321,30 @@ default="balanced_accuracy"
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Raw numeric and/or categorical columns (NaN allowed).
+            Raw numeric and/or categorical columns: numbers stored as text,
+            placeholders such as ``?`` (missing) and NaN allowed (see
+            :class:`Binarizer`; a column without any value is left out).
         y : array-like of shape (n_samples,)
-            Class labels, at least 2 classes.
+            Class labels (numbers, text or bool), at least 2 classes.
 
         Returns
         -------
         self : BooleanRuleClassifier
+
+        Raises
+        ------
+        TableError
+            If ``X`` has duplicate column names, or ``y`` has missing values.
         """
         self._check_settings()
         if y is None:
             raise ValueError(
                 "BooleanRuleClassifier requires y to be passed, but the target y is None."
             )
+        check_column_names(X, owner="BooleanRuleClassifier")
         X = self._check_X(X, reset=True)
         y = column_or_1d(y, warn=True)
+        check_target(y, owner="BooleanRuleClassifier")
         check_classification_targets(y)
         binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
         # The search runs on NumPy whatever the configured array backend (see _search.py).
@@ -443,7 +453,7 @@ default="balanced_accuracy"
 
     def _refinable_columns(self, X):
         """Training values of the columns whose thresholds came from quantiles."""
-        from tabsift.rules._binarizer import _as_float
+        from tabsift.rules._binarizer import _column_numbers
 
         sources = self.binarizer_.threshold_source_
         wanted = {c for c, source in sources.items() if source == "quantile"}
@@ -451,7 +461,7 @@ default="balanced_accuracy"
             return {}
         names, columns = self.binarizer_._columns(X, reset=False)
         return {
-            name: _as_float(values)
+            name: _column_numbers(name, values)
             for name, values in zip(names, columns, strict=True)
             if name in wanted
         }

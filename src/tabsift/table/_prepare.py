@@ -171,6 +171,8 @@ def prepare_table(
         y = y.astype(np.float64)
     record("dropped columns (--drop)", drop)
     task = infer_task(y, task, owner=owner)
+    if task == "classification" and y.dtype.kind == "f" and np.all(y == np.round(y)):
+        y = y.astype(np.int64)  # class labels read as numbers: 1, not 1.0
     if task == "classification" and y.nunique() < 2:
         raise TableError(
             f"target column {target!r} of {source} has a single class ({y.iloc[0]!r}); "
@@ -187,8 +189,8 @@ def prepare_table(
         values = X[name]
         info = describe_column(str(name), values, placeholders=placeholders)
         if str(name) in categorical:
-            cats = category_values(values, placeholders=placeholders)
-            out[name] = cats
+            # the category dtype keeps number-like codes ('1', '10') from being read as numbers
+            out[name] = pd.Categorical(category_values(values, placeholders=placeholders))
             lists["forced"].append(name)
             continue
         if info.kind == "empty":

@@ -23,7 +23,14 @@ def _as_1d(y):
                 "column, e.g. df['price']."
             )
         y = y.iloc[:, 0]
-    values = np.asarray(y, dtype=object) if isinstance(y, pd.Series) else np.asarray(y)
+    if isinstance(y, pd.Series):
+        dtype = y.dtype
+        numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else y.to_numpy(
+            dtype=object
+        )
+    else:
+        values = np.asarray(y)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
