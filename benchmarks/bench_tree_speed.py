@@ -72,7 +72,7 @@ def population_benchmark(n_rows, depth, repeat):
     X = rng.normal(size=(n_rows, 10))
     y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0.3) + (X[:, 2] > -0.2)
     X_fit = X[:5000]
-    F, T = forest_population(X_fit, y[:5000], "classification", n_trees=25, max_depth=depth, random_state=0)
+    F, T, M = forest_population(X_fit, y[:5000], "classification", n_trees=25, max_depth=depth, random_state=0)
     forest = RandomForestClassifier(
         n_estimators=25, max_depth=depth, max_samples=2500, random_state=0, n_jobs=1
     ).fit(X_fit, y[:5000])
@@ -83,7 +83,7 @@ def population_benchmark(n_rows, depth, repeat):
     n_classes = 4
 
     def ours():
-        leaves = apply_population(F, T, Xf)
+        leaves = apply_population(F, T, Xf, missing=M)
         value, _ = refit_classification(F, leaves, y, n_classes)
         pred = predictions(value, leaves, "classification")
         return fitness(pred, y, "classification", n_classes=n_classes)

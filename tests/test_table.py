@@ -105,7 +105,8 @@ def test_non_finite_message_names_columns_and_counts():
         check_finite_columns(X, feature_names=["a", "b"], owner="E")
     assert str(info.value) == (
         "column 'a' has 1 infinite value; column 'b' has 2 NaN values; E does not accept NaN "
-        "or inf in X: impute or drop them first, e.g. with sklearn.impute.SimpleImputer."
+        "or infinite values in X: impute or drop them first, e.g. with "
+        "sklearn.impute.SimpleImputer."
     )
 
 
@@ -140,7 +141,7 @@ def test_encode_table_keeps_plain_numeric_input_unchanged():
 
 
 def test_encode_table_without_imputation_names_the_missing_numbers():
-    with pytest.raises(TableError, match=r"column 'income' has 1 NaN value; E does not accept"):
+    with pytest.raises(TableError, match=r"column 'income' has 1 NaN value; E does not accept NaN in X"):
         encode_table(_raw().drop(columns="age"), owner="E", impute=False)
 
 

@@ -158,8 +158,10 @@ def test_categorical_columns_are_one_hot_encoded():
     # Unseen and missing categories go down the 'not this category' side.
     new = pd.DataFrame({"color": ["purple", None, "red"], "size": [1.0, 1.0, 1.0]})
     assert clf.predict(new).tolist() == [0, 0, 1]
-    with pytest.raises(ValueError, match="'size'"):
-        clf.predict(new.assign(size=[np.nan, 1.0, 1.0]))
+    # A missing number takes its split's missing side; an infinite one is an error.
+    assert clf.predict(new.assign(size=[np.nan, 1.0, 1.0])).shape == (3,)
+    with pytest.raises(ValueError, match="column 'size' has 1 infinite value"):
+        clf.predict(new.assign(size=[np.inf, 1.0, 1.0]))
 
 
 def test_bad_inputs_have_clear_messages(planted):
@@ -170,34 +172,40 @@ def test_bad_inputs_have_clear_messages(planted):
         EvolvedTreeClassifier("gpt-4o", n_generations=0).fit(X, y)
     with pytest.raises(ValueError, match="max_depth"):
         EvolvedTreeClassifier(max_depth=0).fit(X, y)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="y has 1 missing value"):
         EvolvedTreeRegressor(n_generations=0).fit(X, np.where(np.arange(len(y)) == 0, np.nan, y))
 
 
 # ------------------------------------------------------------ the structure
 def _toy_tree():
-    # x1 <= 0.5 ? (x0 <= -1 ? A : B) : C
+    # x1 <= 0.5 ? (x0 <= -1 ? A : B) : C; a missing bmi goes right, a missing age left
     feature = np.array([1, 0, -1, -1, -1, -1, -1])
     threshold = np.array([0.5, -1.0, 0, 0, 0, 0, 0])
+    missing = np.array([False, True, True, True, True, True, True])
     value = np.array([[0.5, 0.5]] * 7)
     value[3], value[4], value[2] = [0.9, 0.1], [0.3, 0.7], [0.2, 0.8]
-    return Tree(feature, threshold, value, [10, 6, 4, 3, 3, 0, 0], ["age", "bmi"], np.array(["no", "yes"]))
+    return Tree(
+        feature, threshold, value, [10, 6, 4, 3, 3, 0, 0], ["age", "bmi"], np.array(["no", "yes"]),
+        missing_go_to_left=missing,
+    )
 
 
 def test_export_text_is_pinned():
     assert _toy_tree().export_text() == (
         "|--- bmi <= 0.5\n"
-        "|   |--- age <= -1.0\n"
+        "|   |--- age <= -1.0 or missing\n"
         "|   |   |--- class: no (n=3, p=0.90)\n"
         "|   |--- age > -1.0\n"
         "|   |   |--- class: yes (n=3, p=0.70)\n"
-        "|--- bmi > 0.5\n"
+        "|--- bmi > 0.5 or missing\n"
         "|   |--- class: yes (n=4, p=0.80)"
     )
     assert _toy_tree().to_dict() == {
         "bmi": {
-            "<= 0.5": {"age": {"<= -1.0": {"value": "no"}, "> -1.0": {"value": "yes"}}},
-            "> 0.5": {"value": "yes"},
+            "<= 0.5": {
+                "age": {"<= -1.0 or missing": {"value": "no"}, "> -1.0": {"value": "yes"}}
+            },
+            "> 0.5 or missing": {"value": "yes"},
         }
     }
     assert _toy_tree().depth == 2 and _toy_tree().n_leaves == 3
@@ -206,23 +214,26 @@ def test_export_text_is_pinned():
 def test_text_round_trip_and_prediction():
     tree = _toy_tree()
     schema = TreeSchema(["age", "bmi"], [-5, -5], [5, 5], max_depth=2)
-    f, t = text_to_arrays(tree.to_text(indent=2), schema)
+    f, t, m, stated = text_to_arrays(tree.to_text(indent=2), schema)
     np.testing.assert_array_equal(f, tree.feature)
     np.testing.assert_allclose(t, tree.threshold)
-    X = np.array([[-2.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
-    assert tree.predict(X).tolist() == ["no", "yes", "yes"]
-    assert tree.apply(X).tolist() == [3, 4, 2]
+    np.testing.assert_array_equal(m, tree.missing_go_to_left)
+    assert stated.tolist() == [True, True] + [False] * 5
+    X = np.array([[-2.0, 0.0], [0.0, 0.0], [0.0, 1.0], [np.nan, 0.0], [-2.0, np.nan]])
+    assert tree.predict(X).tolist() == ["no", "yes", "yes", "no", "yes"]
+    assert tree.apply(X).tolist() == [3, 4, 2, 3, 2]
 
 
 def test_forest_trees_keep_their_partition():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 4))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    F, T = forest_population(X, y, "classification", n_trees=5, max_depth=3, random_state=0)
+    X[::7, 1] = np.nan  # scikit-learn's forests learn where missing values go; so do ours
+    F, T, M = forest_population(X, y, "classification", n_trees=5, max_depth=3, random_state=0)
     forest = RandomForestClassifier(
         n_estimators=5, max_depth=3, max_samples=150, random_state=0, n_jobs=1
     ).fit(X, y)
-    ours = apply_population(F, T, X)
+    ours = apply_population(F, T, X, missing=M)
     for p, estimator in enumerate(forest.estimators_):
         theirs = estimator.apply(X.astype(np.float32))
         # Same rows end together in both representations.
@@ -240,6 +251,16 @@ def test_population_evaluation_matches_on_every_backend(xp):
     np.testing.assert_array_equal(got, expected)
     # Leaves only: 3..6 for the first tree, 1..2 for the second.
     assert set(np.unique(expected[0])) <= {3, 4, 5, 6} and set(np.unique(expected[1])) == {1, 2}
+    # Missing values take each node's side, on every backend.
+    X[::5, 0], X[1::5, 2] = np.nan, np.nan
+    M = np.array([[False, True, False, True, True, True, True], [False] + [True] * 6])
+    expected = apply_population(F, T, X, missing=M)
+    got = apply_population(F, T, xp.asarray(X), missing=M, xp=xp)
+    np.testing.assert_array_equal(got, expected)
+    assert (expected[0, ::5] >= 5).all()  # root: a missing x0 goes right
+    assert (expected[1, 1::5] == 2).all()  # a missing x2 goes right
+    # Without flags, a missing value goes left (a comparison with NaN is False).
+    assert (apply_population(F, T, X)[1, 1::5] == 1).all()
 
 
 def test_leaf_refit_smooths_toward_the_parent():
@@ -255,12 +276,16 @@ def test_leaf_refit_smooths_toward_the_parent():
 
 def test_crossover_keeps_depth_and_valid_structure():
     rng = np.random.RandomState(0)
-    a = (np.array([0, 1, 1, -1, -1, -1, -1]), np.array([0.0, 1, 2, 0, 0, 0, 0]))
-    b = (np.array([2, 0, 1, -1, -1, -1, -1]), np.array([5.0, 6, 7, 0, 0, 0, 0]))
+    left, right = np.ones(7, dtype=bool), np.array([False, False, False] + [True] * 4)
+    a = (np.array([0, 1, 1, -1, -1, -1, -1]), np.array([0.0, 1, 2, 0, 0, 0, 0]), left)
+    b = (np.array([2, 0, 1, -1, -1, -1, -1]), np.array([5.0, 6, 7, 0, 0, 0, 0]), right)
     for _ in range(50):
-        f, t = subtree_crossover(a, b, rng)
+        f, t, m = subtree_crossover(a, b, rng)
         alive = reachable(f)
-        assert (f[~alive] == -1).all()
+        assert (f[~alive] == -1).all() and m[f < 0].all()
+        # A node copied from b keeps b's missing side with its split.
+        for i in np.flatnonzero(alive & (f >= 0)):
+            assert m[i] == (t[i] < 5)
         # Every internal node has both children inside the array.
         for i in np.flatnonzero(alive & (f >= 0)):
             assert 2 * i + 2 < len(f)
@@ -283,31 +308,40 @@ def test_split_search_equals_evaluating_every_cut():
     X = rng.normal(size=(400, 3))
     feature = np.array([0, 1, 2, -1, -1, -1, -1])
     threshold = np.array([0.1, 0.3, -0.2, 0, 0, 0, 0.0])
-    cuts = cut_points(X)
+    missing = np.array([True, False, True, True, True, True, True])
     targets = {
         "classification": ((X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)).astype(np.int64),
         "regression": X[:, 0] * 2 + rng.normal(size=400),
     }
+    X[rng.random(size=X.shape) < 0.15] = np.nan  # both sides for missing values are scored
+    cuts = cut_points(X)
     for task, y in targets.items():
         n_classes = 3 if task == "classification" else None
         evaluator = Evaluator(X, y, None, None, task, n_classes=n_classes)
         for position in (0, 1, 2):
-            F, T = tune_variants(feature, threshold, position, cuts)
-            brute = evaluator.evaluate(F, T)["train"]
-            fast = tune_node(feature, threshold, position, cuts[feature[position]], X, y, task,
-                             n_classes=n_classes)
-            np.testing.assert_allclose(fast, brute, atol=1e-12)
+            F, T, M = tune_variants(feature, threshold, missing, position, cuts)
+            brute = evaluator.evaluate(F, T, M)["train"]
+            fast = tune_node(feature, threshold, missing, position, cuts[feature[position]], X, y,
+                             task, n_classes=n_classes)
+            np.testing.assert_allclose(fast.ravel(), brute, atol=1e-12)
 
 
+@pytest.mark.parametrize("with_missing", [False, True])
 @pytest.mark.parametrize("estimator_class", [EvolvedTreeClassifier, EvolvedTreeRegressor])
-def test_forced_backend_gives_the_same_tree(estimator_class):
+def test_forced_backend_gives_the_same_tree(estimator_class, with_missing):
     pytest.importorskip("array_api_strict")
     import tabsift
 
     task = "classification" if estimator_class is EvolvedTreeClassifier else "regression"
     data = make_planted_tree(n_samples=300, depth=2, task=task, random_state=0)
+    X = data.data.to_numpy().copy()
+    if with_missing:
+        X[np.random.default_rng(0).random(X.shape) < 0.15] = np.nan
     params = dict(max_depth=2, population_size=6, n_generations=2, random_state=0)
-    numpy_fit = estimator_class(**params).fit(data.data, data.target)
+    numpy_fit = estimator_class(**params).fit(X, data.target)
     with tabsift.config_context(array_backend="array_api_strict"):
-        strict_fit = estimator_class(**params, verbose=1).fit(data.data, data.target)
+        strict_fit = estimator_class(**params, verbose=1).fit(X, data.target)
     assert _same_tree(numpy_fit, strict_fit)
+    np.testing.assert_array_equal(
+        numpy_fit.tree_.missing_go_to_left, strict_fit.tree_.missing_go_to_left
+    )

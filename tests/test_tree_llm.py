@@ -176,17 +176,30 @@ def test_reply_parser_is_tolerant_but_strict_about_trees():
         "Here you go:\n```\n{'age': {'<= 40': {bmi: {'<=25.5': {'value': 'no'}, "
         "'>25.5': {'value': 'yes',}}}, '> 40': {'value': True}}}\n```\nDone."
     )
-    f, t = text_to_arrays(text, schema)
+    f, t, m, stated = text_to_arrays(text, schema)
     assert f[:3].tolist() == [0, 1, -1] and t[:2].tolist() == [40.0, 25.5]
+    assert m.all() and not stated.any()  # no side written: left, until the run learns one
     # The feature in the keys, and a wrapper object.
-    f2, t2 = text_to_arrays('{"tree": {"age <= 40": {"value": 0}, "age > 40": {"value": 1}}}', schema)
+    f2, t2, _, _ = text_to_arrays(
+        '{"tree": {"age <= 40": {"value": 0}, "age > 40": {"value": 1}}}', schema
+    )
     assert f2[0] == 0 and t2[0] == 40.0
+    # The branch missing values take, in the ways a model writes it.
+    for text, left in [
+        ('{"age": {"<= 40": {"value": 0}, "> 40 or missing": {"value": 1}}}', False),
+        ("{'age': {'<= 40 (or missing)': 0, '> 40': 1}}", True),
+        ('{"age": {"<=40": 0, ">40 | NaN": 1}}', False),
+        ('{"age <= 40 or missing": {"value": 0}, "age > 40": {"value": 1}}', True),
+    ]:
+        _, _, m3, stated3 = text_to_arrays(text, schema)
+        assert m3[0] == left and stated3[0], text
     for bad, reason in [
         ("no tree here", "unparsable"),
         ('{"age": {"<= 40": {"value": 0}}}', "malformed"),
         ('{"height": {"<= 4": {"value": 0}, "> 4": {"value": 1}}}', "unknown_feature"),
         ('{"bmi": {"<= 60": {"value": 0}, "> 60": {"value": 1}}}', "threshold_out_of_range"),
         ('{"bmi": {"<= 20": {"value": 0}, "> 21": {"value": 1}}}', "not_complementary"),
+        ('{"bmi": {"<= 20 or missing": 0, "> 20 or missing": 1}}', "not_complementary"),
     ]:
         with pytest.raises(TreeTextError) as err:
             text_to_arrays(bad, schema)
@@ -199,6 +212,29 @@ def test_reply_parser_is_tolerant_but_strict_about_trees():
     with pytest.raises(TreeTextError):
         parse_literal("{" * 5000)
     assert time.monotonic() - start < 2.0
+
+
+def test_llm_tree_without_missing_sides_gets_the_better_one(data):
+    # The planted tree, written without sides, on a table where a missing root value
+    # belongs to the right branch: the run must send missing values right.
+    X = data.data.copy()
+    ((root, branches),) = data.tree.items()
+    threshold = float(next(iter(branches))[3:])
+    right = X[root] > threshold
+    X.loc[right & (np.arange(len(X)) % 3 == 0), root] = np.nan
+    planted = json.dumps(data.tree)
+    with LocalLLMServer(lambda request: planted) as server:
+        clf = EvolvedTreeClassifier(server.client(), **FEW).fit(X, data.target)
+    assert clf.llm_stats_["accepted"] > 0
+    # The model's own trees (its exact threshold) got the right side; so did the result.
+    llm_trees = [
+        entry["tree"] for entry in clf.hall_of_fame_
+        if entry["tree"].feature[0] >= 0 and entry["tree"].threshold[0] == threshold
+    ]
+    assert llm_trees and not any(tree.missing_go_to_left[0] for tree in llm_trees)
+    assert clf.tree_.feature_names[clf.tree_.feature[0]] == root
+    assert not clf.tree_.missing_go_to_left[0]
+    assert any(key.startswith(">") and key.endswith("or missing") for key in clf.to_dict()[root])
 
 
 def test_llm_mode_is_tagged_non_deterministic():

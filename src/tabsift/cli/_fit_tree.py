@@ -1,9 +1,16 @@
 """``tabsift fit-tree``: evolve a decision tree on a CSV/Parquet table.
 
-Writes to ``--out``: ``tree.txt`` (the tree drawn as text, with its scores),
-``tree.json`` (the nested dict, settings and scores), ``tree.png`` (a
-drawing), ``history.csv`` (one row per generation), and last ``job.json``.
-Every file is written atomically. While it runs, the evolution state is saved
+Writes to ``--out``: ``tree.txt`` (the tree drawn as text, with its scores and
+the table preparation steps), ``tree.json`` (the nested dict, settings, scores
+and preparation steps), ``tree.png`` (a drawing), ``history.csv`` (one row per
+generation), and last ``job.json`` (with the preparation steps). Every file is
+written atomically.
+
+The table is prepared as every job prepares it (:func:`tabsift.table.prepare_table`):
+numbers stored as text are read as numbers, placeholders such as ``?`` as missing,
+empty, constant, row-number and identifier columns are dropped, rows without a
+target left out. Nothing is imputed or encoded: the trees route missing values at
+each split and one-hot encode categories themselves. While it runs, the evolution state is saved
 to ``checkpoint.pkl`` after each generation: an interrupted job (or one
 stopped by ``--time-limit``) started again resumes where it stopped, also
 with more ``--generations`` or another time limit; a finished job (same input
@@ -14,18 +21,17 @@ import json
 from pathlib import Path
 
 from tabsift.cli._io import (
+    add_prepare_arguments,
     add_table_job_arguments,
     add_task_argument,
     mark_finished,
     non_negative_int,
     positive_int,
-    read_target_table,
+    prepare_settings,
+    read_prepared_table,
     start_job,
     write_table,
 )
-
-# A float target with more distinct values than this is a regression target for --task auto.
-_MAX_FLOAT_CLASSES = 20
 
 
 def _positive_float(text):
@@ -49,12 +55,14 @@ def add_parser(subparsers):
             "Evolve a shallow decision tree on a CSV/TSV/Parquet table with "
             "EvolvedTreeClassifier or EvolvedTreeRegressor (genetic operators, or an "
             "OpenAI-compatible LLM with --llm-model), and write the tree as text, JSON and a "
-            "picture, with the fitness history. An interrupted job resumes from its "
+            "picture, with the fitness history. Missing values and text columns are fine: "
+            "each split learns where missing values go. An interrupted job resumes from its "
             "checkpoint; a finished one is not redone (use --force to recompute)."
         ),
     )
     add_table_job_arguments(parser, "tree")
     add_task_argument(parser)
+    add_prepare_arguments(parser)
     parser.add_argument("--max-depth", type=positive_int, default=3, help="default: 3")
     parser.add_argument(
         "--generations", type=non_negative_int, default=25, help="default: 25"
@@ -80,22 +88,14 @@ def add_parser(subparsers):
     return parser
 
 
-def _task(y, requested):
-    """``--task auto``: class labels are classification, continuous numbers regression."""
-    if requested != "auto":
-        return requested
-    from sklearn.utils.multiclass import type_of_target
+def _class_labels(y):
+    """Whole-number float labels (read as numbers) as integers, so leaves read ``class: 1``."""
+    import numpy as np
 
-    kind = type_of_target(y.to_numpy(), input_name="y")
-    if kind == "continuous":
-        return "regression"
-    if kind in ("binary", "multiclass"):
-        many = y.dtype.kind == "f" and y.nunique() > _MAX_FLOAT_CLASSES
-        return "regression" if many else "classification"
-    raise ValueError(
-        f"target column has values of type {kind!r}; fit-tree needs class labels or numbers. "
-        "Pass --task classification or --task regression if the type is guessed wrongly."
-    )
+    values = y.to_numpy()
+    if values.dtype.kind == "f" and np.all(values == np.round(values)):
+        return y.astype(np.int64)
+    return y
 
 
 def run(args):
@@ -111,6 +111,7 @@ def run(args):
         "llm_model": args.llm_model,
         "llm_base_url": args.llm_base_url,
         "seed": args.seed,
+        **prepare_settings(args),
     }
     fingerprint = start_job("fit-tree", settings, args.input, args.out, force=args.force)
     if fingerprint is None:
@@ -120,13 +121,22 @@ def run(args):
     if args.force:
         checkpoint.unlink(missing_ok=True)
 
-    frame = read_target_table(args.input, args.target)
-    frame = frame.dropna(subset=[args.target])
-    X = frame.drop(columns=[args.target])
-    y = frame[args.target]
+    # Trees take missing values and categories as they are: nothing is imputed or encoded.
+    prepared = read_prepared_table(args, command="fit-tree", task=args.task, impute=False)
+    X, y, task = prepared.X, prepared.y, prepared.task
     if X.shape[1] < 1:
-        raise ValueError(f"{args.input.name} has no feature column besides the target.")
-    task = _task(y, args.task)
+        from tabsift.table import TableError
+
+        raise TableError(
+            f"{args.input.name} has no feature column besides the target {args.target!r}; "
+            "a tree needs at least one."
+        )
+    if task == "classification":
+        y = _class_labels(y)
+    # --categorical columns stay categories, even where they hold numbers.
+    forced = [c for c in args.categorical if c in X.columns]
+    if forced:
+        X = X.astype({c: "category" for c in forced})
 
     from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor
 
@@ -150,9 +160,11 @@ def run(args):
     try:
         model.fit(X, y)
     except ValueError as err:
-        if "belongs to another run" not in str(err):
+        if "belongs to another run" not in str(err) and "not written by this version" not in str(
+            err
+        ):
             raise
-        # A checkpoint left by a job with other settings: start afresh.
+        # A checkpoint left by a job with other settings (or version): start afresh.
         checkpoint.unlink(missing_ok=True)
         model.fit(X, y)
 
@@ -162,6 +174,9 @@ def run(args):
     header = (
         f"# {estimator_class.__name__} on {args.input.name} (target {args.target!r}), "
         f"{model.n_generations_} generations; {metric} on all rows: {score:.4f}\n"
+        f"# {X.shape[0]} rows, {X.shape[1]} feature columns; table preparation: "
+        + ("none needed" if not prepared.steps else "; ".join(prepared.describe()))
+        + "\n"
     )
     from tabsift.utils import atomic_write_bytes, atomic_write_text
 
@@ -178,6 +193,7 @@ def run(args):
         "stopped_by_time_limit": model.stopped_by_time_limit_,
         "llm_stats": model.llm_stats_,
         "settings": settings,
+        "preparation": prepared.steps,
     }
     atomic_write_text(out / "tree.json", json.dumps(payload, indent=2, default=str))
     atomic_write_bytes(out / "tree.png", _tree_png(model))
@@ -193,7 +209,13 @@ def run(args):
         )
     else:
         checkpoint.unlink(missing_ok=True)
-    summary = {"input": str(args.input), "settings": settings, "score": score}
+    summary = {
+        "input": str(args.input),
+        "settings": settings,
+        "score": score,
+        "n_rows": int(X.shape[0]),
+        "preparation": prepared.steps,
+    }
     mark_finished(out, fingerprint, summary)
     print(
         f"tabsift fit-tree: depth-{model.tree_.depth} tree with {model.tree_.n_leaves} leaves, "

@@ -29,7 +29,11 @@ def check_column_names(X, *, owner):
 
 
 def non_finite_message(names, n_nan, n_inf, *, owner, fix=None):
-    """The message for columns holding NaN or infinite values (one wording everywhere)."""
+    """The message for columns holding NaN or infinite values (one wording everywhere).
+
+    It names only what was found: an estimator that accepts NaN but met
+    infinite values says so, without claiming NaN is the problem.
+    """
     parts = []
     for name, nan, inf in zip(names, n_nan, n_inf, strict=True):
         what = []
@@ -39,8 +43,12 @@ def non_finite_message(names, n_nan, n_inf, *, owner, fix=None):
             what.append(f"{int(inf)} infinite value{'s' if inf != 1 else ''}")
         parts.append(f"column {str(name)!r} has {' and '.join(what)}")
     more = f" (and {len(parts) - 5} more columns)" if len(parts) > 5 else ""
+    found = [w for w, n in (("NaN", sum(n_nan)), ("infinite values", sum(n_inf))) if n]
     fix = fix or "impute or drop them first, e.g. with sklearn.impute.SimpleImputer"
-    return f"{'; '.join(parts[:5])}{more}; {owner} does not accept NaN or inf in X: {fix}."
+    return (
+        f"{'; '.join(parts[:5])}{more}; {owner} does not accept {' or '.join(found)} in X: "
+        f"{fix}."
+    )
 
 
 def check_finite_columns(X, *, feature_names=None, owner="This estimator", fix=None):

@@ -1,44 +1,66 @@
-"""Categorical columns: one-hot encoded inside the estimators, named ``column=category``."""
+"""The columns trees split on: numbers as they are, categories one-hot encoded (``column=category``).
+
+What a column holds is read by the table layer (:func:`tabsift.table.describe_columns`):
+numbers stored as text (``"41"``, with ``"?"`` for missing, as UCI's files come) are
+numbers, placeholder tokens are missing values (NaN, routed at each split), and only
+categorical and text columns are one-hot encoded.
+"""
+
+import warnings
 
 import numpy as np
 
-
-def non_numeric_columns(X):
-    """Positions of the columns of a pandas DataFrame that are not numeric or bool."""
-    if not type(X).__module__.startswith("pandas") or not hasattr(X, "dtypes"):
-        return []
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    return [
-        j
-        for j, dtype in enumerate(X.dtypes)
-        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-    ]
+from tabsift.table import MAX_CATEGORIES, TableError, check_finite_columns, describe_column
+from tabsift.table._types import category_values, numeric_values
 
 
-def _is_missing(values):
-    import pandas as pd
+def _column(X, j):
+    if type(X).__module__.startswith("pandas") and hasattr(X, "iloc"):
+        return X.iloc[:, j]
+    return np.asarray(X)[:, j]
 
-    return np.asarray(pd.isna(values), dtype=bool)
+
+def check_no_infinity(values, names, *, owner):
+    """Raise the shared non-finite message for columns holding +-inf (NaN is fine here)."""
+    infinite = np.isinf(values)
+    if not infinite.any():
+        return
+    bad = infinite.any(axis=0)
+    check_finite_columns(
+        np.where(np.isnan(values), 0.0, values)[:, bad],
+        feature_names=[name for name, b in zip(names, bad, strict=True) if b],
+        owner=owner,
+        fix="replace infinite values with NaN (missing values are accepted: each split "
+        "learns where they go) or drop those rows",
+    )
 
 
 class OneHotLayout:
     """How input columns map to the columns trees split on.
 
-    A numeric column is kept; a categorical column becomes one 0/1 column per
-    category seen in ``fit`` (``"color=red"``). A missing or unseen category
-    gives 0 in every one of its columns, so it follows the ``<= 0.5`` branch of
-    every split on them.
+    A numeric column (numbers, booleans, numbers stored as text, dates as
+    days) is kept, its missing values NaN. A categorical or text column
+    becomes one 0/1 column per category seen in ``fit`` (``"color=red"``; the
+    ``MAX_CATEGORIES`` most frequent ones when there are more). A missing,
+    unseen or pooled category gives 0 in every one of its columns, so it
+    follows the ``<= 0.5`` branch of every split on them.
+
+    Parameters
+    ----------
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        The training table, as passed (a DataFrame keeps its column dtypes).
+    input_names : list of str
+    infos : list of ColumnInfo
+        :func:`tabsift.table.describe_columns` of ``X``.
     """
 
-    def __init__(self, X_object, input_names, categorical):
+    def __init__(self, X, input_names, infos):
         self.input_names = list(input_names)
-        self.categorical = list(categorical)
+        self.kinds = [info.kind for info in infos]
         self.categories = {}
-        for j in self.categorical:
-            column = X_object[:, j]
-            seen = column[~_is_missing(column)]
-            self.categories[j] = sorted({str(v) for v in seen})
+        for j, info in enumerate(infos):
+            if info.kind in ("categorical", "text"):
+                self.categories[j] = _top_categories(category_values(_column(X, j)))
         self.names = []
         for j, name in enumerate(self.input_names):
             if j in self.categories:
@@ -46,34 +68,83 @@ class OneHotLayout:
             else:
                 self.names.append(str(name))
 
-    def transform(self, X_object, *, owner):
+    @classmethod
+    def numeric(cls, input_names):
+        """The layout of a table of numbers only: every column kept as it is."""
+        from tabsift.table import ColumnInfo
+
+        infos = [ColumnInfo(str(name), "numeric", 0, 0, None) for name in input_names]
+        return cls(None, input_names, infos)
+
+    @property
+    def categorical(self):
+        """Positions of the one-hot encoded input columns."""
+        return sorted(self.categories)
+
+    def transform(self, X, *, owner):
+        """Float matrix of ``X`` in the columns of :attr:`names` (NaN where missing)."""
+        n = X.shape[0]
         blocks = []
-        bad = []
         for j, name in enumerate(self.input_names):
-            column = X_object[:, j]
+            column = _column(X, j)
             if j in self.categories:
-                missing = _is_missing(column)
-                text = np.array([str(v) for v in column], dtype=object)
+                text = category_values(column)
                 for c in self.categories[j]:
-                    blocks.append(((text == c) & ~missing).astype(np.float64))
+                    blocks.append((text == c).astype(np.float64))
                 continue
-            try:
-                values = np.asarray(column, dtype=np.float64)
-            except (TypeError, ValueError) as err:
-                raise ValueError(
-                    f"column {name!r} was numeric when {owner} was fitted but holds "
-                    f"non-numeric values now ({err}); pass the same column types as in fit."
-                ) from err
-            if not np.isfinite(values).all():
-                bad.append(name)
-            blocks.append(values)
-        if bad:
-            listed = ", ".join(repr(str(b)) for b in bad[:8])
-            raise ValueError(
-                f"X contains NaN or infinite values in numeric column(s) {listed}; {owner} "
-                "needs finite numbers there (missing categories are fine). Impute them first, "
-                "e.g. with sklearn.impute.SimpleImputer."
-            )
+            blocks.append(_numbers(column, name, self.kinds[j], owner=owner))
         if not blocks:
-            return np.zeros((X_object.shape[0], 0))
-        return np.column_stack(blocks)
+            return np.zeros((n, 0))
+        values = np.column_stack(blocks)
+        check_no_infinity(values, self.names, owner=owner)
+        return values
+
+
+def _top_categories(values):
+    """The categories of a column (sorted), at most ``MAX_CATEGORIES`` most frequent ones."""
+    present = values[[v is not None for v in values]]
+    names, counts = np.unique(present.astype(str), return_counts=True)
+    if names.size > MAX_CATEGORIES:
+        order = np.lexsort((names, -counts))[:MAX_CATEGORIES]
+        names = names[np.sort(order)]
+    return [str(c) for c in names]
+
+
+def _numbers(column, name, fitted_kind, *, owner):
+    """A numeric input column as floats (NaN where missing).
+
+    Text that is not a number, in a column that held numbers in ``fit`` (a
+    ``"rotary"`` among cylinder counts), is read as missing with a warning,
+    as an unseen category is; a column of text only is an error.
+    """
+    dtype = getattr(column, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        return np.asarray(column, dtype=np.float64)
+    info = describe_column(str(name), column)
+    if info.kind == "empty":
+        return np.full(len(column), np.nan)
+    if info.is_numeric:
+        return numeric_values(column, info)
+    import pandas as pd
+
+    text = category_values(column)
+    present = np.array([v is not None for v in text], dtype=bool)
+    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    bad = present & np.isnan(numbers)
+    examples = ", ".join(repr(v) for v in dict.fromkeys(text[bad]).keys() if v is not None)
+    before = "had no values" if fitted_kind == "empty" else "held numbers"
+    if bad.sum() == present.sum():
+        raise TableError(
+            f"column {str(name)!r} {before} when {owner} was fitted but holds only text now "
+            f"(such as {examples.split(', ')[0]}); pass the same columns, in the same order, "
+            "as in fit."
+        )
+    warnings.warn(
+        f"column {str(name)!r} {before} when {owner} was fitted; {int(bad.sum())} value(s) "
+        f"that are not numbers ({examples[:200]}) are read as missing values.",
+        UserWarning,
+        stacklevel=5,
+    )
+    return numbers

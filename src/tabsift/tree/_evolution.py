@@ -3,6 +3,10 @@
 One :class:`Run` holds the data of one ``fit`` and evolves the population generation by
 generation; its ``state`` (a dict of arrays and counters, no estimator) is what checkpoints
 and ``warm_start`` keep, so a resumed run continues exactly.
+
+A tree is three arrays ``(feature, threshold, missing)``; ``missing`` (missing values go
+to the ``<=`` child) is part of what evolves where the training rows have missing values
+in a node's column, and True elsewhere, so that trees differing only there are one tree.
 """
 
 import os
@@ -14,14 +18,37 @@ from sklearn.utils import check_random_state
 
 from tabsift.backend import get_namespace, gumbel_top_k, namespace_by_name
 from tabsift.tree import _llm, _operators
-from tabsift.tree._population import Evaluator, route_around_many, split_scores
-from tabsift.tree._text import REJECTION_REASONS, TreeSchema, TreeTextError, text_to_arrays
+from tabsift.tree._population import (
+    Evaluator,
+    apply_population,
+    missing_bins,
+    refit_classification,
+    refit_regression,
+    route_around_many,
+    split_scores,
+)
+from tabsift.tree._text import (
+    REJECTION_REASONS,
+    TreeSchema,
+    TreeTextError,
+    text_to_arrays,
+    tree_to_text,
+)
 from tabsift.tree._tree import Tree, level, n_positions, reachable
 from tabsift.utils import progress
 
 # Trees kept in the hall of fame (best validation fitness seen over the run).
 HALL_OF_FAME_SIZE = 10
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+
+
+def present_range(X):
+    """Smallest and largest value present per column (NaN for a column without values)."""
+    present = ~np.isnan(X)
+    has = present.any(axis=0)
+    low = np.where(has, np.min(np.where(present, X, np.inf), axis=0), np.nan)
+    high = np.where(has, np.max(np.where(present, X, -np.inf), axis=0), np.nan)
+    return low, high
 
 
 class Run:
@@ -55,14 +82,19 @@ class Run:
             X_tr, y_tr, X_va, y_va, self.task, n_classes=self.n_classes, xp=get_namespace(X)
         )
         self.cuts = _operators.cut_points(X_tr)
-        # Per row and column, the number of cut points below the value (for split search).
+        # Missing values in the training rows: where a split's missing side matters.
+        self.nan_rows = np.isnan(X_tr)
+        self.gaps = self.nan_rows.any(axis=0)
+        # Per row and column, the number of cut points below the value (for split search);
+        # a missing value counts as above every cut until a side is chosen for it.
         self.bins = np.column_stack(
             [np.searchsorted(c, X_tr[:, j], side="left") for j, c in enumerate(self.cuts)]
         ) if X_tr.shape[1] else np.zeros((len(X_tr), 0), dtype=np.intp)
-        self.usable = np.array([j for j, c in enumerate(self.cuts) if len(c) and np.ptp(X_tr[:, j]) > 0])
+        low, high = present_range(X_tr)
+        self.usable = np.array([j for j, c in enumerate(self.cuts) if len(c) and high[j] > low[j]])
         if self.usable.size == 0:
-            self.usable = np.arange(X.shape[1])
-        self.x_min, self.x_max = X.min(axis=0), X.max(axis=0)
+            self.usable = np.array([j for j, c in enumerate(self.cuts) if len(c)])
+        self.x_min, self.x_max = present_range(X)
         self.schema = TreeSchema(names, self.x_min, self.x_max, est.max_depth)
         self.names = names
         self.context = {
@@ -73,6 +105,7 @@ class Run:
             "feature_names": names,
             "x_min": self.x_min,
             "x_max": self.x_max,
+            "n_missing": self.nan_rows.sum(axis=0),
             "feature_descriptions": descriptions,
             "max_depth": est.max_depth,
         }
@@ -83,9 +116,7 @@ class Run:
         )
         self.state = state if state is not None else self._initial_state(fingerprint)
         if "pred" not in self.state:
-            self.state["pred"] = self.evaluator.evaluate(
-                self.state["feature"], self.state["threshold"]
-            )["pred"]
+            self.state["pred"] = self.evaluator.evaluate(*self._trees(self.state))["pred"]
 
     def _split(self, n, rng):
         order = rng.permutation(n)
@@ -102,10 +133,19 @@ class Run:
         return limit is not None and self.elapsed() > limit
 
     # --------------------------------------------------------- population
+    def _trees(self, state):
+        return state["feature"], state["threshold"], state["missing"]
+
+    def _settle(self, F, M):
+        """``M`` with True wherever the side does not matter: leaves, and splits on a
+        column without missing values in the training rows (in place)."""
+        M[(F < 0) | ~self.gaps[np.maximum(F, 0)]] = True
+        return M
+
     def _initial_state(self, fingerprint):
         est = self.est
         seed = int(self.rng.randint(np.iinfo(np.int32).max))
-        F, T = _operators.forest_population(
+        F, T, M = _operators.forest_population(
             self.X_train,
             self.y_train,
             self.task,
@@ -126,20 +166,22 @@ class Run:
             "hof": {
                 "feature": np.zeros((0, self.size), dtype=np.int64),
                 "threshold": np.zeros((0, self.size)),
+                "missing": np.zeros((0, self.size), dtype=bool),
                 "train": np.zeros(0),
                 "val": np.zeros(0),
                 "generation": np.zeros(0, dtype=np.int64),
             },
         }
-        result = self.evaluator.evaluate(F, T)
-        keep = self._select(F, T, result, len(F))
-        self._adopt(state, F[keep], T[keep], result, keep)
+        M = self._settle(F, M)
+        result = self.evaluator.evaluate(F, T, M)
+        keep = self._select(F, result, len(F))
+        self._adopt(state, F[keep], T[keep], M[keep], result, keep)
         self._record(state, offspring=0, rejected=0, duplicates=len(F) - len(keep), llm=(0, 0, 0))
         state["rng"] = self.rng.get_state()
         self._save_checkpoint_state(state)
         return state
 
-    def _select(self, F, T, result, n_keep):
+    def _select(self, F, result, n_keep):
         """Indices of the best trees, without trees whose training predictions repeat."""
         train = result["train"]
         leaves = (reachable(F) & (F < 0)).sum(axis=1)
@@ -155,8 +197,8 @@ class Run:
                 break
         return np.array(keep)
 
-    def _adopt(self, state, F, T, result, keep):
-        state["feature"], state["threshold"] = F, T
+    def _adopt(self, state, F, T, M, result, keep):
+        state["feature"], state["threshold"], state["missing"] = F, T, M
         state["train"], state["val"] = result["train"][keep], result["val"][keep]
         state["pred"] = result["pred"][keep]
         self._update_hall_of_fame(state)
@@ -165,6 +207,7 @@ class Run:
         hof = state["hof"]
         F = np.concatenate([hof["feature"], state["feature"]])
         T = np.concatenate([hof["threshold"], state["threshold"]])
+        M = np.concatenate([hof["missing"], state["missing"]])
         train = np.concatenate([hof["train"], state["train"]])
         val = np.concatenate([hof["val"], state["val"]])
         gen = np.concatenate([hof["generation"], np.full(len(state["feature"]), state["generation"])])
@@ -172,7 +215,7 @@ class Run:
         order = np.lexsort((np.arange(len(F)), -train, -score))
         keep, seen = [], set()
         for k in order:
-            key = F[k].tobytes() + T[k].tobytes()
+            key = F[k].tobytes() + T[k].tobytes() + M[k].tobytes()
             if key not in seen:
                 seen.add(key)
                 keep.append(k)
@@ -181,6 +224,7 @@ class Run:
         state["hof"] = {
             "feature": F[keep],
             "threshold": T[keep],
+            "missing": M[keep],
             "train": train[keep],
             "val": val[keep],
             "generation": gen[keep],
@@ -222,7 +266,7 @@ class Run:
         return [self.rng.choice(P, size=k, replace=False, p=p) for _ in range(n_sets)]
 
     def _tree(self, state, k):
-        return state["feature"][k], state["threshold"][k]
+        return state["feature"][k], state["threshold"][k], state["missing"][k]
 
     def _gp_crossover(self, state, parents, n_children):
         children = []
@@ -231,7 +275,9 @@ class Run:
                 a, b = self.rng.choice(parents, size=2, replace=False)
             else:
                 a = b = parents[0]
-            f, t = _operators.subtree_crossover(self._tree(state, a), self._tree(state, b), self.rng)
+            f, t, m = _operators.subtree_crossover(
+                self._tree(state, a), self._tree(state, b), self.rng
+            )
             # Fitness-guided, as the LLM is asked to beat its parents: the child's split at
             # one random node is moved to the best cut point of its column.
             internal = np.flatnonzero(reachable(f) & (f >= 0))
@@ -239,14 +285,16 @@ class Run:
             if internal.size:
                 i = int(self.rng.choice(internal))
                 kind = ("tune", i, (int(f[i]),))
-            children.append((f, t, kind))
+            children.append((f, t, m, kind))
         return self._resolve_tunes(children)
 
     def _gp_mutation_candidates(self, state, parents, n_candidates):
         out = []
         for _ in range(n_candidates):
             k = int(self.rng.choice(parents))
-            out.append(_operators.mutate(self._tree(state, k), self.rng, self.cuts, self.usable))
+            out.append(
+                _operators.mutate(self._tree(state, k), self.rng, self.cuts, self.usable, self.gaps)
+            )
         return out
 
     def _resolve_tunes(self, candidates):
@@ -255,19 +303,19 @@ class Run:
         def tune(kind):
             return isinstance(kind, tuple) and kind[0] == "tune"
 
-        jobs = [(f, t, kind[1], kind[2]) for f, t, kind in candidates if tune(kind)]
+        jobs = [(f, t, m, kind[1], kind[2]) for f, t, m, kind in candidates if tune(kind)]
         tuned = iter(self._best_splits(jobs))
         out = []
-        for f, t, kind in candidates:
+        for f, t, m, kind in candidates:
             if tune(kind):
                 out.append(next(tuned))
             elif isinstance(kind, tuple):
-                out.append(self._regrow(f, t, kind[1]))
+                out.append(self._regrow(f, t, m, kind[1]))
             else:
-                out.append((f, t))
+                out.append((f, t, m))
         return out
 
-    def _regrow(self, f, t, position):
+    def _regrow(self, f, t, m, position):
         """Grow the subtree at ``position`` again with CART on the rows reaching it.
 
         Greedy impurity splits (random columns per split, as in a random forest) find
@@ -275,39 +323,92 @@ class Run:
         does not see; the regrown tree then competes on fitness like any other."""
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-        from tabsift.tree._population import apply_population
-
-        rows = apply_population(f[None], t[None], self.X_train, xp=self.evaluator.xp)[0] == position
+        leaves = apply_population(
+            f[None], t[None], self.X_train, missing=m[None], xp=self.evaluator.xp
+        )[0]
+        rows = leaves == position
         depth = self.est.max_depth - level(position)
         if rows.sum() < 2 or depth < 1:
-            return f, t
+            return f, t, m
         model = DecisionTreeClassifier if self.task == "classification" else DecisionTreeRegressor
         cart = model(
             max_depth=depth,
             max_features="sqrt" if self.rng.rand() < 0.5 else None,
             random_state=int(self.rng.randint(np.iinfo(np.int32).max)),
         ).fit(self.X_train[rows], self.y_train[rows])
-        return _operators.graft(f.copy(), t.copy(), position, cart.tree_)
+        tree = (f.copy(), t.copy(), m.copy())
+        f, t, m = _operators.graft(tree, position, cart.tree_, self.x_max)
+        return f, t, self._settle(f, m)
+
+    def _candidates(self, columns):
+        """Split-search candidates of ``columns``: ``(column, side, bins)``; a column with
+        missing training values gives two, its missing values sent left, then right."""
+        out = []
+        for j in columns:
+            if self.gaps[j]:
+                left, right = missing_bins(self.bins[:, j], self.nan_rows[:, j], len(self.cuts[j]))
+                out += [(j, True, left), (j, False, right)]
+            else:
+                out.append((j, True, self.bins[:, j]))
+        return out
 
     def _best_splits(self, jobs):
-        """For each ``(feature, threshold, position, columns)``, the tree with the split at
-        ``position`` of best training fitness over the cut points of ``columns``.
+        """For each ``(feature, threshold, missing, position, columns)``, the tree with the
+        split at ``position`` of best training fitness over the cut points of ``columns``
+        (and the two sides for missing values).
 
         The rows are routed around all the nodes in one vectorised pass."""
-        routes = route_around_many([(f, t, p) for f, t, p, _ in jobs], self.X_train, xp=self.evaluator.xp)
+        routes = route_around_many(
+            [(f, t, m, p) for f, t, m, p, _ in jobs], self.X_train, xp=self.evaluator.xp
+        )
         out = []
-        for (f, t, position, columns), route in zip(jobs, routes, strict=True):
+        for (f, t, m, position, columns), route in zip(jobs, routes, strict=True):
+            candidates = self._candidates(columns)
             scores = split_scores(
-                f, position, route, [self.bins[:, j] for j in columns],
-                [len(self.cuts[j]) for j in columns], self.y_train, self.task,
+                f, position, route, [b for _, _, b in candidates],
+                [len(self.cuts[j]) for j, _, _ in candidates], self.y_train, self.task,
                 n_classes=self.n_classes,
             )
             # The first best (column order, then cut order), as a loop would find it.
-            j, k = np.unravel_index(int(np.argmax(scores)), scores.shape)
-            best_f, best_t = f.copy(), t.copy()
-            best_f[position] = columns[j]
-            best_t[position] = self.cuts[columns[j]][k]
-            out.append((best_f, best_t))
+            c, k = np.unravel_index(int(np.argmax(scores)), scores.shape)
+            j, side, _ = candidates[c]
+            best_f, best_t, best_m = f.copy(), t.copy(), m.copy()
+            best_f[position] = j
+            best_t[position] = self.cuts[j][k]
+            best_m[position] = side
+            out.append((best_f, best_t, best_m))
+        return out
+
+    def _learn_sides(self, trees):
+        """LLM trees ``(feature, threshold, missing, stated)`` with the missing-value side of
+        each split that did not state one set to the side of better training fitness.
+
+        Top-down, one routing pass per level for all the trees; only splits on columns
+        with missing training values are decided (elsewhere the side does not matter)."""
+        out = [(f, t, self._settle(f, m.copy())) for f, t, m, _ in trees]
+        for lev in range(self.est.max_depth):
+            positions = range(2**lev - 1, 2 ** (lev + 1) - 1)
+            jobs = [
+                (k, p)
+                for k, (f, *_, stated) in enumerate(trees)
+                for p in positions
+                if f[p] >= 0 and not stated[p] and self.gaps[f[p]]
+            ]
+            if not jobs:
+                continue
+            routes = route_around_many(
+                [(*out[k], p) for k, p in jobs], self.X_train, xp=self.evaluator.xp
+            )
+            for (k, p), route in zip(jobs, routes, strict=True):
+                f, t, m = out[k]
+                j = f[p]
+                above = (self.X_train[:, j] > t[p]).astype(np.intp)  # one cut: 0 left, 1 right
+                sides = missing_bins(above, self.nan_rows[:, j], 1)
+                scores = split_scores(
+                    f, p, route, list(sides), [1, 1], self.y_train, self.task,
+                    n_classes=self.n_classes,
+                )
+                m[p] = bool(scores[0, 0] >= scores[1, 0])
         return out
 
     def _novelty(self, state, cand_pred):
@@ -361,12 +462,28 @@ class Run:
 
     def _parse(self, text, stats):
         try:
-            f, t = text_to_arrays(text, self.schema)
+            tree = text_to_arrays(text, self.schema)
         except TreeTextError as err:
             stats[f"rejected_{err.reason}"] += 1
             return None
         stats["accepted"] += 1
-        return f, t
+        return tree
+
+    def _parse_all(self, replies, stats):
+        """Valid trees (with their log-probabilities) of each prompt's replies, their
+        missing-value sides learned where unstated, and the number rejected."""
+        parsed, rejected = [], 0
+        for prompt_replies in replies:
+            valid = []
+            for text, logp in prompt_replies or []:
+                tree = self._parse(text, stats)
+                if tree is None:
+                    rejected += 1
+                else:
+                    valid.append((tree, logp))
+            parsed.append(valid)
+        learned = iter(self._learn_sides([tree for valid in parsed for tree, _ in valid]))
+        return [[(next(learned), logp) for _, logp in valid] for valid in parsed], rejected
 
     def _texts(self, state):
         labels = self.labels
@@ -375,17 +492,13 @@ class Run:
             leaf = np.argmax(value, axis=2)
         else:  # back to the target's units
             leaf = value[..., 0] * self.est._y_scale + self.est._y_mean
-        from tabsift.tree._text import tree_to_text
-
         return [
-            tree_to_text(state["feature"][k], state["threshold"][k], leaf[k], self.names, labels=labels)
+            tree_to_text(*self._tree(state, k), leaf[k], self.names, labels=labels)
             for k in range(len(state["feature"]))
         ]
 
     def _leaves(self, state):
-        from tabsift.tree._population import apply_population
-
-        return apply_population(state["feature"], state["threshold"], self.X_train)
+        return self.evaluator.leaves(*self._trees(state))
 
     # ---------------------------------------------------------- generation
     def _generation(self, state):
@@ -438,29 +551,20 @@ class Run:
             if self.out_of_time():
                 return None
 
+        parsed, rejected = self._parse_all(cross_replies + mut_replies, stats)
+        cross_parsed, mut_parsed = parsed[: len(cross_sets)], parsed[len(cross_sets) :]
+
         # Crossover: LLM offspring first; the GP operator fills what the LLM did not give.
-        for parents, replies in zip(cross_sets, cross_replies, strict=True):
-            valid = []
-            for text, _ in replies or []:
-                tree = self._parse(text, stats)
-                if tree is None:
-                    rejected += 1
-                else:
-                    valid.append(tree)
-            missing = est.n_crossover_completions - len(valid)
-            cross_children += valid + self._gp_crossover(state, parents, missing)
+        for parents, valid in zip(cross_sets, cross_parsed, strict=True):
+            trees = [tree for tree, _ in valid]
+            missing = est.n_crossover_completions - len(trees)
+            cross_children += trees + self._gp_crossover(state, parents, missing)
 
         # Mutation: one offspring per prompt, chosen among its candidates for novelty.
         pending = []
-        for parents, replies in zip(mut_sets, mut_replies, strict=True):
-            valid, logps = [], []
-            for text, logp in replies or []:
-                tree = self._parse(text, stats)
-                if tree is None:
-                    rejected += 1
-                else:
-                    valid.append(tree + ("llm",))
-                    logps.append(logp)
+        for parents, llm_valid in zip(mut_sets, mut_parsed, strict=True):
+            valid = [(*tree, "llm") for tree, _ in llm_valid]
+            logps = [logp for _, logp in llm_valid]
             if not valid:
                 valid = self._gp_mutation_candidates(state, parents, est.n_mutation_completions)
                 logps = [None] * len(valid)
@@ -470,9 +574,8 @@ class Run:
         flat = [c for valid, _ in pending for c in valid]
         resolved = self._resolve_tunes(flat) if flat else []
         if resolved:
-            F = np.stack([f for f, _ in resolved])
-            T = np.stack([t for _, t in resolved])
-            result = self.evaluator.evaluate(F, T)
+            F, T, M = (np.stack(arrays) for arrays in zip(*resolved, strict=True))
+            result = self.evaluator.evaluate(F, T, self._settle(F, M))
             novelty = self._novelty(state, result["pred"])
         start = 0
         for valid, logps in pending:
@@ -504,13 +607,18 @@ class Run:
                 self.rng = rng
                 break
             children, rejected, errors, llm_counts = out
-            F = np.concatenate([state["feature"], np.stack([c[0] for c in children])]) if children else state["feature"]
-            T = np.concatenate([state["threshold"], np.stack([c[1] for c in children])]) if children else state["threshold"]
-            result = self.evaluator.evaluate(F, T)
-            keep = self._select(F, T, result, est.population_size)
+            F, T, M = self._trees(state)
+            if children:
+                F, T, M = (
+                    np.concatenate([old, np.stack(new)])
+                    for old, new in zip((F, T, M), zip(*children, strict=True), strict=True)
+                )
+            M = self._settle(F, M)
+            result = self.evaluator.evaluate(F, T, M)
+            keep = self._select(F, result, est.population_size)
             unique = len({p.tobytes() for p in result["pred"]})
             state["generation"] += 1
-            self._adopt(state, F[keep], T[keep], result, keep)
+            self._adopt(state, F[keep], T[keep], M[keep], result, keep)
             self._record(
                 state,
                 offspring=len(children),
@@ -530,29 +638,37 @@ class Run:
         self.est._save_checkpoint({k: v for k, v in state.items() if k != "pred"})
 
     # ------------------------------------------------------------- trees
-    def make_tree(self, feature, threshold, X=None, y=None):
-        """A :class:`Tree` with leaves fit on ``(X, y)`` (the training rows by default)."""
+    def make_tree(self, feature, threshold, missing, X=None, y=None):
+        """A :class:`Tree` with leaves fit on ``(X, y)`` (the training rows by default).
+
+        A split on a column without missing values in the training rows sends missing
+        values to its child with more rows (scikit-learn's rule): its side was never
+        tested, so the printed tree shows the most likely one."""
         X = self.X_train if X is None else X
         y = self.y_train if y is None else y
-        F, T = feature[None].copy(), threshold[None].copy()
-        from tabsift.tree._population import (
-            apply_population,
-            refit_classification,
-            refit_regression,
-        )
+        F, T, M = feature[None].copy(), threshold[None].copy(), missing[None].copy()
+
+        def refit():
+            leaves = apply_population(F, T, X, missing=M)
+            if self.task == "classification":
+                return refit_classification(F, leaves, y, self.n_classes)
+            return refit_regression(F, leaves, y)
 
         while True:
-            leaves = apply_population(F, T, X)
-            if self.task == "classification":
-                value, counts = refit_classification(F, leaves, y, self.n_classes)
-            else:
-                value, counts = refit_regression(F, leaves, y)
+            value, counts = refit()
             # A split that sends no row one way only makes the printed tree longer.
-            f, t, changed = _operators.lift_empty_split(F[0], T[0], counts[0])
+            f, t, m, changed = _operators.lift_empty_split((F[0], T[0], M[0]), counts[0])
             if not changed:
                 break
-            F, T = f[None], t[None]
+            F, T, M = f[None], t[None], m[None]
+        internal = np.flatnonzero(reachable(F[0]) & (F[0] >= 0))
+        untested = internal[~self.gaps[F[0, internal]]]
+        if untested.size:
+            M[0, untested] = counts[0, 2 * untested + 1] >= counts[0, 2 * untested + 2]
+            value, counts = refit()
         if self.task == "regression":
             value = value * self.est._y_scale + self.est._y_mean
         classes = self.est.classes_ if self.task == "classification" else None
-        return Tree(F[0], T[0], value[0], counts[0], self.names, classes=classes)
+        return Tree(
+            F[0], T[0], value[0], counts[0], self.names, classes=classes, missing_go_to_left=M[0]
+        )

@@ -12,7 +12,15 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.tree._encoding import OneHotLayout, non_numeric_columns
+from tabsift.table import (
+    TableError,
+    check_column_names,
+    check_target,
+    describe_columns,
+    infer_task,
+    is_plain_numeric,
+)
+from tabsift.tree._encoding import OneHotLayout, check_no_infinity
 from tabsift.tree._evolution import CHECKPOINT_VERSION, Run
 from tabsift.utils import atomic_write_bytes
 
@@ -96,26 +104,38 @@ class _EvolvedTreeBase(BaseEstimator):
     def _owner(self):
         return type(self).__name__
 
-    def _validate_X(self, X, *, reset, y="no_validation"):
-        """Encoded float matrix (and y when given); categorical columns one-hot encoded."""
-        categorical = non_numeric_columns(X) if reset else None
-        if reset:
-            self._layout = None
-        layout = getattr(self, "_layout", None)
-        kwargs = dict(reset=reset, ensure_min_samples=2 if reset else 1)
-        if (reset and categorical) or (not reset and layout is not None):
-            if y is not _NO_Y:
-                X_obj, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False, **kwargs)
-            else:
-                X_obj = validate_data(self, X, dtype=None, ensure_all_finite=False, **kwargs)
+    def _validate_X(self, X, *, reset, y=_NO_Y):
+        """Float matrix of the columns trees split on (and y when given).
+
+        Plain numeric input is read as floats, as before; other tables go
+        through the table layer's column kinds: numbers stored as text are
+        numbers, placeholders such as ``?`` are missing (NaN), categorical and
+        text columns are one-hot encoded (:class:`OneHotLayout`).
+        """
+        owner = self._owner()
+        layout = None if reset else getattr(self, "_layout", None)
+        kwargs = dict(reset=reset, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
+        with_y = {} if y is _NO_Y else {"y": y}
+        if is_plain_numeric(X) and (reset or not layout.categorical):
+            out = validate_data(self, X, dtype=np.float64, **with_y, **kwargs)
+            X_enc, y = out if with_y else (out, y)
             if reset:
-                self._layout = OneHotLayout(X_obj, self._input_names(X_obj.shape[1]), categorical)
-            X_enc = self._layout.transform(X_obj, owner=self._owner())
+                self._layout = OneHotLayout.numeric(self._input_names(X_enc.shape[1]))
+            check_no_infinity(X_enc, self._layout.names, owner=owner)
         else:
-            if y is not _NO_Y:
-                X_enc, y = validate_data(self, X, y, dtype=np.float64, **kwargs)
-            else:
-                X_enc = validate_data(self, X, dtype=np.float64, **kwargs)
+            out = validate_data(self, X, dtype=None, **with_y, **kwargs)
+            X_obj, y = out if with_y else (out, y)
+            # A DataFrame is read column by column, keeping its dtypes (categories, dates).
+            table = X if type(X).__module__.startswith("pandas") else X_obj
+            if reset:
+                infos = describe_columns(table)
+                self._layout = OneHotLayout(table, self._input_names(len(infos)), infos)
+            X_enc = self._layout.transform(table, owner=owner)
+        if reset and X_enc.shape[1] and np.isnan(X_enc).all(axis=0).all():
+            raise TableError(
+                f"X has no usable column: every value is missing; {owner} needs at least one "
+                "column with values."
+            )
         return X_enc if y is _NO_Y else (X_enc, y)
 
     def _input_names(self, d):
@@ -205,20 +225,31 @@ class _EvolvedTreeBase(BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric columns, or a DataFrame whose text/category columns are
-            one-hot encoded (splits on ``"column=category"``).
+            Any table: numeric columns (NaN for missing values), numbers
+            stored as text (placeholders such as ``?`` read as missing), and
+            text or category columns, which are one-hot encoded (splits on
+            ``"column=category"``).
         y : array-like of shape (n_samples,)
-            Class labels or a numeric target.
+            Class labels or a numeric target, without missing values.
 
         Returns
         -------
         self
             The fitted estimator.
+
+        Raises
+        ------
+        TableError
+            If ``X`` has duplicate column names, infinite values or no column
+            with values, or ``y`` has missing values.
         """
         self._check_llm()
+        check_column_names(X, owner=self._owner())
+        if y is not None:
+            check_target(y, owner=self._owner())
         X, y = self._validate_X(X, reset=True, y=y)
         y_enc = self._encode_target(y)
-        names = self._layout.names if self._layout is not None else self._input_names(X.shape[1])
+        names = self._layout.names
         n_inputs = self.n_features_in_
         descriptions = self._check_descriptions(names, n_inputs)
         self.feature_names_ = names
@@ -242,10 +273,12 @@ class _EvolvedTreeBase(BaseEstimator):
         hof = state["hof"]
         score = np.where(np.isnan(hof["val"]), hof["train"], (hof["train"] + hof["val"]) / 2)
         best = int(np.argmax(score))
-        self.tree_ = run.make_tree(hof["feature"][best], hof["threshold"][best], X, y_enc)
+        self.tree_ = run.make_tree(
+            hof["feature"][best], hof["threshold"][best], hof["missing"][best], X, y_enc
+        )
         self.hall_of_fame_ = [
             {
-                "tree": run.make_tree(hof["feature"][k], hof["threshold"][k]),
+                "tree": run.make_tree(hof["feature"][k], hof["threshold"][k], hof["missing"][k]),
                 "train_fitness": float(hof["train"][k]),
                 "validation_fitness": float(hof["val"][k]),
                 "generation": int(hof["generation"][k]),
@@ -335,7 +368,11 @@ class _EvolvedTreeBase(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        tags.input_tags.allow_nan = False
+        # Missing values are routed at each split; text and category columns are one-hot
+        # encoded.
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
         # Seeded through random_state in the LLM-free mode; an LLM's replies are not.
         tags.non_deterministic = self.llm is not None
         return tags
@@ -367,6 +404,14 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     on the data (class frequencies, each shrunk toward its parent's by one
     pseudo-row), never taken from an LLM's reply, so ``predict_proba`` is
     calibrated to the data.
+
+    Missing values are accepted, as by scikit-learn's trees: each split sends
+    rows with a missing value in its column to one side, learned on the
+    training rows (by the forest, the split search, a mutation that flips it,
+    or, for an LLM's tree written without a side, the side of better
+    training fitness). A split on a column without missing values in the
+    training rows sends them to its child with more rows. The side is shown as
+    ``or missing`` on its branch in ``export_text``, ``to_dict`` and ``plot``.
 
     Parameters
     ----------
@@ -474,10 +519,14 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
 
     Notes
     -----
-    Categorical (text or category dtype) columns of a DataFrame are one-hot
-    encoded: a split ``color=red <= 0.5`` sends rows whose colour is not red
-    to the left. Missing or unseen categories are 0 in every one of their
-    columns. Numeric columns must be finite.
+    Column kinds come from :func:`tabsift.table.describe_columns`: numbers
+    stored as text (e.g. a column with ``?`` for missing values, as UCI's
+    files come) are split on as numbers, with the placeholders as missing
+    values. Categorical and text columns are one-hot encoded: a split
+    ``color=red <= 0.5`` sends rows whose colour is not red to the left.
+    Missing, unseen and rare categories (beyond the 20 most frequent) are 0 in
+    every one of their columns. Infinite values are an error naming the
+    column.
 
     References
     ----------
@@ -495,6 +544,19 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     True
     >>> clf.tree_.depth
     2
+
+    A raw table: a number column stored as text with ``?`` for missing values.
+
+    >>> import pandas as pd
+    >>> raw = pd.DataFrame({"size": ["1", "2", "?", "8", "9", "?"] * 10,
+    ...                     "color": ["red", "blue", "red", None, "blue", "red"] * 10})
+    >>> y = [0, 0, 1, 1, 1, 1] * 10
+    >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0).fit(raw, y)
+    >>> print(clf.export_text())
+    |--- size <= 5.0
+    |   |--- class: 0 (n=20, p=0.97)
+    |--- size > 5.0 or missing
+    |   |--- class: 1 (n=40, p=0.99)
     """
 
     _task = "classification"
@@ -609,6 +671,7 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     _task = "regression"
 
     def _encode_target(self, y):
+        infer_task(y, "regression", owner=self._owner(), classifier="EvolvedTreeClassifier")
         y = np.asarray(y, dtype=np.float64)
         if not np.isfinite(y).all():
             raise ValueError(

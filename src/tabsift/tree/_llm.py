@@ -17,7 +17,9 @@ NOVELTY_NATS = 100.0
 _FORMAT = (
     "Trees are written as nested dictionaries. An internal node is "
     '{"<feature>": {"<= <threshold>": <left subtree>, "> <threshold>": <right subtree>}} '
-    '(both keys use the same threshold) and a leaf is {"value": <prediction>}.'
+    '(both keys use the same threshold) and a leaf is {"value": <prediction>}. The branch '
+    'that rows with a missing value take has " or missing" after its threshold, e.g. '
+    '"> 3.5 or missing".'
 )
 
 
@@ -32,10 +34,18 @@ def prompt_header(context):
     )
     lines.append("Features (observed range, and description when known):")
     descriptions = context["feature_descriptions"]
-    for name, low, high in zip(
-        context["feature_names"], context["x_min"], context["x_max"], strict=True
+    n_missing = context.get("n_missing")
+    if n_missing is None:
+        n_missing = [0] * len(context["feature_names"])
+    for name, low, high, gaps in zip(
+        context["feature_names"], context["x_min"], context["x_max"], n_missing, strict=True
     ):
-        line = f"- {name}: [{format_number(low)}, {format_number(high)}]"
+        if np.isnan(low):
+            line = f"- {name}: no values"
+        else:
+            line = f"- {name}: [{format_number(low)}, {format_number(high)}]"
+        if gaps:
+            line += f", missing in {int(gaps)} rows"
         base = name.split("=", 1)[0] if name not in descriptions else name
         if base in descriptions:
             line += f" - {descriptions[base]}"

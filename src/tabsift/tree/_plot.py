@@ -12,7 +12,8 @@ def _new_axes(ax, size):
 
 
 def plot_tree(tree, ax=None, *, decimals=2, fontsize=8):
-    """One box per node at its depth; leaves spread evenly left to right."""
+    """One box per node at its depth; leaves spread evenly left to right. The edge to the
+    ``<=`` child reads "yes", the other "no"; the one missing values take adds "or missing"."""
     feature = tree.feature
     xs, ys = {}, {}
     counter = [0]
@@ -37,7 +38,10 @@ def plot_tree(tree, ax=None, *, decimals=2, fontsize=8):
         if feature[i] >= 0:
             text = f"{tree.feature_names[feature[i]]}\n<= {tree.threshold[i]:.{decimals}f}"
             style = box
-            for child, label in ((2 * i + 1, "yes"), (2 * i + 2, "no")):
+            # "yes" is the <= side; the side missing values take says so.
+            left = bool(tree.missing_go_to_left[i])
+            labels = ("yes or missing", "no") if left else ("yes", "no or missing")
+            for child, label in zip((2 * i + 1, 2 * i + 2), labels, strict=True):
                 ax.plot([xs[i], xs[child]], [ys[i], ys[child]], color="#888888", lw=1, zorder=1)
                 ax.annotate(
                     label,

@@ -3,7 +3,9 @@
 Trees are ``(P, n_positions)`` arrays (see :mod:`tabsift.tree._tree`); routing ``n``
 rows through ``P`` trees of depth ``D`` is ``D`` steps of gather and compare over a
 ``(P, n)`` index array, on the array backend of :func:`tabsift.backend.get_namespace`.
-Leaf refits and fitness are bincounts over those indices, on the host.
+A row whose value is missing (NaN) at a node takes the side the node's ``missing``
+flag names (True: the ``<=`` child). Leaf refits and fitness are bincounts over those
+indices, on the host.
 """
 
 import numpy as np
@@ -16,7 +18,7 @@ from tabsift.tree._tree import depth_of_capacity
 SMOOTHING = 1.0
 
 
-def apply_population(feature, threshold, X, *, xp=None):
+def apply_population(feature, threshold, X, *, missing=None, xp=None):
     """Leaf position reached by every row in every tree.
 
     Parameters
@@ -24,6 +26,10 @@ def apply_population(feature, threshold, X, *, xp=None):
     feature : int array of shape (P, n_positions)
     threshold : float array of shape (P, n_positions)
     X : array of shape (n, d)
+        NaN marks a missing value.
+    missing : bool array of shape (P, n_positions), default=None
+        Per node, whether rows with a missing value go to the ``<=`` child
+        (True) or the ``>`` child; None sends them to the ``<=`` child.
     xp : namespace, default=None
         The backend; chosen from ``X`` (or the configured backend) by default.
 
@@ -36,10 +42,20 @@ def apply_population(feature, threshold, X, *, xp=None):
     n, d = X.shape
     depth = depth_of_capacity(size)
     if namespace_name(xp) == "numpy":
-        return _apply_numpy(np.asarray(feature), np.asarray(threshold), np.asarray(X), depth)
+        return _apply_numpy(
+            np.asarray(feature),
+            np.asarray(threshold),
+            None if missing is None else np.asarray(missing, dtype=bool),
+            np.asarray(X),
+            depth,
+        )
     X = asarray(X, xp=xp, dtype="float64")
     feat = xp.reshape(asarray(feature, xp=xp, dtype="int64"), (-1,))
     thr = xp.reshape(asarray(threshold, xp=xp, dtype="float64"), (-1,))
+    # A comparison with NaN is False, so without flags missing values go left.
+    right = None
+    if missing is not None and bool(xp.any(xp.isnan(X))):
+        right = xp.reshape(asarray(~np.asarray(missing, dtype=bool), xp=xp), (-1,))
     flat_x = xp.reshape(X, (-1,))
     rows = xp.reshape(xp.arange(n, dtype=xp.int64) * d, (1, n))
     offset = xp.reshape(xp.arange(P, dtype=xp.int64) * size, (P, 1))
@@ -51,15 +67,19 @@ def apply_population(feature, threshold, X, *, xp=None):
         leaf = f < 0
         column = xp.where(leaf, xp.zeros_like(f), f)
         x = xp.reshape(xp.take(flat_x, xp.reshape(rows + column, (-1,))), (P, n))
-        step = 2 * idx + 1 + xp.astype(x > t, xp.int64)
+        go = x > t
+        if right is not None:
+            go = xp.where(xp.isnan(x), xp.reshape(xp.take(right, node), (P, n)), go)
+        step = 2 * idx + 1 + xp.astype(go, xp.int64)
         idx = xp.where(leaf, idx, step)
     return to_numpy(idx)
 
 
-def _apply_numpy(feature, threshold, X, depth):
+def _apply_numpy(feature, threshold, missing, X, depth):
     # Leaves point to themselves (threshold +inf, column 0), so each step is a few flat
     # gathers with no branch: look up the node's column and threshold, read the row's
-    # value, jump to child 2i+1 or 2i+2 (or stay).
+    # value, jump to child 2i+1 or 2i+2 (or stay). A NaN compares False (left); where a
+    # node sends missing values right, one more gather sets the step.
     P, size = feature.shape
     n = X.shape[0]
     flat_x = np.ascontiguousarray(X.T).ravel()  # free for a column-major X
@@ -73,11 +93,17 @@ def _apply_numpy(feature, threshold, X, depth):
     child = child.ravel()
     column = (np.where(leaf, 0, feature) * n).ravel()
     thr = np.where(leaf, np.inf, threshold).ravel()
+    right = None
+    if missing is not None and not missing.all() and np.isnan(flat_x).any():
+        right = (~missing & ~leaf).ravel()
     rows = np.arange(n)
     node = np.repeat(base, n, axis=1)
     for _ in range(depth):
         x = flat_x.take(column.take(node) + rows)
-        node = child.take(2 * node + (x > thr.take(node)))
+        go = x > thr.take(node)
+        if right is not None:
+            go |= np.isnan(x) & right.take(node)
+        node = child.take(2 * node + go)
     return node - base
 
 
@@ -157,7 +183,7 @@ def refit_regression(feature, leaves, y):
     return regression_values(feature, sums, counts, y.mean())
 
 
-def route_around(feature, threshold, position, X, *, xp=None):
+def route_around(feature, threshold, missing, position, X, *, xp=None):
     """Leaves of every row with node ``position`` sending all rows left, then right.
 
     Returns ``(left, right, through)``: rows with ``left != right`` are those
@@ -165,19 +191,25 @@ def route_around(feature, threshold, position, X, *, xp=None):
     serves every candidate split there. :func:`route_around_many` does several
     trees in one pass.
     """
-    return route_around_many([(feature, threshold, position)], X, xp=xp)[0]
+    return route_around_many([(feature, threshold, missing, position)], X, xp=xp)[0]
 
 
 def route_around_many(items, X, *, xp=None):
-    """:func:`route_around` for a list of ``(feature, threshold, position)``, in one pass."""
+    """:func:`route_around` for a list of ``(feature, threshold, missing, position)``, in one
+    pass."""
     if not items:
         return []
-    F = np.stack([f for f, _, _ in items for _ in (0, 1)])
-    T = np.stack([t for _, t, _ in items for _ in (0, 1)])
-    for k, (_, _, position) in enumerate(items):
+    F = np.stack([f for f, _, _, _ in items for _ in (0, 1)])
+    T = np.stack([t for _, t, _, _ in items for _ in (0, 1)])
+    M = np.stack([m for _, _, m, _ in items for _ in (0, 1)])
+    for k, (*_, position) in enumerate(items):
         T[2 * k, position], T[2 * k + 1, position] = np.inf, -np.inf
-    leaves = apply_population(F, T, X, xp=xp)
-    return [(leaves[2 * k], leaves[2 * k + 1], leaves[2 * k] != leaves[2 * k + 1]) for k in range(len(items))]
+        M[2 * k, position], M[2 * k + 1, position] = True, False
+    leaves = apply_population(F, T, X, missing=M, xp=xp)
+    return [
+        (leaves[2 * k], leaves[2 * k + 1], leaves[2 * k] != leaves[2 * k + 1])
+        for k in range(len(items))
+    ]
 
 
 def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=None):
@@ -186,8 +218,10 @@ def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=N
     ``route`` comes from :func:`route_around`. ``bins`` is a list with one array per
     candidate column: ``bins[j][r]`` is the number of that column's cuts below row
     ``r``'s value, so row ``r`` goes left at cut ``k`` exactly when ``bins[j][r] <= k``;
-    ``n_cuts[j]`` is that column's number of cuts. Cumulative sums over the bins give
-    every cut's leaf counts at once, and fitness follows from the counts.
+    ``n_cuts[j]`` is that column's number of cuts. A row with a missing value has bin
+    0 (left at every cut) or ``n_cuts[j]`` (right at every cut), so one candidate per
+    side scores where missing values go. Cumulative sums over the bins give every
+    cut's leaf counts at once, and fitness follows from the counts.
 
     Returns an array ``(len(bins), max(n_cuts))``, ``-inf`` past a column's last cut.
     """
@@ -233,12 +267,22 @@ def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=N
     return np.where(valid, scores, -np.inf)
 
 
-def tune_node(feature, threshold, position, cuts, X, y, task, *, n_classes=None, xp=None):
-    """Training fitness of a tree with node ``position`` cut at each of ``cuts``: ``(len(cuts),)``."""
-    route = route_around(feature, threshold, position, X, xp=xp)
-    bins = np.searchsorted(cuts, to_numpy(X)[:, feature[position]], side="left")
-    scores = split_scores(feature, position, route, [bins], [len(cuts)], y, task, n_classes=n_classes)
-    return scores[0]
+def missing_bins(bins, missing_rows, n_cuts):
+    """``bins`` of one column with its missing rows sent left (0), then right (``n_cuts``)."""
+    return np.where(missing_rows, 0, bins), np.where(missing_rows, n_cuts, bins)
+
+
+def tune_node(feature, threshold, missing, position, cuts, X, y, task, *, n_classes=None,
+              xp=None):
+    """Training fitness of a tree with node ``position`` cut at each of ``cuts``, missing
+    values sent left then right: ``(2, len(cuts))``."""
+    route = route_around(feature, threshold, missing, position, X, xp=xp)
+    column = to_numpy(X)[:, feature[position]]
+    bins = np.searchsorted(cuts, column, side="left")
+    sides = missing_bins(bins, np.isnan(column), len(cuts))
+    return split_scores(
+        feature, position, route, list(sides), [len(cuts)] * 2, y, task, n_classes=n_classes
+    )
 
 
 def predictions(value, leaves, task):
@@ -274,9 +318,9 @@ def fitness(pred, y, task, *, n_classes=None, y_var=None):
 class Evaluator:
     """Evaluate populations on fixed training (and validation) rows.
 
-    Holds the data once; ``evaluate(feature, threshold)`` refits every tree's
-    leaves on the training rows and returns its values, train and validation
-    fitness and training predictions.
+    Holds the data once; ``evaluate(feature, threshold, missing)`` refits every
+    tree's leaves on the training rows and returns its values, train and
+    validation fitness and training predictions.
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, task, n_classes=None, xp=None):
@@ -298,13 +342,21 @@ class Evaluator:
             return refit_classification(feature, leaves, self.y_train, self.n_classes)
         return refit_regression(feature, leaves, self.y_train)
 
-    def evaluate(self, feature, threshold):
-        leaves = apply_population(feature, threshold, self._X_train_dev, xp=self.xp)
+    def leaves(self, feature, threshold, missing):
+        """Leaf of every training row in every tree: (P, n_train)."""
+        return apply_population(
+            feature, threshold, self._X_train_dev, missing=missing, xp=self.xp
+        )
+
+    def evaluate(self, feature, threshold, missing):
+        leaves = self.leaves(feature, threshold, missing)
         value, counts = self.refit(feature, leaves)
         pred = predictions(value, leaves, self.task)
         train = fitness(pred, self.y_train, self.task, n_classes=self.n_classes, y_var=self.y_var)
         if self.X_val is not None and len(self.y_val):
-            val_leaves = apply_population(feature, threshold, self._X_val_dev, xp=self.xp)
+            val_leaves = apply_population(
+                feature, threshold, self._X_val_dev, missing=missing, xp=self.xp
+            )
             val_pred = predictions(value, val_leaves, self.task)
             val = fitness(val_pred, self.y_val, self.task, n_classes=self.n_classes, y_var=self.y_var)
         else:

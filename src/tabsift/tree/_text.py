@@ -1,9 +1,12 @@
 """Trees as nested-dict text: writing them into prompts, reading them back from LLM replies.
 
 The format is LLEGO's: an internal node is ``{feature: {"<= t": left, "> t": right}}``,
-a leaf ``{"value": v}``. Replies are read by a small tolerant parser (single or double
-quotes, bare words, code fences, prose around the tree, ``True``/``None``), never by
-``eval``; the structure is then validated against the data before it becomes a tree.
+a leaf ``{"value": v}``; the branch rows with a missing value take carries
+``" or missing"`` after its threshold (``"> t or missing"``). Replies are read by a
+small tolerant parser (single or double quotes, bare words, code fences, prose around
+the tree, ``True``/``None``), never by ``eval``; the structure is then validated against
+the data before it becomes a tree. A split written without a missing-value side is
+reported as such, and the caller gives it one.
 """
 
 import json
@@ -11,7 +14,7 @@ import re
 
 import numpy as np
 
-from tabsift.tree._tree import canonical, format_number, n_positions
+from tabsift.tree._tree import branch_keys, canonical, format_number, n_positions
 
 # Why an LLM reply did not give a usable tree; these are the keys of the rejection counts.
 REJECTION_REASONS = (
@@ -26,9 +29,13 @@ REJECTION_REASONS = (
 _MAX_NESTING = 64
 _MAX_STARTS = 40
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_LEFT_KEY = re.compile(rf"^\s*(?:<=|=<|≤|<)\s*({_NUMBER})\s*$")
-_RIGHT_KEY = re.compile(rf"^\s*(?:>=|=>|≥|>)\s*({_NUMBER})\s*$")
-_NAMED_KEY = re.compile(rf"^\s*(.+?)\s*(<=|=<|≤|<|>=|=>|≥|>)\s*({_NUMBER})\s*$")
+# "or missing", "(or missing)", "| NaN", ", missing", ...: the branch missing values take.
+_MISSING = r"(?P<missing>\s*\(?\s*(?:or|and|\||,|;|/|\+)?\s*(?:missing|nan|na|null|none)\s*\)?)?"
+_LEFT_KEY = re.compile(rf"^\s*(?:<=|=<|≤|<)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE)
+_RIGHT_KEY = re.compile(rf"^\s*(?:>=|=>|≥|>)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE)
+_NAMED_KEY = re.compile(
+    rf"^\s*(.+?)\s*(<=|=<|≤|<|>=|=>|≥|>)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE
+)
 _LEAF_KEYS = ("value", "class", "prediction", "label", "leaf")
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -52,7 +59,7 @@ class TreeTextError(ValueError):
 
 
 # ----------------------------------------------------------------------- writing
-def tree_to_text(feature, threshold, leaf, feature_names, *, labels=None, indent=None):
+def tree_to_text(feature, threshold, missing, leaf, feature_names, *, labels=None, indent=None):
     """Nested-dict JSON text of one tree; ``leaf[i]`` is a value or an index into ``labels``."""
 
     def node(i):
@@ -63,8 +70,8 @@ def tree_to_text(feature, threshold, leaf, feature_names, *, labels=None, indent
             if isinstance(value, float) and value == int(value):
                 value = int(value)
             return {"value": value}
-        t = format_number(threshold[i])
-        return {feature_names[j]: {f"<= {t}": node(2 * i + 1), f"> {t}": node(2 * i + 2)}}
+        left, right = branch_keys(format_number(threshold[i]), missing[i])
+        return {feature_names[j]: {left: node(2 * i + 1), right: node(2 * i + 2)}}
 
     return json.dumps(node(0), indent=indent, default=str, ensure_ascii=False)
 
@@ -194,8 +201,18 @@ class TreeSchema:
         return j
 
 
+def _missing_side(left_marked, right_marked, feature):
+    """True (left), False (right) or None (not stated) from the marks on the two branches."""
+    if left_marked and right_marked:
+        raise TreeTextError(
+            "not_complementary", f"both branches of {feature!r} take missing values"
+        )
+    return True if left_marked else (False if right_marked else None)
+
+
 def _split_of(node):
-    """``(feature, threshold, left, right)`` of an internal node, or None for a leaf."""
+    """``(feature, threshold, left, right, missing_left)`` of an internal node, or None for a
+    leaf; ``missing_left`` is None when the node does not say where missing values go."""
     if not isinstance(node, dict):
         if isinstance(node, (int, float, str, bool)) or node is None:
             return None  # a bare value is a leaf
@@ -212,9 +229,9 @@ def _split_of(node):
         left = right = None
         for key, child in branches.items():
             if (m := _LEFT_KEY.match(key)) is not None:
-                left = (float(m[1]), child)
+                left = (float(m[1]), child, bool(m["missing"]))
             elif (m := _RIGHT_KEY.match(key)) is not None:
-                right = (float(m[1]), child)
+                right = (float(m[1]), child, bool(m["missing"]))
         if left is None or right is None:
             raise TreeTextError(
                 "not_complementary", f"the branches of {feature!r} are not '<= t' and '> t'"
@@ -224,27 +241,36 @@ def _split_of(node):
                 "not_complementary",
                 f"{feature!r} splits at {left[0]} on one side and {right[0]} on the other",
             )
-        return feature, left[0], left[1], right[1]
+        return feature, left[0], left[1], right[1], _missing_side(left[2], right[2], feature)
     if len(node) == 2:
         # {"x <= 1": left, "x > 1": right}: the feature inside the keys.
         parsed = [(_NAMED_KEY.match(k), child) for k, child in node.items()]
         if all(m is not None for m, _ in parsed):
             (m1, c1), (m2, c2) = parsed
             if m1[1] == m2[1] and m1[2][0] != m2[2][0] and np.isclose(float(m1[3]), float(m2[3])):
-                left, right = (c1, c2) if m1[2][0] in "<=≤" else (c2, c1)
-                return m1[1], float(m1[3]), left, right
+                if m1[2][0] in "<=≤":
+                    (left, lm), (right, rm) = (c1, m1), (c2, m2)
+                else:
+                    (left, lm), (right, rm) = (c2, m2), (c1, m1)
+                side = _missing_side(bool(lm["missing"]), bool(rm["missing"]), m1[1])
+                return m1[1], float(m1[3]), left, right, side
             raise TreeTextError("not_complementary", f"keys {list(node)} are not one split")
     raise TreeTextError("malformed", f"a node needs one feature key or a 'value'; found {list(node)}")
 
 
 def dict_to_arrays(tree, schema):
-    """Validate a nested-dict tree and return its ``(feature, threshold)`` arrays.
+    """Validate a nested-dict tree and return its arrays.
 
-    Raises :class:`TreeTextError` naming the first problem.
+    Returns ``(feature, threshold, missing, stated)``: ``missing`` is True where
+    missing values go to the ``<=`` child (the default where the tree does not
+    say), ``stated`` True at the splits that named a side. Raises
+    :class:`TreeTextError` naming the first problem.
     """
     size = n_positions(schema.max_depth)
     feature = np.full(size, -1, dtype=np.int64)
     threshold = np.zeros(size, dtype=np.float64)
+    missing = np.ones(size, dtype=bool)
+    stated = np.zeros(size, dtype=bool)
     stack = [(tree, 0, 0)]
     while stack:
         node, position, depth = stack.pop()
@@ -255,7 +281,7 @@ def dict_to_arrays(tree, schema):
             raise TreeTextError(
                 "too_deep", f"the tree is deeper than max_depth={schema.max_depth}"
             )
-        name, t, left, right = split
+        name, t, left, right, side = split
         j = schema.column(name)
         if not (np.isfinite(t) and schema.x_min[j] <= t <= schema.x_max[j]):
             raise TreeTextError(
@@ -264,13 +290,16 @@ def dict_to_arrays(tree, schema):
                 f"[{schema.x_min[j]:.6g}, {schema.x_max[j]:.6g}]",
             )
         feature[position], threshold[position] = j, t
+        if side is not None:
+            missing[position], stated[position] = side, True
         stack.append((right, 2 * position + 2, depth + 1))
         stack.append((left, 2 * position + 1, depth + 1))
-    return canonical(feature, threshold)
+    return (*canonical(feature, threshold, missing), stated)
 
 
 def text_to_arrays(text, schema):
-    """Parse an LLM reply and validate the tree in it: ``(feature, threshold)`` arrays."""
+    """Parse an LLM reply and validate the tree in it: ``(feature, threshold, missing,
+    stated)`` arrays (see :func:`dict_to_arrays`)."""
     value = parse_literal(text)
     # Some replies wrap the tree: {"tree": {...}}.
     if len(value) == 1:

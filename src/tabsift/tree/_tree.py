@@ -4,8 +4,9 @@ A tree of depth at most ``D`` is stored over the complete binary tree of
 ``2 ** (D + 1) - 1`` positions in breadth-first order: position ``i`` has
 children ``2 i + 1`` (``<=`` side) and ``2 i + 2`` (``>`` side). ``feature[i]``
 is the column a node splits on, ``-1`` for a leaf (and for the unused
-positions below a leaf), so a whole population is one stack of equal-size
-arrays and is evaluated in ``D`` vectorised steps.
+positions below a leaf), and ``missing_go_to_left[i]`` says which child rows
+with a missing value in that column take, so a whole population is one stack
+of equal-size arrays and is evaluated in ``D`` vectorised steps.
 """
 
 import math
@@ -53,12 +54,29 @@ def reachable(feature):
     return mask
 
 
-def canonical(feature, threshold):
-    """Clear the positions below leaves, so equal trees have equal arrays (in place)."""
+def canonical(feature, threshold, missing):
+    """Clear the positions below leaves, so equal trees have equal arrays (in place).
+
+    ``missing`` (missing values go left) is True at leaves and unused positions.
+    """
     alive = reachable(feature)
     feature[~alive] = -1
-    threshold[(feature < 0)] = 0.0
-    return feature, threshold
+    leaf = feature < 0
+    threshold[leaf] = 0.0
+    missing[leaf] = True
+    return feature, threshold, missing
+
+
+#: How a branch taken by missing values is marked, in printed trees and nested dicts.
+MISSING_MARK = "or missing"
+
+
+def branch_keys(threshold_text, missing_left):
+    """The two branch labels of a split: ``"<= t"`` and ``"> t"``, one marked ``or missing``."""
+    left, right = f"<= {threshold_text}", f"> {threshold_text}"
+    if missing_left:
+        return f"{left} {MISSING_MARK}", right
+    return left, f"{right} {MISSING_MARK}"
 
 
 def format_number(value):
@@ -78,7 +96,9 @@ class Tree:
     """A fitted axis-aligned decision tree stored as arrays over a complete binary tree.
 
     Position ``i`` has children ``2 * i + 1`` (rows with ``x <= threshold``)
-    and ``2 * i + 2`` (rows with ``x > threshold``). Built by
+    and ``2 * i + 2`` (rows with ``x > threshold``); rows whose value is
+    missing (NaN) take the child ``missing_go_to_left`` names, shown as
+    ``or missing`` on that branch when the tree is printed. Built by
     :class:`EvolvedTreeClassifier` and :class:`EvolvedTreeRegressor` (their
     ``tree_`` attribute); printing, conversion and drawing are separate
     methods that only read the arrays.
@@ -100,6 +120,10 @@ class Tree:
         one-hot encoded by the estimators, with names like ``"color=red"``.
     classes : ndarray, default=None
         Class labels (classification); None for regression.
+    missing_go_to_left : ndarray of bool of shape (n_positions,), default=None
+        Whether rows with a missing value in a node's column go to its ``<=``
+        child (True) or its ``>`` child (False). None sends them left
+        everywhere.
 
     Attributes
     ----------
@@ -121,25 +145,38 @@ class Tree:
     ...     n_node_samples=np.array([20, 10, 10]),
     ...     feature_names=["age"],
     ...     classes=np.array(["no", "yes"]),
+    ...     missing_go_to_left=np.array([False, True, True]),
     ... )
     >>> print(tree.export_text())
     |--- age <= 2.5
     |   |--- class: no (n=10, p=0.90)
-    |--- age > 2.5
+    |--- age > 2.5 or missing
     |   |--- class: yes (n=10, p=0.80)
     >>> tree.to_dict()
-    {'age': {'<= 2.5': {'value': 'no'}, '> 2.5': {'value': 'yes'}}}
-    >>> tree.predict(np.array([[1.0], [3.0]])).tolist()
-    ['no', 'yes']
+    {'age': {'<= 2.5': {'value': 'no'}, '> 2.5 or missing': {'value': 'yes'}}}
+    >>> tree.predict(np.array([[1.0], [3.0], [np.nan]])).tolist()
+    ['no', 'yes', 'yes']
     """
 
-    def __init__(self, feature, threshold, value, n_node_samples, feature_names, classes=None):
+    def __init__(
+        self,
+        feature,
+        threshold,
+        value,
+        n_node_samples,
+        feature_names,
+        classes=None,
+        missing_go_to_left=None,
+    ):
         self.feature = np.asarray(feature, dtype=np.int64)
         self.threshold = np.asarray(threshold, dtype=np.float64)
         self.value = np.asarray(value, dtype=np.float64).reshape(self.feature.shape[0], -1)
         self.n_node_samples = np.asarray(n_node_samples, dtype=np.int64)
         self.feature_names = [str(name) for name in feature_names]
         self.classes = None if classes is None else np.asarray(classes)
+        if missing_go_to_left is None:
+            missing_go_to_left = np.ones(self.feature.shape[0], dtype=bool)
+        self.missing_go_to_left = np.asarray(missing_go_to_left, dtype=bool)
 
     # ----------------------------------------------------------- structure
     @property
@@ -167,7 +204,8 @@ class Tree:
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
-            Numeric, in the encoded columns of ``feature_names``.
+            Numeric, in the encoded columns of ``feature_names``; NaN marks a
+            missing value.
 
         Returns
         -------
@@ -178,13 +216,15 @@ class Tree:
         >>> import numpy as np
         >>> from tabsift.tree import Tree
         >>> tree = Tree([0, -1, -1], [0.0, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
-        >>> tree.apply(np.array([[-1.0], [1.0]])).tolist()
-        [1, 2]
+        >>> tree.apply(np.array([[-1.0], [1.0], [np.nan]])).tolist()
+        [1, 2, 1]
         """
         from tabsift.tree._population import apply_population
 
         X = np.asarray(X, dtype=np.float64)
-        return apply_population(self.feature[None], self.threshold[None], X)[0]
+        return apply_population(
+            self.feature[None], self.threshold[None], X, missing=self.missing_go_to_left[None]
+        )[0]
 
     def predict(self, X):
         """Predict the class label (classification) or mean (regression) of each row.
@@ -221,7 +261,8 @@ class Tree:
 
         An internal node is ``{feature: {"<= t": left, "> t": right}}``, a
         leaf ``{"value": v}`` with the predicted class label or the mean
-        target. Thresholds are written exactly (``repr`` of the float).
+        target. The branch missing values take has ``" or missing"`` after
+        its threshold. Thresholds are written exactly (``repr`` of the float).
 
         Parameters
         ----------
@@ -237,16 +278,18 @@ class Tree:
         >>> import numpy as np
         >>> from tabsift.tree import Tree
         >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_dict()
-        {'x': {'<= 0.5': {'value': -1.0}, '> 0.5': {'value': 2.0}}}
+        {'x': {'<= 0.5 or missing': {'value': -1.0}, '> 0.5': {'value': 2.0}}}
         """
         j = int(self.feature[position])
         if j < 0:
             return {"value": self._leaf_value(position)}
-        t = repr(float(self.threshold[position]))
+        left, right = branch_keys(
+            repr(float(self.threshold[position])), self.missing_go_to_left[position]
+        )
         return {
             self.feature_names[j]: {
-                f"<= {t}": self.to_dict(2 * position + 1),
-                f"> {t}": self.to_dict(2 * position + 2),
+                left: self.to_dict(2 * position + 1),
+                right: self.to_dict(2 * position + 2),
             }
         }
 
@@ -269,18 +312,26 @@ class Tree:
         >>> import numpy as np
         >>> from tabsift.tree import Tree
         >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_text()
-        '{"x": {"<= 0.5": {"value": -1}, "> 0.5": {"value": 2}}}'
+        '{"x": {"<= 0.5 or missing": {"value": -1}, "> 0.5": {"value": 2}}}'
         """
         from tabsift.tree._text import tree_to_text
 
         labels = None if self.classes is None else [_label(c) for c in self.classes]
         leaf = self.value[:, 0] if self.classes is None else np.argmax(self.value, axis=1)
         return tree_to_text(
-            self.feature, self.threshold, leaf, self.feature_names, labels=labels, indent=indent
+            self.feature,
+            self.threshold,
+            self.missing_go_to_left,
+            leaf,
+            self.feature_names,
+            labels=labels,
+            indent=indent,
         )
 
     def export_text(self, *, decimals=3):
         """Return a text drawing of the tree, one line per branch, like sklearn's ``export_text``.
+
+        The branch rows with a missing value take ends in ``or missing``.
 
         Parameters
         ----------
@@ -297,7 +348,7 @@ class Tree:
         >>> from tabsift.tree import Tree
         >>> tree = Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
         >>> print(tree.export_text(decimals=1))
-        |--- x <= 0.5
+        |--- x <= 0.5 or missing
         |   |--- value: -1.0 (n=2)
         |--- x > 0.5
         |   |--- value: 2.0 (n=2)
@@ -323,9 +374,10 @@ class Tree:
             if j < 0:
                 leaf(i, pad)
                 return
-            name, t = self.feature_names[j], number(self.threshold[i])
-            for child, op in ((2 * i + 1, "<="), (2 * i + 2, ">")):
-                lines.append(f"{pad}|--- {name} {op} {t}")
+            name = self.feature_names[j]
+            keys = branch_keys(number(self.threshold[i]), self.missing_go_to_left[i])
+            for child, key in zip((2 * i + 1, 2 * i + 2), keys, strict=True):
+                lines.append(f"{pad}|--- {name} {key}")
                 walk(child, pad + "|   ")
 
         walk(0, "")
