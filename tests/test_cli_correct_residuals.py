@@ -51,10 +51,17 @@ def test_job_finds_corrections_and_writes_every_output(table, tmp_path, capsys):
     np.testing.assert_allclose(frozen.predict(bunch.data), predictions["prediction"])
     report = json.loads((out / "report" / "results.json").read_text())
     titles = [s["title"] for s in report["sections"]]
-    assert titles == ["Corrections", "Residuals before and after", "Search trace"]
+    assert titles == [
+        "Table preparation",
+        "Corrections",
+        "Residuals before and after",
+        "Search trace",
+    ]
     assert list((out / "report").glob("*.png"))
     job = json.loads((out / "job.json").read_text())
     assert job["task"] == "regression" and len(job["corrections"]) == 2
+    assert job["preparation"] == []  # a clean numeric table needs no step
+    assert job["settings"]["preparation"]["prepare"] is True
     assert "kept 2 correction(s)" in capsys.readouterr().out
 
 

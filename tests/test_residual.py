@@ -162,10 +162,13 @@ def test_bad_parameters_and_inputs_give_clear_errors():
         _regressor(feature_descriptions={"nope": "?"}).fit(X, y)
     bad = X.copy()
     bad.iloc[3, 1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    # A linear base cannot take NaN: the message names the column, the count and the fixes.
+    with pytest.raises(ValueError, match=r"column 'x2' has 1 NaN value; .*SimpleImputer"):
         _regressor().fit(bad, y)
-    with pytest.raises(ValueError, match=r"column\(s\) \['city'\] are not numeric"):
-        _regressor().fit(X.assign(city="Paris"), y)
+    # Text columns are no longer refused: they reach the base model as categories.
+    assert _regressor(n_corrections=0).fit(X.assign(city="Paris"), y).n_features_in_ == 6
+    with pytest.raises(ValueError, match="use ResidualAgentClassifier"):
+        _regressor().fit(X, np.where(y > 0, "hi", "lo"))
     with pytest.raises(ValueError, match="no predict_proba"):
         ResidualAgentClassifier(LinearSVC()).fit(X, y > 0)
 
@@ -177,7 +180,7 @@ def test_plot_residuals(planted_fit):
     assert ax.get_xlabel() == "x3" and len(ax.collections) == 2
     with pytest.raises(ValueError, match="one panel"):
         planted_fit.plot_residuals(ax=ax)
-    with pytest.raises(ValueError, match="not a column"):
+    with pytest.raises(ValueError, match="not a number column"):
         planted_fit.plot_residuals(feature="zz")
 
 

@@ -5,10 +5,19 @@ Writes to ``--out``: ``corrections.json`` (the exported corrections, which
 ``base_model.pkl`` (the refit base model they go with; a pickle, so load it
 only from a folder you trust), ``trace.csv`` (what the search tried, step by
 step), ``predictions.csv`` (base and corrected predictions for every row),
-``report/`` (HTML page with the residual plot, the corrections and the
-validation scores, and ``results.json``), and last ``job.json``. Every file
-is written atomically; rerunning a finished job with the same input and
-settings does nothing (``--force`` recomputes).
+``report/`` (HTML page with the table preparation, the residual plot, the
+corrections and the validation scores, and ``results.json``), and last
+``job.json``. Every file is written atomically; rerunning a finished job with
+the same input and settings does nothing (``--force`` recomputes).
+
+The table is read as it comes (:func:`tabsift.table.prepare_table`): numbers
+stored as text are read as numbers, placeholders such as ``?`` as missing,
+row-number, identifier, constant and empty columns dropped. With the default
+``--base xgboost`` missing values and text columns reach the model as they are
+(XGBoost takes both natively); with ``--base linear`` missing numbers are
+imputed with the median and text columns one-hot encoded, so
+``corrections.json`` names the encoded columns (``city=Oslo``). Every step is
+listed in the report and in ``job.json`` (``"preparation"``).
 """
 
 import json
@@ -17,12 +26,15 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
+    add_preparation_section,
+    add_prepare_arguments,
     add_table_job_arguments,
     add_task_argument,
     mark_finished,
     non_negative_int,
     positive_int,
-    read_target_table,
+    prepare_settings,
+    read_prepared_table,
     start_job,
     write_table,
 )
@@ -80,23 +92,17 @@ def add_parser(subparsers):
     parser.add_argument(
         "--context", default=None, metavar="TEXT", help="domain context shown to the LLM agents"
     )
+    parser.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        help="threads for the XGBoost models (default: all cores)",
+    )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_prepare_arguments(parser)
     return parser
-
-
-def _resolve_task(y, task):
-    if task != "auto":
-        return task
-    from sklearn.utils.multiclass import type_of_target
-
-    kind = type_of_target(y)
-    if kind in ("binary", "multiclass"):
-        if y.dtype.kind == "f" and y.nunique() > 20:
-            return "regression"
-        return "classification"
-    return "regression"
 
 
 def _base_model(name, task, seed):
@@ -126,16 +132,21 @@ def run(args):
         "llm_base_url": args.llm_base_url,
         "context": args.context,
         "seed": args.seed,
+        "jobs": args.jobs,
+        "preparation": prepare_settings(args),
     }
     fingerprint = start_job("correct-residuals", settings, args.input, args.out, force=args.force)
     if fingerprint is None:
         return 0
     out = Path(args.out)
 
-    frame = read_target_table(args.input, args.target)
-    X = frame.drop(columns=[args.target])
-    y = frame[args.target]
-    task = _resolve_task(y, args.task)
+    # XGBoost takes missing values and categories natively; a linear base needs both
+    # filled in and one-hot encoded.
+    linear = args.base == "linear"
+    prepared = read_prepared_table(
+        args, command="correct-residuals", task=args.task, impute=linear, encode=linear
+    )
+    X, y, task = prepared.X, prepared.y, prepared.task
 
     from tabsift.residual import ResidualAgentClassifier, ResidualAgentRegressor
 
@@ -152,6 +163,7 @@ def run(args):
         n_rounds=args.rounds,
         domain_context=args.context,
         cv=args.cv,
+        n_jobs=args.jobs,
         random_state=args.seed,
         verbose=args.verbose,
     )
@@ -162,11 +174,12 @@ def run(args):
     atomic_write_bytes(out / "base_model.pkl", pickle.dumps(model.base_estimator_))
     write_table(_trace_table(model), out / "trace.csv")
     write_table(_predictions(model, X, y, task), out / "predictions.csv")
-    _write_report(model, settings, args.input.name, task, out / "report")
+    _write_report(model, settings, args.input.name, prepared, out / "report")
     summary = {
         "input": str(args.input),
         "settings": settings,
         "task": task,
+        "preparation": prepared.steps,
         "corrections": [c.expression for c in model.corrections_],
         "validation_scores": model.validation_scores_,
     }
@@ -236,14 +249,11 @@ def _predictions(model, X, y, task):
     import numpy as np
     import pandas as pd
 
-    Xv = X.to_numpy(dtype=np.float64)
     table = pd.DataFrame({"target": y.to_numpy()})
+    table["base_prediction"] = model.predict_base(X)
     if task == "regression":
-        table["base_prediction"] = model.base_estimator_.predict(Xv)
         table["prediction"] = model.predict(X)
     else:
-        base = model.base_estimator_.predict_proba(Xv)
-        table["base_prediction"] = model.classes_[np.argmax(base, axis=1)]
         proba = model.predict_proba(X)
         table["prediction"] = model.classes_[np.argmax(proba, axis=1)]
         for j, label in enumerate(model.classes_):
@@ -251,12 +261,14 @@ def _predictions(model, X, y, task):
     return table
 
 
-def _write_report(model, settings, input_name, task, folder):
+def _write_report(model, settings, input_name, prepared, folder):
     from matplotlib.figure import Figure
 
     from tabsift.report import Report
 
+    task = prepared.task
     report = Report(f"tabsift correct-residuals: {input_name}")
+    add_preparation_section(report, prepared)
     scores = model.validation_scores_
     text = (
         f"{type(model).__name__} with base {type(model.base_estimator_).__name__} "

@@ -10,6 +10,10 @@
   features most related to the residuals (mean absolute TreeSHAP value of a
   small xgboost model fit to them). With an :class:`~tabsift.llm.LLMClient`,
   encoder, decoder and critic agents write and refine the formulas.
+- Raw tables are accepted: formulas read the number columns (a correction
+  adds 0 on a row where one of its columns is missing); text and category
+  columns reach the base model only, natively for the default XGBoost base,
+  one-hot for any other.
 - :class:`Correction` is one kept term; :class:`FrozenCorrections` applies
   exported corrections to a prefit base model with no LLM call;
   :func:`plot_residuals` draws validation residuals before and after.

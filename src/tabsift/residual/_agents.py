@@ -52,7 +52,8 @@ GRAMMAR = (
     "< <= > >= == != combined with & | ~ ; functions exp, log, log1p, sqrt, abs, sigmoid, "
     "tanh, sign, clip(x, low, high), minimum(a, b), maximum(a, b), where(condition, a, b); "
     "constants pi and e. Nothing else is accepted: no other functions, no attributes, no "
-    "strings, no code. Do not add a coefficient in front: it is fitted for you."
+    "strings, no code. Do not add a coefficient in front: it is fitted for you. NA marks a "
+    "missing value: on a row where a column the formula reads is NA, the correction is 0."
 )
 
 HYPOTHESIS_SCHEMA = {
@@ -87,7 +88,8 @@ def _short(text, limit=_MAX_TEXT):
 
 
 def _fmt(value):
-    return f"{float(value):.4g}"
+    value = float(value)
+    return "NA" if np.isnan(value) else f"{value:.4g}"
 
 
 def format_table(columns, rows):
@@ -161,8 +163,10 @@ class LLMProposer:
         score = []
         for name in usable:
             x = ws.data_train[name]
-            sd = x.std() * residual.std()
-            score.append(0.0 if sd == 0 else abs(np.mean((x - x.mean()) * residual)) / sd)
+            present = ~np.isnan(x)
+            x, r = x[present], residual[present]
+            sd = x.std() * r.std() if x.size else 0.0
+            score.append(0.0 if sd == 0 else abs(np.mean((x - x.mean()) * r)) / sd)
         order = np.argsort(score)[::-1][:_MAX_COLUMNS]
         return [usable[i] for i in sorted(order)]
 

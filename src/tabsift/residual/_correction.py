@@ -158,12 +158,26 @@ def column_data(X, names):
 
 
 def evaluate_term(expression, data):
-    """Evaluate one formula on a column mapping as a float64 array, or raise ValueError."""
+    """Evaluate one formula on a column mapping as a float64 array, or raise ValueError.
+
+    On a row where a column the formula reads is missing (NaN), the term is 0:
+    the correction adds nothing there and the base model's output stands.
+    """
     if not isinstance(expression, Expression):
         expression = parse(expression)
     n = len(next(iter(data.values())))
-    values = np.asarray(expression.evaluate(data), dtype=np.float64)
-    return np.broadcast_to(values, (n,)).copy() if values.ndim == 0 else values
+    read = [name for name in expression.columns if name in data]
+    complete = np.ones(n, dtype=bool)
+    for name in read:
+        complete &= ~np.isnan(np.asarray(data[name], dtype=np.float64))
+    if complete.all() or len(read) < len(expression.columns):
+        values = np.asarray(expression.evaluate(data), dtype=np.float64)
+        return np.broadcast_to(values, (n,)).copy() if values.ndim == 0 else values
+    out = np.zeros(n)
+    if complete.any():
+        subset = {name: np.asarray(data[name], dtype=np.float64)[complete] for name in read}
+        out[complete] = np.asarray(expression.evaluate(subset), dtype=np.float64)
+    return out
 
 
 def term_matrix(corrections, data, n_rows):

@@ -5,13 +5,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
-from sklearn.model_selection import (
-    KFold,
-    StratifiedKFold,
-    check_cv,
-    cross_val_predict,
-    train_test_split,
-)
+from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt
 from sklearn.utils.multiclass import check_classification_targets
@@ -28,7 +22,15 @@ from tabsift.residual._correction import (
 )
 from tabsift.residual._format import corrections_to_dict
 from tabsift.residual._offline import OfflineProposer
+from tabsift.residual._table import TableLayout, accepts_nan
 from tabsift.residual._workspace import Workspace
+from tabsift.table import (
+    check_column_names,
+    check_target,
+    cv_splitter,
+    infer_task,
+    is_plain_numeric,
+)
 from tabsift.utils import atomic_write_text
 
 # Blend weights tried on validation for classification (0 = base model only).
@@ -36,6 +38,11 @@ _BLEND_GRID = np.linspace(0.0, 1.0, 11)
 # Fewer validation rows than this (or too few training rows for the folds) and
 # no correction is searched: the base model is used as it is.
 _MIN_VALIDATION_ROWS = 5
+
+
+def _rows(X, index):
+    """Rows ``index`` of an array or a DataFrame (the base model's input)."""
+    return X.iloc[index] if hasattr(X, "iloc") else X[index]
 
 
 class _ResidualAgentBase(BaseEstimator):
@@ -96,6 +103,10 @@ class _ResidualAgentBase(BaseEstimator):
         tags = super().__sklearn_tags__()
         # An LLM's replies can differ between runs even with a seed.
         tags.non_deterministic = self.llm is not None
+        # Text and category columns are read as categories (see Notes).
+        tags.input_tags.string = True
+        base = self.base_estimator
+        tags.input_tags.allow_nan = base is None or accepts_nan(base)
         return tags
 
     # ------------------------------------------------------------ helpers
@@ -104,11 +115,10 @@ class _ResidualAgentBase(BaseEstimator):
             return [str(name) for name in self.feature_names_in_]
         return [f"x{j}" for j in range(self.n_features_in_)]
 
-    def _splitter(self, y, seed):
-        if isinstance(self.cv, numbers.Integral):
-            cls = StratifiedKFold if self._task == "classification" else KFold
-            return cls(n_splits=int(self.cv), shuffle=True, random_state=seed)
-        return check_cv(self.cv, y, classifier=self._task == "classification")
+    def _base_name(self):
+        if self.base_estimator is not None:
+            return type(self.base_estimator).__name__
+        return self._default_base_name
 
     def _can_search(self, n, y, splitter):
         n_val = int(np.ceil(self.validation_fraction * n))
@@ -138,25 +148,49 @@ class _ResidualAgentBase(BaseEstimator):
                 f"columns are: {', '.join(names[:20])}. Fix the keys."
             )
 
-    def _check_numeric_frame(self, X):
-        dtypes = getattr(X, "dtypes", None)
-        if dtypes is None:
-            return
-        bad = [str(name) for name, dtype in dtypes.items() if dtype.kind not in "biuf"]
-        if bad:
-            raise ValueError(
-                f"{type(self).__name__} needs numeric columns; column(s) {bad[:8]} are not "
-                "numeric (text, category or dates). Encode them first, e.g. with "
-                "sklearn.preprocessing.OrdinalEncoder."
+    def _read_table(self, X, *, reset, **fit_checks):
+        """Validate ``X`` and return ``(numbers, base input, y)`` (see :mod:`._table`).
+
+        Plain numeric input goes through ``validate_data`` as float64, exactly as
+        before; any other table is validated as objects and read column by column.
+        At fit, ``fit_checks`` holds ``y`` and its checks for ``validate_data``.
+        """
+        plain = is_plain_numeric(X)
+        dtype = np.float64 if plain else None
+        y = None
+        if fit_checks:
+            checked, y = validate_data(
+                self, X, reset=reset, dtype=dtype, ensure_all_finite=False, **fit_checks
             )
+        else:
+            checked = validate_data(self, X, reset=reset, dtype=dtype, ensure_all_finite=False)
+        source = X if not plain and type(X).__module__.startswith("pandas") else checked
+        if reset:
+            self._layout = TableLayout.from_table(
+                source,
+                self._column_names(),
+                native_categories=self.base_estimator is None,
+            )
+        owner = f"{type(self).__name__} with base {self._base_name()}"
+        numbers, cats = self._layout.read(source, owner=owner)
+        self._layout.check_numbers(
+            numbers,
+            owner=owner,
+            nan_ok=self.base_estimator is None or accepts_nan(self.base_estimator),
+            base_name=self._base_name(),
+        )
+        return numbers, self._layout.base_matrix(numbers, cats), y
 
     # ------------------------------------------------------------ fit
     def _fit(self, X, y):
-        self._check_numeric_frame(X)
-        X, y = self._validate_fit_data(X, y)
+        check_column_names(X, owner=type(self).__name__)
+        if y is not None:
+            self._check_y(y)
+        numbers, X_base, y = self._validate_fit_data(X, y)
         names = self._column_names()
         self._check_feature_descriptions(names)
-        usable = [name for name in names if check_column_name(name) is None]
+        formula_names = self._layout.number_names
+        usable = [name for name in formula_names if check_column_name(name) is None]
         y_enc, n_classes = self._encode_target(y)
 
         rng = check_random_state(self.random_state)
@@ -164,32 +198,42 @@ class _ResidualAgentBase(BaseEstimator):
             int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3)
         )
         base = self._make_base(base_seed)
-        splitter = self._splitter(y_enc, split_seed)
+        splitter = cv_splitter(self.cv, self._task, random_state=split_seed, y=y_enc)
         self.trace_ = []
         fit, ws = None, None
-        problem = self._can_search(X.shape[0], y_enc, splitter)
+        problem = self._can_search(numbers.shape[0], y_enc, splitter)
         if problem is None and self.n_corrections > 0 and usable:
             stratify = y_enc if self._task == "classification" else None
             train, val = train_test_split(
-                np.arange(X.shape[0]),
+                np.arange(numbers.shape[0]),
                 test_size=self.validation_fraction,
                 random_state=split_seed,
                 stratify=stratify,
             )
-            ws = self._workspace(base, splitter, X, y_enc, train, val, names, n_classes)
-            fit = self._search(ws, X[train], names, usable, search_seed)
-        else:
-            reason = problem or (
-                "n_corrections=0"
-                if self.n_corrections == 0
-                else "no column name can be used in a formula"
+            ws = self._workspace(
+                base, splitter, numbers, X_base, y_enc, train, val, formula_names, n_classes
             )
+            fit = self._search(ws, numbers[train], formula_names, usable, search_seed)
+        else:
+            if problem is None and self.n_corrections == 0:
+                problem = "n_corrections=0"
+            elif problem is None and not formula_names:
+                problem = (
+                    "X has no number column for a formula to read (category columns reach "
+                    "the base model only)"
+                )
+            elif problem is None:
+                problem = "no column name can be used in a formula"
             self.trace_.append(
-                {"step": "skip", "status": "skipped", "reason": f"no correction searched: {reason}"}
+                {
+                    "step": "skip",
+                    "status": "skipped",
+                    "reason": f"no correction searched: {problem}",
+                }
             )
         with threadpool_limits(limits=1, user_api="blas"):
             self._store_fit(ws, fit)
-        self.base_estimator_ = clone(base).fit(X, y_enc)
+        self.base_estimator_ = clone(base).fit(X_base, y_enc)
         return self
 
     def _search(self, ws, X_train, names, usable, search_seed):
@@ -223,16 +267,17 @@ class _ResidualAgentBase(BaseEstimator):
                 )
                 return proposer.propose(ws, usable, self.trace_)
 
-    def _workspace(self, base, splitter, X, y, train, val, names, n_classes):
+    def _workspace(self, base, splitter, numbers, X_base, y, train, val, names, n_classes):
         method = "predict" if self._task == "regression" else "predict_proba"
-        oof = cross_val_predict(clone(base), X[train], y[train], cv=splitter, method=method)
-        held = clone(base).fit(X[train], y[train])
-        base_val = getattr(held, method)(X[val])
-        self._validation = {"X": X[val], "y": y[val], "names": names}
+        X_train, X_val = _rows(X_base, train), _rows(X_base, val)
+        oof = cross_val_predict(clone(base), X_train, y[train], cv=splitter, method=method)
+        held = clone(base).fit(X_train, y[train])
+        base_val = getattr(held, method)(X_val)
+        self._validation = {"X": numbers[val], "y": y[val], "names": names}
         return Workspace(
             self._task,
-            column_data(X[train], names),
-            column_data(X[val], names),
+            column_data(numbers[train], names),
+            column_data(numbers[val], names),
             y[train],
             y[val],
             np.asarray(oof, dtype=np.float64),
@@ -285,23 +330,59 @@ class _ResidualAgentBase(BaseEstimator):
         return float(-np.mean(np.log(p)))
 
     # ------------------------------------------------------------ predict
-    def _base_output(self, X):
+    def _base_output(self, X_base):
         if self._task == "regression":
-            return self.base_estimator_.predict(X)
-        return self.base_estimator_.predict_proba(X)
+            return self.base_estimator_.predict(X_base)
+        return self.base_estimator_.predict_proba(X_base)
 
     def _corrected(self, X):
         check_is_fitted(self, "base_estimator_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        terms = term_matrix(self.corrections_, column_data(X, self._column_names()), X.shape[0])
+        numbers, X_base, _ = self._read_table(X, reset=False)
+        terms = term_matrix(
+            self.corrections_,
+            column_data(numbers, self._layout.number_names),
+            numbers.shape[0],
+        )
         return apply_corrections(
             self._task,
-            self._base_output(X),
+            self._base_output(X_base),
             self.intercept_,
             self.corrections_,
             terms,
             self._blend_weight,
         )
+
+    def predict_base(self, X):
+        """Predict with the fitted base model alone, reading ``X`` as :meth:`fit` did.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The base model's values (regression) or most probable classes,
+            without any correction.
+
+        Examples
+        --------
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from tabsift.datasets import make_missing_interaction
+        >>> from tabsift.residual import ResidualAgentRegressor
+        >>> data = make_missing_interaction(n_samples=200, random_state=0)
+        >>> model = ResidualAgentRegressor(
+        ...     LinearRegression(), n_corrections=0, n_jobs=1, random_state=0
+        ... ).fit(data.data, data.target)
+        >>> bool((model.predict_base(data.data) == model.predict(data.data)).all())
+        True
+        """
+        check_is_fitted(self, "base_estimator_")
+        _, X_base, _ = self._read_table(X, reset=False)
+        out = self._base_output(X_base)
+        if self._task == "regression":
+            return out
+        return self.classes_[np.argmax(out, axis=1)]
 
     # ------------------------------------------------------------ export
     def export_corrections(self, path=None):
@@ -346,6 +427,7 @@ class _ResidualAgentBase(BaseEstimator):
                 "estimator": type(self).__name__,
                 "base_estimator": type(self.base_estimator_).__name__,
                 "validation_scores": self.validation_scores_,
+                "table": self._layout.to_dict(),
             },
         )
         if path is not None:
@@ -391,9 +473,13 @@ class _ResidualAgentBase(BaseEstimator):
 
 _SHARED_PARAMETERS = """
     base_estimator : estimator, default=None
-        The base model, cloned and fit on the validated float array. None
-        uses XGBoost (``XGB{kind}(n_estimators=200, max_depth=4,
-        learning_rate=0.05)``). Any scikit-learn {kind_lower}{proba} works.
+        The base model, cloned and fit on the table as described in Notes.
+        None uses XGBoost (``XGB{kind}(n_estimators=200, max_depth=4,
+        learning_rate=0.05)``, with ``enable_categorical=True`` when the
+        table has category columns), which takes missing values and
+        categories natively. Any scikit-learn {kind_lower}{proba} works; one
+        that does not accept NaN (its ``allow_nan`` tag) gets an error naming
+        the columns with missing values.
     llm : LLMClient, default=None
         With a client, encoder/decoder/critic agents write the corrections
         (see Notes); None uses the offline proposer, which makes no network
@@ -480,7 +566,26 @@ _NOTES = """
     gives a non-finite value or is constant is rejected and the error is
     sent back to the agent, at most twice per formula. Columns whose names a
     formula cannot hold (with a backtick or line break, or starting with
-    ``__``) are left out of the search. Inputs must be numeric and finite.
+    ``__``) are left out of the search.
+
+    Tables: ``X`` may be a raw DataFrame (or array) mixing numbers, numbers
+    stored as text, placeholders such as ``?`` for missing values
+    (:data:`tabsift.table.PLACEHOLDERS`), text and ``category`` columns.
+    Number columns (numbers, numbers as text, booleans, dates as days) are
+    read as floats with NaN where a value is missing; text and ``category``
+    columns are categories. Formulas read number columns only: categories
+    reach the base model alone, as pandas ``category`` columns for the
+    default XGBoost base and one-hot encoded for any other base (at most
+    20 categories per column, a missing one in ``(missing)``). A category
+    seen in fewer than 5 rows at fit is pooled into ``(other)``, and so is
+    a category unseen at fit when the column has that pool; otherwise an
+    unseen category is missing (XGBoost) or sets no one-hot column.
+    On a row where a column a formula reads is missing, that correction
+    adds 0 there: the base model's output stands. NaN reaches the base
+    model only if it accepts NaN (XGBoost does; otherwise a
+    :class:`~tabsift.table.TableError` names the columns and the counts);
+    infinite values are always an error. Text found at predict time in a
+    column that held numbers at fit is read as missing, with a warning.
 
     Offline proposer: see :mod:`tabsift.residual` (xgboost TreeSHAP relevance
     on the residuals, candidate products, ratios, squares, saturations,
@@ -538,18 +643,31 @@ class ResidualAgentRegressor(RegressorMixin, _ResidualAgentBase):
 
     _task = "regression"
     _metric = "mean_squared_error"
+    _default_base_name = "XGBRegressor"
+
+    def _default_base(self, seed, categories):
+        import xgboost
+
+        return xgboost.XGBRegressor(
+            n_estimators=200,
+            max_depth=4,
+            learning_rate=0.05,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+            enable_categorical=categories,
+        )
 
     def _make_base(self, seed):
         if self.base_estimator is not None:
             return clone(self.base_estimator)
-        import xgboost
+        return self._default_base(seed, self._layout.base_input == "categories")
 
-        return xgboost.XGBRegressor(
-            n_estimators=200, max_depth=4, learning_rate=0.05, random_state=seed, n_jobs=self.n_jobs
-        )
+    def _check_y(self, y):
+        check_target(y, owner=type(self).__name__)
+        infer_task(y, "regression", owner=type(self).__name__, classifier="ResidualAgentClassifier")
 
     def _validate_fit_data(self, X, y):
-        return validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
+        return self._read_table(X, reset=True, y=y, y_numeric=True, ensure_min_samples=2)
 
     def _encode_target(self, y):
         y = np.asarray(y, dtype=np.float64)
@@ -568,9 +686,11 @@ class ResidualAgentRegressor(RegressorMixin, _ResidualAgentBase):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric, finite input.
+            Numbers, text and category columns; NaN where the base model
+            accepts it (see Notes).
         y : array-like of shape (n_samples,)
-            The numeric target.
+            The numeric target (text targets: use
+            :class:`ResidualAgentClassifier`).
 
         Returns
         -------
@@ -663,24 +783,36 @@ class ResidualAgentClassifier(ClassifierMixin, _ResidualAgentBase):
 
     _task = "classification"
     _metric = "log_loss"
+    _default_base_name = "XGBClassifier"
 
-    def _make_base(self, seed):
-        if self.base_estimator is not None:
-            if not hasattr(self.base_estimator, "predict_proba"):
-                raise ValueError(
-                    f"base_estimator {type(self.base_estimator).__name__} has no predict_proba; "
-                    "corrections work on probabilities. Use a probabilistic classifier, or "
-                    "wrap it in sklearn.calibration.CalibratedClassifierCV."
-                )
-            return clone(self.base_estimator)
+    def _default_base(self, seed, categories):
         import xgboost
 
         return xgboost.XGBClassifier(
-            n_estimators=200, max_depth=4, learning_rate=0.05, random_state=seed, n_jobs=self.n_jobs
+            n_estimators=200,
+            max_depth=4,
+            learning_rate=0.05,
+            random_state=seed,
+            n_jobs=self.n_jobs,
+            enable_categorical=categories,
         )
 
+    def _make_base(self, seed):
+        if self.base_estimator is not None:
+            return clone(self.base_estimator)
+        return self._default_base(seed, self._layout.base_input == "categories")
+
+    def _check_y(self, y):
+        if self.base_estimator is not None and not hasattr(self.base_estimator, "predict_proba"):
+            raise ValueError(
+                f"base_estimator {type(self.base_estimator).__name__} has no predict_proba; "
+                "corrections work on probabilities. Use a probabilistic classifier, or "
+                "wrap it in sklearn.calibration.CalibratedClassifierCV."
+            )
+        check_target(y, owner=type(self).__name__)
+
     def _validate_fit_data(self, X, y):
-        return validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        return self._read_table(X, reset=True, y=y, ensure_min_samples=2)
 
     def _encode_target(self, y):
         check_classification_targets(y)
@@ -717,7 +849,8 @@ class ResidualAgentClassifier(ClassifierMixin, _ResidualAgentBase):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric, finite input.
+            Numbers, text and category columns; NaN where the base model
+            accepts it (see Notes).
         y : array-like of shape (n_samples,)
             Class labels.
 

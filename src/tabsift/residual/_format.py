@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from tabsift.residual._correction import Correction
+from tabsift.residual._table import TableLayout
 
 FORMAT = "tabsift.residual.corrections"
 VERSION = 1
@@ -103,6 +104,20 @@ def load_corrections(source):
                 )
     if not all(math.isfinite(v) for v in np.atleast_1d(intercept)):
         raise ValueError("intercept must be finite.")
+    # Files written before the table layout existed hold numbers only.
+    layout = (
+        TableLayout.from_dict(data["table"], names)
+        if data.get("table") is not None
+        else TableLayout.numeric(names)
+    )
+    categorical = set(layout.category_names)
+    for c in corrections:
+        read = [col for col in c.columns if col in categorical]
+        if read:
+            raise ValueError(
+                f"the correction {c.expression!r} reads the category column(s) {read}; "
+                "formulas read number columns only."
+            )
     return {
         "task": task,
         "feature_names": names,
@@ -110,5 +125,6 @@ def load_corrections(source):
         "intercept": intercept,
         "blend_weight": blend,
         "corrections": corrections,
+        "layout": layout,
         "raw": data,
     }

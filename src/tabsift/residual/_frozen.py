@@ -4,6 +4,8 @@ import numpy as np
 
 from tabsift.residual._correction import apply_corrections, column_data, term_matrix
 from tabsift.residual._format import load_corrections
+from tabsift.residual._table import accepts_nan
+from tabsift.table import check_column_names
 
 
 class FrozenCorrections:
@@ -36,8 +38,14 @@ class FrozenCorrections:
     classes_ : ndarray of shape (n_classes,)
         Class labels (classification only).
     feature_names_in_ : ndarray of shape (n_features,)
-        The column names the formulas read, in the order of the fitted model.
+        The columns of the fitted model's table, in order.
     n_features_in_ : int
+    layout_ : TableLayout
+        Which columns are numbers and which categories, and how the base
+        model gets them: new data is read exactly as the fitted estimator
+        read its table (placeholders such as ``?`` as missing, categories
+        as at fit). Files exported before the layout existed hold numbers
+        only.
 
     See Also
     --------
@@ -71,6 +79,7 @@ class FrozenCorrections:
         self.corrections_ = loaded["corrections"]
         self.intercept_ = loaded["intercept"]
         self.blend_weight_ = loaded["blend_weight"]
+        self.layout_ = loaded["layout"]
         self.feature_names_in_ = np.asarray(loaded["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         if self.task == "classification":
@@ -87,8 +96,12 @@ class FrozenCorrections:
             f"{len(self.corrections_)} correction(s), task={self.task!r})"
         )
 
-    def _array(self, X):
+    def _read(self, X):
+        """``(numbers, base input)`` of ``X``, read as the fitted estimator read its table."""
         names = [str(n) for n in self.feature_names_in_]
+        base_name = type(self.base_estimator).__name__
+        owner = f"FrozenCorrections with base {base_name}"
+        check_column_names(X, owner="FrozenCorrections")
         columns = getattr(X, "columns", None)
         if columns is not None:
             missing = [n for n in names if n not in set(map(str, columns))]
@@ -98,30 +111,39 @@ class FrozenCorrections:
                     f"with the columns {names}."
                 )
             X = X[names]
-        X = np.asarray(X, dtype=np.float64)
+        else:
+            X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X must be 2-D with {self.n_features_in_} columns ({', '.join(names)}), found "
                 f"shape {X.shape}."
             )
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinite values; impute them first.")
-        return X
-
-    def _output(self, X):
-        X = self._array(X)
+        numbers, cats = self.layout_.read(X, owner=owner)
+        self.layout_.check_numbers(
+            numbers,
+            owner=owner,
+            nan_ok=accepts_nan(self.base_estimator),
+            fix=f"impute them first, e.g. with sklearn.impute.SimpleImputer: the base model "
+            f"{base_name} does not accept missing values",
+        )
+        base_input = self.layout_.base_matrix(numbers, cats)
         # The base model sees what it was fit on: named columns if it knows names.
-        base_input = X
-        if hasattr(self.base_estimator, "feature_names_in_"):
+        if self.layout_.base_input == "array" and hasattr(self.base_estimator, "feature_names_in_"):
             import pandas as pd
 
-            base_input = pd.DataFrame(X, columns=list(self.base_estimator.feature_names_in_))
+            base_input = pd.DataFrame(
+                base_input, columns=list(self.base_estimator.feature_names_in_)
+            )
+        return numbers, base_input
+
+    def _output(self, X):
+        numbers, base_input = self._read(X)
         if self.task == "regression":
             base = self.base_estimator.predict(base_input)
         else:
             base = self.base_estimator.predict_proba(base_input)
-        data = column_data(X, [str(n) for n in self.feature_names_in_])
-        terms = term_matrix(self.corrections_, data, X.shape[0])
+        data = column_data(numbers, self.layout_.number_names)
+        terms = term_matrix(self.corrections_, data, numbers.shape[0])
         return apply_corrections(
             self.task, base, self.intercept_, self.corrections_, terms, self.blend_weight_
         )
@@ -133,7 +155,8 @@ class FrozenCorrections:
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
             A DataFrame is matched by column name; an array must follow
-            ``feature_names_in_``.
+            ``feature_names_in_``. Missing values are accepted when the
+            base model accepts them.
 
         Returns
         -------

@@ -11,7 +11,8 @@
    ``x * y``, ``x / (c + abs(y))`` and ``sigmoid(a * x * y)`` (``a`` = 0.5,
    1, 2, 4 over the product of standard deviations, 2 significant digits).
    Other constants are rounded to 4 significant digits so the formulas stay
-   readable.
+   readable. Statistics skip missing values; a term adds 0 on a row where
+   a column it reads is missing.
 3. Every candidate is ranked by how much one Newton step for its
    coefficient lowers the training loss (vectorised; exact for least
    squares); the 5 best are fit jointly with the terms already kept and the
@@ -88,11 +89,15 @@ def candidate_formulas(data_train, features):
     stats = {}
     for name in features:
         x = data_train[name]
+        x = x[~np.isnan(x)]  # constants come from the rows where the column has a value
+        if x.size == 0:
+            continue
         stats[name] = (
             float(np.std(x)),
             float(np.median(np.abs(x))),
             np.quantile(x, [0.25, 0.5, 0.75]),
         )
+    features = [name for name in features if name in stats]
     for name in features:
         col = Column(name)
         std, med_abs, quartiles = stats[name]

@@ -54,6 +54,11 @@ def plot_residuals(model, feature=None, ax=None):
             "residuals to plot; fit it on more rows."
         )
     names = model._validation["names"]
+    if not names:
+        raise ValueError(
+            "X has no number column to plot the residuals against (category columns reach "
+            "the base model only)."
+        )
     if feature is None:
         implicated = []
         for correction in model.corrections_:
@@ -63,7 +68,9 @@ def plot_residuals(model, feature=None, ax=None):
         features = implicated[:4] or [names[0]]
     else:
         if feature not in names:
-            raise ValueError(f"feature {feature!r} is not a column; the columns are {names}.")
+            raise ValueError(
+                f"feature {feature!r} is not a number column; the number columns are {names}."
+            )
         features = [feature]
     if ax is not None and len(features) > 1:
         raise ValueError(

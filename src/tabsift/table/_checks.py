@@ -10,6 +10,15 @@ def check_column_names(X, *, owner):
 
     scikit-learn (and narwhals below it) cannot tell such columns apart, and a
     selection or a split naming one of them would be ambiguous.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabsift.table import check_column_names
+    >>> check_column_names(pd.DataFrame([[1, 2]], columns=["a", "a"]), owner="MyModel")
+    Traceback (most recent call last):
+    ...
+    tabsift.table._errors.TableError: X has duplicate column names 'a'; MyModel needs ...
     """
     columns = getattr(X, "columns", None)
     if columns is None or not type(X).__module__.startswith("pandas"):
@@ -33,6 +42,12 @@ def non_finite_message(names, n_nan, n_inf, *, owner, fix=None):
 
     It names only what was found: an estimator that accepts NaN but met
     infinite values says so, without claiming NaN is the problem.
+
+    Examples
+    --------
+    >>> from tabsift.table import non_finite_message
+    >>> print(non_finite_message(["age"], [3], [0], owner="MyModel"))
+    column 'age' has 3 NaN values; MyModel does not accept NaN in X: impute or drop them first, e.g. with sklearn.impute.SimpleImputer.
     """
     parts = []
     for name, nan, inf in zip(names, n_nan, n_inf, strict=True):
@@ -65,6 +80,15 @@ def check_finite_columns(X, *, feature_names=None, owner="This estimator", fix=N
     fix : str, optional
         How to fix it, when the default advice (impute with ``SimpleImputer``)
         does not fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.table import check_finite_columns
+    >>> check_finite_columns(np.array([[1.0, np.inf]]), feature_names=["a", "b"], owner="M")
+    Traceback (most recent call last):
+    ...
+    tabsift.table._errors.TableError: column 'b' has 1 infinite value; M does not accept ...
     """
     finite = np.isfinite(X)
     if finite.all():

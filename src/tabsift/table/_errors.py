@@ -7,6 +7,15 @@ class TableError(ValueError):
     The message names the file, column or parameter at fault and says how to
     fix it. It subclasses :class:`ValueError`, so code that catches scikit-learn's
     input errors catches it too.
+
+    Examples
+    --------
+    >>> from tabsift.table import TableError, check_target
+    >>> try:
+    ...     check_target([None, None], owner="MySelector")
+    ... except TableError as err:
+    ...     print(err)
+    y has no values: all 2 are missing; choose the target column that holds what you want to predict.
     """
 
 

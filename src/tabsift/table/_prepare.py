@@ -35,6 +35,15 @@ class PreparedTable:
         ``"classification"`` or ``"regression"``.
     steps : list of dict
         What was done: ``{"step": ..., "columns": [...], "detail": ...}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from tabsift.table import prepare_table
+    >>> raw = pd.DataFrame({"a": ["1", "2", "?", "4"], "y": ["p", "q", "p", "q"]})
+    >>> prepared = prepare_table(raw, "y")
+    >>> prepared.task, prepared.describe()
+    ('classification', ["read numbers stored as text: 'a' (1 placeholder value(s) read as missing)"])
     """
 
     X: object
@@ -170,7 +179,9 @@ def prepare_table(
     if y_info.is_numeric and y_info.kind != "boolean" and y.dtype == object:
         y = y.astype(np.float64)
     record("dropped columns (--drop)", drop)
-    task = infer_task(y, task, owner=owner)
+    task = infer_task(
+        y, task, owner=owner, classifier="--task classification", regressor="--task regression"
+    )
     if task == "classification" and y.dtype.kind == "f" and np.all(y == np.round(y)):
         y = y.astype(np.int64)  # class labels read as numbers: 1, not 1.0
     if task == "classification" and y.nunique() < 2:

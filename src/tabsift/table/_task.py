@@ -46,7 +46,7 @@ def _numeric(values):
 
     if values.dtype.kind in "iuf":
         return values.astype(np.float64)
-    if values.dtype.kind == "b":
+    if values.dtype.kind in "bc":
         return None
     present = ~np.asarray(pd.isna(values), dtype=bool)
     if any(isinstance(v, (bool, np.bool_, str, bytes)) for v in values[present]):
@@ -61,7 +61,15 @@ def check_target(y, *, owner, name="y"):
     """Raise a :class:`TableError` for a target no estimator can learn from.
 
     Checked: at least one value, no missing values (the message gives the count
-    and how to drop those rows).
+    and how to drop those rows). Returns the target as a 1-d array.
+
+    Examples
+    --------
+    >>> from tabsift.table import check_target
+    >>> check_target([1.0, None, 2.0], owner="MyModel")
+    Traceback (most recent call last):
+    ...
+    tabsift.table._errors.TableError: y has 1 missing value(s) of 3; MyModel needs a target ...
     """
     import pandas as pd
 
@@ -170,6 +178,14 @@ def cv_splitter(cv, task, *, random_state=None, y=None):
     for classification (plain :class:`~sklearn.model_selection.KFold` when a
     class has fewer rows than folds) and shuffled ``KFold`` for regression;
     anything else goes through :func:`sklearn.model_selection.check_cv`.
+
+    Examples
+    --------
+    >>> from tabsift.table import cv_splitter
+    >>> cv_splitter(5, "classification", random_state=0, y=[0, 1] * 10)
+    StratifiedKFold(n_splits=5, random_state=0, shuffle=True)
+    >>> cv_splitter(5, "classification", y=[0] * 19 + [1])  # a class of one row
+    KFold(n_splits=5, random_state=None, shuffle=True)
     """
     from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 

@@ -40,6 +40,13 @@ class ColumnInfo:
     n_unique : int or None
         Distinct values that are not missing (None: not counted, for plain
         numeric input where nobody asks).
+
+    Examples
+    --------
+    >>> from tabsift.table import describe_column
+    >>> info = describe_column("age", ["41", "?", "35"])
+    >>> info.kind, info.is_numeric, info.n_placeholders
+    ('numeric_text', True, 1)
     """
 
     name: str
@@ -114,7 +121,14 @@ def _as_numbers(values):
 
 
 def describe_column(name, values, *, placeholders=PLACEHOLDERS):
-    """:class:`ColumnInfo` of one column (a pandas Series or a 1-d array)."""
+    """:class:`ColumnInfo` of one column (a pandas Series or a 1-d array).
+
+    Examples
+    --------
+    >>> from tabsift.table import describe_column
+    >>> describe_column("city", ["Oslo", "n/a", "Lima", "Oslo"])
+    ColumnInfo(name='city', kind='categorical', n_missing=1, n_placeholders=1, n_unique=2)
+    """
     import pandas as pd
     from pandas.api import types
 
@@ -176,6 +190,13 @@ def is_plain_numeric(X):
 
     NumPy arrays of a real or bool dtype and DataFrames whose columns are all
     numeric or bool qualify; missing values do not change the answer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.table import is_plain_numeric
+    >>> is_plain_numeric(np.zeros((2, 3))), is_plain_numeric(np.array([["a", "1"]]))
+    (True, False)
     """
     from pandas.api import types
 
