@@ -296,15 +296,21 @@ def test_formula_transformer_reads_text_numbers_and_leaves_unused_text_out(mixed
     assert list(ft.get_feature_names_out()) == ["bmi"]
 
 
+def test_formula_transformer_passes_text_columns_through(mixed):
+    ft = FormulaTransformer({"half": "mass / 2"})
+    out = ft.fit_transform(mixed)
+    # the input as it came (text, '?' and dtypes untouched), then the formula column
+    pd.testing.assert_frame_equal(out[list(mixed.columns)], mixed)
+    assert list(out.columns) == ["mass", "height", "city", "half"]
+    np.testing.assert_allclose(out["half"], [35.0, 45.0, 40.0])
+    assert list(ft.get_feature_names_out()) == list(out.columns)
+    pandas_out = FormulaTransformer({"half": "mass / 2"}).set_output(transform="pandas")
+    pd.testing.assert_frame_equal(pandas_out.fit_transform(mixed), out)
+    array_out = FormulaTransformer({"half": "x0 / 2"}).fit_transform(mixed.to_numpy())
+    assert array_out.dtype == object and array_out[0, 2] == "Oslo" and array_out[1, 3] == 45.0
+
+
 def test_formula_transformer_text_errors_name_the_column_and_the_fix(mixed):
-    with pytest.raises(TableError) as info:
-        FormulaTransformer({"bmi": "mass / 2"}).fit(mixed)
-    assert str(info.value) == (
-        "column(s) 'city' hold text (such as 'Oslo'); FormulaTransformer returns a float array "
-        "and cannot pass text through with keep_input=True: apply it to the numeric columns "
-        "only, e.g. ColumnTransformer([('formulas', FormulaTransformer(...), numeric_columns)], "
-        "remainder='passthrough'), or pass keep_input=False."
-    )
     with pytest.raises(TableError) as info:
         FormulaTransformer({"x": "mass * city"}, keep_input=False).fit(mixed)
     assert str(info.value) == (

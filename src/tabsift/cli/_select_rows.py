@@ -1,12 +1,23 @@
 """``tabsift select-rows``: choose rows of a large pool table (CSV/TSV/Parquet).
 
 Writes to ``--out``: ``selected.<ext>`` (the selected pool rows, in pool order,
-same format as the pool), ``indices.csv`` (their 0-based pool positions, and a
-weight when the method has one), ``summary.json`` (settings and what the
-method reports) and, last, ``job.json``. Every file is written atomically. A
-rerun of a finished job (same pool and target bytes, same settings) does
-nothing (``--force`` recomputes); an interrupted job resumes from the
-checkpoints its method left in ``--out/.work/``.
+same format as the pool, every value as read from the pool, never as
+prepared), ``indices.csv`` (their 0-based pool positions, and a weight when
+the method has one), ``summary.json`` (settings, the table preparation steps
+and what the method reports) and, last, ``job.json`` (with the preparation
+steps too). Every file is written atomically. A rerun of a finished job (same
+pool and target bytes, same settings) does nothing (``--force`` recomputes);
+an interrupted job resumes from the checkpoints its method left in
+``--out/.work/``.
+
+The coreset methods read the pool as it comes: the features are prepared by
+:func:`tabsift.table.prepare_table` (numbers stored as text read as numbers,
+placeholders such as ``?`` read as missing, row-number, identifier, constant
+and empty columns dropped, rows without a ``--label`` value dropped;
+``--na-values``, ``--categorical``, ``--drop``, ``--no-prepare``) and the
+selectors encode what is left (categories one-hot, missing numbers imputed
+with an indicator). ``dsir`` tokenises each column itself; of the
+preparation options it takes ``--na-values`` and ``--drop``.
 
 Adding a method
 ---------------
@@ -29,7 +40,10 @@ A method is one entry of ``METHODS``: its ``--method`` name mapped to a
 when sampling with replacement); ``weights`` (optional) one number per index;
 ``rows`` (optional) the selected rows in ascending index order when the
 method already has them (otherwise the job reads them from the pool);
-``summary`` a JSON-ready dict added to ``summary.json``.
+``summary`` a JSON-ready dict added to ``summary.json``; ``preparation`` the
+steps taken on the table (``{"step", "columns", "detail"}`` records, see
+:class:`tabsift.table.PreparedTable`), written to ``summary.json`` and
+``job.json``.
 """
 
 import argparse
@@ -41,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from tabsift.cli._io import (
+    add_prepare_arguments,
     file_digest,
     input_table,
     mark_finished,
@@ -51,6 +66,8 @@ from tabsift.cli._io import (
     start_job,
     write_table,
 )
+from tabsift.table import TableError
+from tabsift.table._errors import quote_names
 from tabsift.utils import atomic_write_text
 
 
@@ -71,22 +88,24 @@ class Selection:
     weights: Any = None
     rows: Any = None
     summary: dict = field(default_factory=dict)
+    preparation: list = field(default_factory=list)
 
 
 class PoolTable:
     """A CSV/TSV/Parquet pool, read whole or in chunks of ``chunksize`` rows."""
 
-    def __init__(self, path, chunksize):
+    def __init__(self, path, chunksize, na_values=()):
         self.path = Path(path)
         self.chunksize = chunksize
+        self.na_values = list(na_values)
 
     @property
     def is_parquet(self):
         return self.path.suffix.lower() in (".parquet", ".pq")
 
     def read(self):
-        """The whole pool as a DataFrame."""
-        return read_table(self.path)
+        """The whole pool as a DataFrame (:func:`read_table`: errors name the file)."""
+        return read_table(self.path, na_values=self.na_values)
 
     def chunks(self):
         """Iterate over the pool in DataFrames of ``chunksize`` rows (the last may be shorter)."""
@@ -100,7 +119,9 @@ class PoolTable:
             import pandas as pd
 
             sep = "\t" if self.path.suffix.lower() == ".tsv" else ","
-            with pd.read_csv(self.path, sep=sep, chunksize=self.chunksize) as reader:
+            with pd.read_csv(
+                self.path, sep=sep, chunksize=self.chunksize, na_values=self.na_values
+            ) as reader:
                 yield from reader
 
     def take(self, indices):
@@ -147,6 +168,23 @@ def _dsir_select(args, pool, target, workdir):
     from tabsift.sampling import ImportanceResampler
     from tabsift.sampling._dsir_stream import select_streaming, summary_of
 
+    if args.categorical:
+        raise ValueError(
+            "--categorical does not apply to --method dsir, which tokenises every column "
+            "itself (numbers in quantile bins, categories and words as tokens): leave it out."
+        )
+    preparation = []
+    if args.drop:
+        _check_pool_columns(args.drop, _pool_columns(pool), "--drop", pool.path.name)
+        dropped = [c for c in target.columns if str(c) in args.drop]
+        target = target.drop(columns=dropped)
+        if target.shape[1] == 0:
+            raise TableError(
+                f"--drop leaves none of the columns of {args.target.name}; dsir needs at least "
+                "one column to compare the pool with."
+            )
+        preparation.append({"step": "dropped columns (--drop)", "columns": list(args.drop),
+                            "detail": "not tokenised"})
     sampler = ImportanceResampler(
         target,
         n_samples=args.n,
@@ -164,7 +202,29 @@ def _dsir_select(args, pool, target, workdir):
         weights=result.log_weights,
         rows=result.rows,
         summary=summary_of(result),
+        preparation=preparation,
     )
+
+
+def _pool_columns(pool):
+    """The pool's column names, from its header (or Parquet schema) only."""
+    if pool.is_parquet:
+        import pyarrow.parquet as pq
+
+        return [str(c) for c in pq.read_schema(pool.path).names]
+    import pandas as pd
+
+    sep = "\t" if pool.path.suffix.lower() == ".tsv" else ","
+    return [str(c) for c in pd.read_csv(pool.path, sep=sep, nrows=0).columns]
+
+
+def _check_pool_columns(names, columns, option, source):
+    unknown = [n for n in names if n not in columns]
+    if unknown:
+        raise TableError(
+            f"{option} names column(s) {quote_names(unknown)} that {source} does not have; its "
+            f"columns are: {quote_names(columns, limit=30)}."
+        )
 
 
 # ----------------------------------------------------------------- coresets
@@ -214,42 +274,144 @@ def _coreset_arguments(parser):
     )
 
 
+# A stand-in target for prepare_table when the pool has no --label (never in a message).
+_NO_LABEL = "__tabsift_select_rows_no_label__"
+
+
+@dataclass
+class _CoresetData:
+    """The pool as read, its prepared features and labels, and where each row came from."""
+
+    table: Any  # the pool as read: selected rows are written from it
+    X: Any  # prepared features (one row per kept pool row)
+    y: Any  # prepared labels (zeros without --label)
+    positions: Any  # pool position of each row of X
+    task: Any  # the label's task, or None without --label
+    steps: list  # preparation steps
+
+
 def _coreset_data(args, pool, target, needs_label):
     import numpy as np
 
+    from tabsift.table import prepare_table
+
     table = pool.read()
+    source = pool.path.name
+    columns = [str(c) for c in table.columns]
     label = args.label
-    if label is not None and label not in table.columns:
-        raise ValueError(f"--label {label!r} is not a column of the pool {pool.path.name}.")
+    if label is not None and label not in columns:
+        raise TableError(
+            f"--label {label!r} is not a column of the pool {source}; its columns are: "
+            f"{quote_names(columns, limit=30)}."
+        )
     if label is None and (needs_label or args.stratify is not None):
         raise ValueError(
             f"--method {args.method} needs the class column: give it with --label COL."
         )
     # The target sample's columns name the features; without one, every pool column does.
-    columns = table.columns if target is None else target.columns
-    features = [c for c in columns if c != label]
-    missing = [c for c in features if c not in table.columns]
+    names = columns if target is None else [str(c) for c in target.columns]
+    features = [c for c in names if c != label]
+    missing = [c for c in features if c not in columns]
     if missing:
-        raise ValueError(f"the pool has no column(s) {missing!r} that --target has.")
-    non_numeric = [c for c in features if not np.issubdtype(table[c].dtype, np.number)]
-    if non_numeric:
-        raise ValueError(
-            f"--method {args.method} needs numeric features; column(s) {non_numeric!r} are "
-            "not: encode or drop them first."
+        raise TableError(
+            f"the pool {source} has no column(s) {quote_names(missing)} that "
+            f"{args.target.name} has; give the pool these columns or drop them from the target."
         )
-    X = table[features]
-    y = table[label] if label is not None else np.zeros(len(table), dtype=np.int64)
-    return table, X, y, features
+    for option, given in (("--drop", args.drop), ("--categorical", args.categorical)):
+        _check_pool_columns(given, columns, option, source)
+    if label is not None and label in args.drop:
+        raise TableError(f"--drop names the --label column {label!r}; leave it out of --drop.")
+    if len(table) < 2:
+        raise TableError(f"{source} has {len(table)} data row; select-rows needs at least 2.")
+    frame = table.rename(columns=str)[features + ([label] if label is not None else [])]
+    drop = [c for c in args.drop if c in features]
+    if label is None:
+        # prepare_table prepares features next to a target: give it a stand-in.
+        frame = frame.assign(**{_NO_LABEL: np.arange(len(frame), dtype=np.float64)})
+    try:
+        prepared = prepare_table(
+            frame,
+            _NO_LABEL if label is None else label,
+            task="regression" if label is None else "auto",
+            source=source,
+            na_values=args.na_values,
+            categorical=[c for c in args.categorical if c in features],
+            drop=drop,
+            prepare=args.prepare,
+            owner=f"tabsift select-rows --method {args.method}",
+        )
+    except TableError as err:
+        # prepare_table speaks of a job's --target; here the class column is --label.
+        message = str(err).replace(f" besides {_NO_LABEL!r}", "")
+        message = message.replace("target column", "--label column").replace(
+            "with --target", "with --label"
+        )
+        raise TableError(message) from None
+    steps = prepared.steps
+    if label is None:
+        y = np.zeros(len(prepared.X), dtype=np.int64)
+        task = None
+    else:
+        y, task = prepared.y.to_numpy(), prepared.task
+        if task == "regression" and (needs_label or args.stratify is not None):
+            why = "--stratify" if args.stratify is not None else f"--method {args.method}"
+            raise TableError(
+                f"{why} needs a class column, but --label {label!r} of {source} holds a "
+                f"regression target ({prepared.y.nunique()} distinct numbers); give a column "
+                "of class labels"
+                + (", or leave out --stratify." if args.stratify is not None else ".")
+            )
+    positions = table.index.get_indexer(prepared.X.index)
+    return _CoresetData(table, prepared.X, y, positions, task, steps)
 
 
-def _coreset_result(selector, table, summary):
+def _like_pool(data, sample, source):
+    """The target sample's feature columns prepared as the pool's were (floats or categories)."""
+    import pandas as pd
+
+    from tabsift.table import describe_column
+    from tabsift.table._types import category_values, numeric_values
+
+    out = {}
+    sample = sample.rename(columns=str)
+    for name in data.X.columns:
+        values = sample[name]
+        if data.X[name].dtype.kind != "f":
+            out[name] = category_values(values)
+            continue
+        info = describe_column(name, values)
+        if not info.is_numeric and info.kind != "empty":
+            example = next((v for v in values if isinstance(v, str) and v.strip()), None)
+            raise TableError(
+                f"column {name!r} of {source} holds text such as {example!r} where the pool "
+                "holds numbers; give the target sample the pool's kind of values."
+            )
+        out[name] = (numeric_values(values, info) if info.kind != "empty"
+                     else pd.Series(values, dtype="float64").to_numpy())
+    return pd.DataFrame(out, index=sample.index)
+
+
+def _labels_like_pool(data, values):
+    """Target-sample labels in the pool's prepared label representation."""
+    from tabsift.table import describe_column
+    from tabsift.table._types import category_values, numeric_values
+
+    if data.y.dtype.kind == "f":
+        info = describe_column("label", values)
+        if info.is_numeric:
+            return numeric_values(values, info)
+    return category_values(values)
+
+
+def _coreset_result(selector, data, summary):
     import numpy as np
 
     weights = getattr(selector, "sample_weight_", None)
-    indices = np.asarray(selector.sample_indices_)
+    indices = data.positions[np.asarray(selector.sample_indices_)]
     order = np.argsort(indices, kind="stable")
-    rows = table.iloc[indices[order]].reset_index(drop=True)
-    return Selection(indices=indices, weights=weights, rows=rows, summary=summary)
+    rows = data.table.iloc[indices[order]].reset_index(drop=True)
+    return Selection(indices=indices, weights=weights, rows=rows, summary=summary,
+                     preparation=data.steps)
 
 
 def _make_coreset_select(name):
@@ -259,7 +421,8 @@ def _make_coreset_select(name):
         from tabsift import sampling
 
         needs_label = name in ("gais", "llm-choice")
-        table, X, y, features = _coreset_data(args, pool, target, needs_label)
+        data = _coreset_data(args, pool, target, needs_label)
+        X, y = data.X, data.y
         common = {"random_state": args.seed, "verbose": args.verbose}
         if name == "kcenter":
             selector = sampling.KCenterSelector(n_samples=args.n, stratify=args.stratify, **common)
@@ -268,8 +431,9 @@ def _make_coreset_select(name):
             # one, the selector holds out its own validation rows of the pool.
             validation = 1000
             if target is not None:
-                X_val = target[features].to_numpy(dtype=float)
-                y_val = (target[args.label].to_numpy() if args.label in target.columns
+                X_val = _like_pool(data, target, args.target.name)
+                y_val = (_labels_like_pool(data, target[args.label])
+                         if args.label in target.columns
                          else np.zeros(len(target), dtype=np.int64))
                 validation = (X_val, y_val)
             selector = sampling.OTCoresetSelector(
@@ -277,16 +441,20 @@ def _make_coreset_select(name):
                 validation=validation, max_swaps=args.max_swaps, **common,
             )
         elif name == "gais":
-            keep = args.n if isinstance(args.n, float) else args.n / len(table)
+            keep = args.n if isinstance(args.n, float) else args.n / len(X)
             if not 0 < keep < 1:
-                raise ValueError(f"--n must leave some rows out for gais; got {args.n}.")
+                raise ValueError(
+                    f"--n must leave some rows out for gais; got {args.n} of {len(X)} rows."
+                )
             selector = sampling.GraphAttentionSelector(
                 reduction=1.0 - keep, graph=args.graph, epochs=args.epochs, **common
             )
         elif name == "random":
-            stratify = args.stratify or ("proportional" if args.label else None)
-            selector = sampling.StratifiedRandomSelector(n_samples=args.n, stratify=stratify,
-                                                         **common)
+            # Strata are classes: a regression label is not stratified.
+            default = "proportional" if data.task == "classification" else None
+            selector = sampling.StratifiedRandomSelector(
+                n_samples=args.n, stratify=args.stratify or default, **common
+            )
         else:
             llm = None
             if args.llm_model is not None or args.llm_base_url is not None:
@@ -296,11 +464,12 @@ def _make_coreset_select(name):
             selector = sampling.LLMChoiceSelector(llm, n_samples=args.n, stratify=args.stratify,
                                                   **common)
         selector.fit(X, y)
-        summary = {"features": features, "label": args.label}
+        summary = {"features": [str(c) for c in X.columns], "label": args.label,
+                   "task": data.task}
         for attr in ("radius_", "objective_", "n_swaps_", "n_llm_choices_", "n_fallbacks_"):
             if hasattr(selector, attr):
                 summary[attr.rstrip("_")] = getattr(selector, attr)
-        return _coreset_result(selector, table, summary)
+        return _coreset_result(selector, data, summary)
 
     return select
 
@@ -422,6 +591,7 @@ def add_parser(subparsers):
     for method in METHODS.values():
         if method.add_arguments is not None:
             method.add_arguments(parser)
+    add_prepare_arguments(parser)
     return parser
 
 
@@ -455,10 +625,8 @@ def run(args):
     workdir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(stamp, fingerprint)
 
-    target = None if args.target is None else read_table(args.target)
-    if target is not None and len(target) == 0:
-        raise ValueError(f"the target table {args.target.name} has no rows; give a sample.")
-    pool = PoolTable(args.pool, args.chunksize)
+    target = None if args.target is None else read_table(args.target, na_values=args.na_values)
+    pool = PoolTable(args.pool, args.chunksize, na_values=args.na_values)
     selection = METHODS[args.method].select(args, pool, target, workdir)
 
     indices = np.asarray(selection.indices, dtype=np.int64)
@@ -476,10 +644,14 @@ def run(args):
         "target": None if args.target is None else str(args.target),
         "settings": settings,
         "n_selected": int(len(indices)),
+        "preparation": selection.preparation,
         **selection.summary,
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str))
-    mark_finished(out, fingerprint, {"n_selected": int(len(indices))})
+    mark_finished(
+        out, fingerprint,
+        {"n_selected": int(len(indices)), "preparation": selection.preparation},
+    )
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"tabsift select-rows: selected {len(indices)} rows with {args.method}; results in {out}")
     return 0

@@ -16,6 +16,21 @@ from tabsift.table._types import category_values, numeric_values
 _FLOATS = [np.float64, np.float32]
 
 
+def _pass_through(X, new, keys):
+    """The input as it came (text columns included) followed by the formula columns.
+
+    A float array cannot carry text, so a DataFrame comes back as a DataFrame
+    (original columns and dtypes, index kept) and an array as an object array.
+    """
+    if _is_frame(X):
+        out = X.copy()
+        for key, values in zip(keys, new, strict=True):
+            out[key] = np.asarray(values)
+        return out
+    columns = [np.asarray(X, dtype=object)] + [np.asarray(v, dtype=object)[:, None] for v in new]
+    return np.concatenate(columns, axis=1)
+
+
 def _is_frame(X):
     return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
 
@@ -86,12 +101,11 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
     as numbers (placeholders such as ``?`` or ``n/a`` as NaN), bool columns
     as 0 and 1, datetime columns as days since 1970-01-01. A column of text
     or categories raises a :class:`~tabsift.table.TableError` naming it when
-    a formula uses it, or when ``keep_input=True`` (the output is a float
-    array, which cannot carry text): apply the transformer to the numeric
-    columns only, e.g. in a
-    :class:`~sklearn.compose.ColumnTransformer` with
-    ``remainder="passthrough"``, or pass ``keep_input=False``, which leaves
-    unused text columns out.
+    a formula uses it. Otherwise text columns pass through: with
+    ``keep_input=True`` the output is the input as it came (a DataFrame keeps
+    its columns, dtypes and index; an array becomes an object array, since a
+    float array cannot carry text) followed by the formula columns, and with
+    ``keep_input=False`` they are left out.
 
     Examples
     --------
@@ -167,7 +181,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
         ------
         TableError
             If ``X`` has duplicate column names, or a column holding text is
-            used by a formula or would be kept (``keep_input=True``).
+            used by a formula.
         """
         check_column_names(X, owner="FormulaTransformer")
         _, text_columns = self._validate(X, reset=True)
@@ -243,15 +257,6 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
                     "first (pandas.to_numeric for numbers, or encode categories as numbers), "
                     "or leave it out of the formula."
                 )
-        if self.keep_input:
-            names = [name for name, _ in text]
-            raise TableError(
-                f"column(s) {quote_names(names)} hold text (such as {_example(text[0][1])!r}); "
-                "FormulaTransformer returns a float array and cannot pass text through with "
-                "keep_input=True: apply it to the numeric columns only, e.g. "
-                "ColumnTransformer([('formulas', FormulaTransformer(...), numeric_columns)], "
-                "remainder='passthrough'), or pass keep_input=False."
-            )
 
     def transform(self, X):
         """Return the input columns (if ``keep_input``) followed by one column per formula.
@@ -267,6 +272,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
             Floating point; see :meth:`get_feature_names_out` for the names.
         """
         check_is_fitted(self)
+        original = X
         X, text = self._validate(X, reset=False)
         self._check_text(text, self.expressions_)
         xp = get_namespace(X)
@@ -281,6 +287,8 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
             except ExpressionError as err:
                 raise _in_formula(err, key) from err
             new.append(xp.astype(values, X.dtype))
+        if text and self.keep_input:
+            return _pass_through(original, new, list(self.expressions_))
         if not new:
             return xp.asarray(X, copy=True) if self.keep_input else X[:, :0]
         added = xp.stack(new, axis=1)

@@ -3,7 +3,9 @@
 Every selector follows imbalanced-learn's sampler contract: ``fit_resample(X, y)``
 returns the selected rows (and their targets) and ``sample_indices_`` records
 which rows of the input were kept, so selectors compose in an
-``imblearn.pipeline.Pipeline``.
+``imblearn.pipeline.Pipeline``. Any table is accepted (text, categories,
+missing values); the rows returned are always the input's own, with their
+dtypes.
 """
 
 # Importance resampling (DSIR, issue 7).

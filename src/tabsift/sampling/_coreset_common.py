@@ -1,19 +1,31 @@
 """Machinery shared by the coreset and instance selectors.
 
-One base class (imbalanced-learn's sampler contract), budget arithmetic
-(total and per class), input checks that name the offending column, and the
-standardisation every distance-based selector starts from.
+One base class (imbalanced-learn's sampler contract, any table in, the
+user's own rows out), budget arithmetic (total and per class), and the
+standardisation every distance-based selector starts from. Column kinds,
+missing values, the task of a target and the encoding of a mixed table come
+from :mod:`tabsift.table`.
 """
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 from imblearn.base import BaseSampler
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import validate_data
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
+
+from tabsift.table import (
+    TableError,
+    check_column_names,
+    check_target,
+    encode_table,
+    infer_task,
+    is_plain_numeric,
+)
 
 # Constraint shared by every selector's budget parameter.
 N_SAMPLES_CONSTRAINT = [
@@ -28,39 +40,9 @@ def is_dask_collection(obj):
     return type(obj).__module__.split(".")[0] == "dask" and hasattr(obj, "dask")
 
 
-def column_label(feature_names, j):
-    """``'age'`` for a named column, ``column 3`` otherwise."""
-    if feature_names is not None:
-        return repr(str(feature_names[j]))
-    return str(j)
-
-
 def label(c):
     """A class label as users wrote it (``1``, not ``np.int64(1)``)."""
     return repr(c.item() if hasattr(c, "item") else c)
-
-
-def check_finite(X, *, feature_names=None, estimator="This selector"):
-    """Raise a ValueError naming the first columns holding NaN or infinite values."""
-    finite = np.isfinite(X)
-    if finite.all():
-        return
-    bad = np.flatnonzero(~finite.all(axis=0))
-    parts = []
-    for j in bad[:5]:
-        n_nan = int(np.isnan(X[:, j]).sum())
-        n_inf = int(np.isinf(X[:, j]).sum())
-        what = []
-        if n_nan:
-            what.append(f"{n_nan} NaN value{'s' if n_nan != 1 else ''}")
-        if n_inf:
-            what.append(f"{n_inf} infinite value{'s' if n_inf != 1 else ''}")
-        parts.append(f"column {column_label(feature_names, j)} has {' and '.join(what)}")
-    more = f" (and {len(bad) - 5} more columns)" if len(bad) > 5 else ""
-    raise ValueError(
-        f"{'; '.join(parts)}{more}; {estimator} does not accept NaN or inf in X: "
-        "impute or drop them first, e.g. with sklearn.impute.SimpleImputer."
-    )
 
 
 def resolve_n_samples(n_samples, n_rows, *, name="n_samples"):
@@ -177,16 +159,29 @@ def to_backend(Z):
 
 
 class CoresetSampler(BaseSampler):
-    """Base class: validation, budgets and the ``fit_resample`` plumbing.
+    """Base class: validation, the embedding, budgets and the ``fit_resample`` plumbing.
 
-    Subclasses implement ``_select(X, y)`` on a validated float array and
-    return ``(indices, weights)`` (weights may be None). Pandas input comes back
-    as pandas (``X.iloc[indices]``, index and dtypes kept).
+    Any table is accepted, as imbalanced-learn's samplers do. Plain numeric,
+    finite input reaches ``_select`` as validated floats, exactly as before
+    the table layer existed. Anything else (text, categories, booleans,
+    missing values, numbers stored as text) is encoded by
+    :func:`tabsift.table.encode_table` (numbers median-imputed with an
+    indicator and standardised, categories one-hot) and ``_select`` gets
+    ``mean=0, scale=1``, so the encoding is the embedding, used as is.
+    Whatever was encoded, the rows returned are the user's own: pandas input
+    comes back as pandas (``X.iloc[indices]``, index and dtypes kept), an
+    array as its rows.
+
+    Subclasses implement ``_select(X, y, *, mean, scale, row_weight)`` on the
+    float matrix and return ``(indices, weights)`` (weights may be None);
+    ``_embed`` may add keyword arguments for their own ``_select``.
     """
 
     _sampling_type = "bypass"
     # Whether _select needs class labels (then y must be a classification target).
     _needs_classes = False
+    # Whether _select reads the features (StratifiedRandomSelector only counts rows).
+    _reads_features = True
     _accepts_dask = False
     # Dask path: whether each partition keeps the whole budget (else twice its share).
     _dask_full_budget = False
@@ -196,8 +191,9 @@ class CoresetSampler(BaseSampler):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric, finite data.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The table: numbers, text, categories, booleans and missing
+            values are all accepted.
         y : array-like of shape (n_samples,)
             Targets.
 
@@ -215,16 +211,17 @@ class CoresetSampler(BaseSampler):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric, finite data (a pandas DataFrame keeps its index, columns
-            and dtypes in the output).
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The table: numbers, text, categories, booleans and missing
+            values are all accepted (a pandas DataFrame keeps its index,
+            columns and dtypes in the output).
         y : array-like of shape (n_samples,)
             Targets.
 
         Returns
         -------
         X_resampled : ndarray or DataFrame of shape (n_selected, n_features)
-            The selected rows, in ``sample_indices_`` order.
+            The selected rows of ``X`` as given, in ``sample_indices_`` order.
         y_resampled : ndarray or Series of shape (n_selected,)
             Their targets.
         """
@@ -239,22 +236,94 @@ class CoresetSampler(BaseSampler):
             return fit_resample_dask(self, X, y)
         if _array_api_library(X) is not None:
             return self._fit_resample_array_api(X, y)
-        X_in, y_in = X, y
-        Xv, yv = validate_data(
-            self, X, y, reset=True, ensure_all_finite=False, dtype=[np.float64, np.float32],
-            y_numeric=False,
-        )
-        check_finite(
-            Xv, feature_names=getattr(self, "feature_names_in_", None), estimator=type(self).__name__
-        )
+        owner = type(self).__name__
+        check_column_names(X, owner=owner)
+        if y is not None and self._needs_target():
+            check_target(y, owner=owner)
+        plain = is_plain_numeric(X)
+        Xv, yv = self._validate(X, y, dtype=[np.float64, np.float32] if plain else None)
+        if Xv.shape[0] < 2:
+            what = "1 sample (one row)" if Xv.shape[0] == 1 else "0 samples (no rows)"
+            raise TableError(
+                f"X has {what}; {owner} selects among the rows of a table and needs at "
+                "least 2 rows."
+            )
         if self._needs_classes or self._stratify_param() is not None:
-            check_classification_targets(yv)
-        indices, weights = self._select(Xv, yv)
+            self._check_classes(yv)
+        values, context = self._embed(X, Xv, plain)
+        indices, weights = self._select(values, yv, **context)
         indices = np.asarray(indices, dtype=np.int64)
         self.sample_indices_ = indices
         if weights is not None:
             self.sample_weight_ = np.asarray(weights, dtype=np.float64)
-        return _take_rows(X_in, Xv, indices), _take_rows(y_in, yv, indices)
+        return _take_rows(X, Xv, indices), _take_rows(y, yv, indices)
+
+    def _validate(self, X, y, dtype):
+        """``validate_data`` on ``X`` and ``y``; a ``y`` only carried along may have gaps.
+
+        A DataFrame that is not all numbers is not turned into an array (an
+        object copy of the whole table, which datetime columns refuse): only
+        its names and width are recorded, and it is returned as it is.
+        """
+        kwargs = {"reset": True, "ensure_all_finite": False, "dtype": dtype}
+        gaps_allowed = y is not None and not self._needs_target() and _has_missing(y)
+        if dtype is None and _is_pandas(X) and getattr(X, "ndim", 2) == 2:
+            validate_data(self, X, reset=True, skip_check_array=True)
+        elif gaps_allowed or y is None:
+            X = validate_data(self, X, **kwargs)
+        else:
+            return validate_data(self, X, y, y_numeric=False, **kwargs)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        yv = column_or_1d(y, warn=True)  # gaps: allowed, or ruled out by check_target
+        check_consistent_length(X, yv)
+        return X, yv
+
+    def _embed(self, X, Xv, plain):
+        """The float matrix ``_select`` works on, and keyword arguments for ``_select``.
+
+        Plain numeric finite input is used as validated; anything else is
+        encoded (see the class docstring) and passed with ``mean=0, scale=1``
+        so the selectors do not standardise it again.
+        """
+        if not self._reads_features:
+            return (Xv if plain else np.empty((Xv.shape[0], 0))), {}
+        if plain and np.isfinite(Xv).all():
+            return Xv, {}
+        encoded = encode_table(_named(X, Xv, plain), owner=type(self).__name__)
+        return encoded.values, as_is(encoded.values.shape[1])
+
+    def _needs_target(self):
+        """Whether the selection reads ``y`` (else ``y`` is only carried along with the rows)."""
+        return self._needs_classes or self._stratify_param() is not None
+
+    def _check_classes(self, y):
+        """Raise when ``y`` is not a set of class labels and the selection works per class."""
+        owner = type(self).__name__
+        with warnings.catch_warnings():
+            # sklearn's message for continuous (non-integer) and unknown targets; its guess
+            # that many classes may be a regression target is replaced by infer_task below.
+            warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
+            check_classification_targets(y)
+        stratify = self._stratify_param()
+        if isinstance(stratify, dict):
+            return  # the user named the classes
+        if infer_task(y, owner=owner) == "regression":
+            values = np.unique(y)
+            why = (
+                f"{owner} works per class" if self._needs_classes
+                else f"stratify={stratify!r} splits the budget over classes"
+            )
+            fix = "" if self._needs_classes else "pass stratify=None to select without classes, "
+            raise TableError(
+                f"{why} and needs class labels in y, but y is a regression target "
+                f"({len(values)} distinct numbers, such as {label(values[0])} and "
+                f"{label(values[-1])}): {fix}bin y into classes first (e.g. "
+                "pd.qcut(y, 5, labels=False)), or pass class labels that are numbers as "
+                "strings (y.astype(str))."
+            )
 
     def _fit_resample_array_api(self, X, y):
         """CuPy (or other array-API) input: select with that library as the backend.
@@ -298,8 +367,39 @@ class CoresetSampler(BaseSampler):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
         return tags
+
+
+def as_is(n_columns):
+    """``mean=0, scale=1``: ``standardise`` then leaves an embedding as it is."""
+    return {"mean": np.zeros(n_columns), "scale": np.ones(n_columns)}
+
+
+def _named(X, Xv, plain):
+    """What to encode: the table itself, or its validated numbers under its column names."""
+    if not _is_pandas(X):
+        return Xv
+    if plain:  # floats with NaN where the frame had NaN, None or pd.NA
+        import pandas as pd
+
+        return pd.DataFrame(Xv, columns=X.columns, index=X.index)
+    return X
+
+
+def _is_pandas(X):
+    return type(X).__module__.startswith("pandas") and hasattr(X, "iloc")
+
+
+def _has_missing(y):
+    """True when ``y`` holds a missing value (NaN, None, pd.NA)."""
+    import pandas as pd
+
+    try:
+        return bool(np.asarray(pd.isna(y)).any())
+    except (TypeError, ValueError):
+        return False
 
 
 def _array_api_library(X):
@@ -315,16 +415,6 @@ def _take_rows(original, validated, indices):
     if hasattr(original, "iloc"):
         return original.iloc[indices]
     return validated[indices]
-
-
-def target_kind(y):
-    """``"classification"`` or ``"regression"`` (float targets with > 20 values)."""
-    kind = type_of_target(y)
-    if kind == "continuous" and len(np.unique(y)) > 20:
-        return "regression"
-    if kind in ("binary", "multiclass"):
-        return "classification"
-    return "regression" if kind.startswith("continuous") else "classification"
 
 
 def groups(y, budgets):

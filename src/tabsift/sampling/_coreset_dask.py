@@ -5,16 +5,42 @@ import math
 import numpy as np
 from sklearn.base import clone
 
-from tabsift.sampling._coreset_common import check_finite, class_budgets, resolve_n_samples
+from tabsift.sampling._coreset_common import class_budgets, resolve_n_samples
+from tabsift.table import TableError, check_finite_columns
+from tabsift.table._errors import quote_names
+
+# How to fix a dask collection the partitions cannot use as it is.
+_IN_MEMORY = (
+    "call .compute() and pass the table in memory, where {owner} encodes it (categories "
+    "one-hot, missing numbers imputed), or {what} first"
+)
 
 
-def _partitions(X, y):
+def _check_numeric_columns(X, owner):
+    """Raise a TableError naming the columns of a dask DataFrame that are not numbers."""
+    from pandas.api import types
+
+    bad = [
+        str(c) for c, d in X.dtypes.items()
+        if not (types.is_numeric_dtype(d) or types.is_bool_dtype(d)) or types.is_complex_dtype(d)
+    ]
+    if bad:
+        raise TableError(
+            f"X is a dask DataFrame with non-numeric column(s) {quote_names(bad)}; {owner} "
+            "selects partition by partition on numbers only: "
+            + _IN_MEMORY.format(owner=owner, what="encode or drop those columns")
+            + "."
+        )
+
+
+def _partitions(X, y, owner):
     """``(list of delayed X blocks, list of delayed y blocks, columns or None)``, row-aligned."""
     import dask.array as da
 
     columns = None
     if hasattr(X, "columns"):  # dask DataFrame
         columns = list(X.columns)
+        _check_numeric_columns(X, owner)
         x_parts = X.to_delayed()
         if hasattr(y, "to_delayed"):
             y_parts = y.to_delayed()
@@ -24,6 +50,11 @@ def _partitions(X, y):
                 "(for example a column of the same DataFrame)."
             )
     else:
+        if X.dtype.kind not in "fiub":
+            raise TableError(
+                f"X is a dask array of dtype {X.dtype}; {owner} selects partition by partition "
+                "on numbers only: " + _IN_MEMORY.format(owner=owner, what="encode it") + "."
+            )
         X = X.rechunk({1: -1})
         if not isinstance(y, da.Array):
             y = da.from_array(np.asarray(y), chunks=(X.chunks[0],))
@@ -45,7 +76,12 @@ def _level_one(selector, X_part, y_part, budget_of, mean, scale, columns):
     yp = np.asarray(y_part)
     if len(Xp) == 0:
         return Xp, yp, np.zeros(0, dtype=np.int64), np.zeros(0), 0.0
-    check_finite(Xp, feature_names=columns, estimator=type(selector).__name__)
+    owner = type(selector).__name__
+    check_finite_columns(
+        Xp, feature_names=None if columns is None else [str(c) for c in columns], owner=owner,
+        fix="the dask path needs finite numbers: impute or drop them first, or call .compute() "
+        "and pass the table in memory, where missing numbers are imputed",
+    )
     local = clone(selector)
     n_samples, stratify = budget_of(yp, len(Xp))
     if n_samples == 0:
@@ -65,7 +101,7 @@ def fit_resample_dask(selector, X, y):
     import dask
 
     selector._validate_params()
-    x_parts, y_parts, columns = _partitions(X, y)
+    x_parts, y_parts, columns = _partitions(X, y, type(selector).__name__)
     lengths = dask.compute(*[dask.delayed(len)(p) for p in x_parts])
     n = int(sum(lengths))
     stats = dask.compute(X.mean(axis=0), X.std(axis=0, ddof=0))

@@ -15,7 +15,9 @@ class StratifiedRandomSelector(CoresetSampler):
     """Select rows uniformly at random, with per-class budgets.
 
     The honest reference for coreset methods: random samples are unbiased
-    and often hard to beat at moderate budgets.
+    and often hard to beat at moderate budgets. The features are never read
+    (only their number of rows and their names), so any table is accepted as
+    it is: text, categories, missing or unparseable values.
 
     Parameters
     ----------
@@ -23,7 +25,8 @@ class StratifiedRandomSelector(CoresetSampler):
         Rows to select: a count, or a fraction of the rows in (0, 1].
     stratify : {"proportional", "balanced"}, dict or None, default="proportional"
         Per-class budgets (see :class:`KCenterSelector`); None samples
-        without regard to classes (and accepts continuous targets).
+        without regard to classes (and accepts regression targets, which
+        the other values refuse: see :func:`tabsift.table.infer_task`).
     random_state : int, RandomState instance or None, default=None
         Seeds the draw.
     verbose : int, default=0
@@ -56,6 +59,7 @@ class StratifiedRandomSelector(CoresetSampler):
     [25, 25]
     """
 
+    _reads_features = False
     _parameter_constraints = {
         "n_samples": N_SAMPLES_CONSTRAINT,
         "stratify": STRATIFY_CONSTRAINT,

@@ -148,7 +148,9 @@ def _rank01(v):
 class GraphAttentionSelector(CoresetSampler):
     """Select rows with a graph attention network trained on a graph of the rows (GAIS).
 
-    Rows become nodes of a graph whose edges join near neighbours inside
+    Rows become nodes of a graph (over the standardised features, or the
+    encoding of a table with text, categories or missing values, see
+    :func:`tabsift.table.encode_table`) whose edges join near neighbours inside
     groups of rows (never all pairs): stratified distance-based mini-batches,
     or buckets of random-projection hashing. A two-layer graph attention
     network (written in plain torch) learns to classify the nodes. Each row
@@ -384,7 +386,13 @@ class GraphAttentionSelector(CoresetSampler):
                 _, _, cell = greedy_k_center(Z[rows], k, first=rng.randint(len(rows)))
                 order = np.lexsort((rows, -s, cell))
                 first = np.r_[True, cell[order][1:] != cell[order][:-1]]
-                indices.append(rows[order[first]])
+                chosen = order[first]
+                if len(chosen) < k:
+                    # Duplicate rows leave cells empty: the best of the other rows fill in.
+                    rest = np.setdiff1d(np.arange(len(rows)), chosen)
+                    rest = rest[np.lexsort((rows[rest], -s[rest]))][: k - len(chosen)]
+                    chosen = np.concatenate([chosen, rest])
+                indices.append(rows[chosen])
             else:
                 order = np.lexsort((rows, -s))
                 indices.append(rows[order[:k]])

@@ -148,7 +148,11 @@ def k_center_select(Z, k, *, rng, algorithm="auto", exact_limit=2e8, block_size=
 class KCenterSelector(CoresetSampler):
     """Select rows by greedy k-center: every row lies close to a selected row.
 
-    Features are standardised, then the farthest-first traversal (Gonzalez)
+    Features are standardised (any table is accepted: a table with text,
+    categories or missing values is encoded first by
+    :func:`tabsift.table.encode_table`, numbers imputed with a missing-value
+    indicator and standardised, categories one-hot; the rows returned are
+    the input's own), then the farthest-first traversal (Gonzalez)
     picks a random first row and, repeatedly, the row farthest from those
     already picked. The result covers the data: the largest distance from a
     row to its nearest selected row (the covering radius) is at most twice

@@ -33,31 +33,73 @@ def _fmt(value):
     return f"{value:.4g}"
 
 
-def describe_subset(X, y, names, max_features):
-    """Compact text summary: size, class counts, per-feature mean and range."""
-    lines = [f"Current subset: {len(X)} rows."]
+def prompt_columns(X, names):
+    """The columns a prompt shows: ``(name, values, is_numeric)``, values as the user wrote them.
+
+    Numeric columns (numbers stored as text included) become floats, NaN where
+    missing; the others strings, None where missing.
+    """
+    from tabsift.table import describe_column
+    from tabsift.table._types import category_values, numeric_values
+
+    columns = []
+    for j, name in enumerate(names):
+        values = X.iloc[:, j] if hasattr(X, "iloc") else np.asarray(X)[:, j]
+        info = describe_column(name, values)
+        if info.is_numeric:
+            columns.append((name, numeric_values(values, info), True))
+        else:
+            columns.append((name, category_values(values), False))
+    return columns
+
+
+def _value(values, i, numeric):
+    v = values[i]
+    if numeric:
+        return "NA" if np.isnan(v) else _fmt(v)
+    return "NA" if v is None else str(v)[:40]
+
+
+def _summary(name, values, numeric):
+    if numeric:
+        present = values[~np.isnan(values)]
+        if not len(present):
+            return f"{name} all missing"
+        missing = len(values) - len(present)
+        text = (f"{name} mean {_fmt(present.mean())} range [{_fmt(present.min())}, "
+                f"{_fmt(present.max())}]")
+        return text + (f", {missing} missing" if missing else "")
+    present = [v for v in values if v is not None]
+    if not present:
+        return f"{name} all missing"
+    kinds, counts = np.unique(np.asarray(present, dtype=object).astype(str), return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:3]
+    common = ", ".join(f"{str(kinds[t])[:40]!r} ({counts[t]})" for t in top)
+    return f"{name} most common {common}" + (
+        f", {len(values) - len(present)} missing" if len(present) < len(values) else "")
+
+
+def describe_subset(columns, rows, y, max_features):
+    """Compact text summary: size, class counts, per-feature mean and range (or commonest values)."""
+    lines = [f"Current subset: {len(rows)} rows."]
     classes, counts = np.unique(y, return_counts=True)
     lines.append(
         "Class counts: " + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts, strict=True))
     )
-    shown = min(len(names), max_features)
-    parts = [
-        f"{names[j]} mean {_fmt(X[:, j].mean())} range [{_fmt(X[:, j].min())}, "
-        f"{_fmt(X[:, j].max())}]"
-        for j in range(shown)
-    ]
-    more = f" (and {len(names) - shown} more features)" if len(names) > shown else ""
+    shown = min(len(columns), max_features)
+    parts = [_summary(name, values[rows], numeric) for name, values, numeric in columns[:shown]]
+    more = f" (and {len(columns) - shown} more features)" if len(columns) > shown else ""
     lines.append("Features: " + "; ".join(parts) + more)
     return "\n".join(lines)
 
 
-def describe_candidates(X, y, names, max_features):
-    shown = min(len(names), max_features)
-    rows = []
-    for i in range(len(X)):
-        values = ", ".join(f"{names[j]}={_fmt(X[i, j])}" for j in range(shown))
-        rows.append(f"{i}: {values}; label={y[i]}")
-    return "Candidates:\n" + "\n".join(rows)
+def describe_candidates(columns, rows, y, max_features):
+    shown = columns[:max_features]
+    lines = []
+    for i, (row, label) in enumerate(zip(rows, y, strict=True)):
+        values = ", ".join(f"{name}={_value(v, row, numeric)}" for name, v, numeric in shown)
+        lines.append(f"{i}: {values}; label={label}")
+    return "Candidates:\n" + "\n".join(lines)
 
 
 class LLMChoiceSelector(CoresetSampler):
@@ -71,6 +113,11 @@ class LLMChoiceSelector(CoresetSampler):
     JSON and validated (an integer index inside the window); a reply that
     stays invalid after a retry is replaced, for that step only, by the
     fallback criterion below and counted in ``n_fallbacks_``.
+
+    Any table is accepted: prompts show the values as the user wrote them
+    (text, categories and missing values included), while distances use the
+    standardised features, or the encoding of a mixed table
+    (:func:`tabsift.table.encode_table`).
 
     Without an LLM (``llm=None``) the fallback criterion makes every choice:
     the candidate farthest (in standardised features) from its nearest
@@ -190,7 +237,17 @@ class LLMChoiceSelector(CoresetSampler):
         tags.non_deterministic = self.llm is not None
         return tags
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None):
+    def _embed(self, X, Xv, plain):
+        values, context = super()._embed(X, Xv, plain)
+        if context:  # encoded: the prompts show the user's values, not the encoding
+            if hasattr(X, "iloc"):
+                context["shown"] = prompt_columns(X, [str(c) for c in X.columns])
+            else:
+                context["shown"] = prompt_columns(Xv, _names(self, Xv.shape[1]))
+        return values, context
+
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, shown=None):
+        # shown: the prompt's columns of the user's table, when X is its encoding.
         if self.llm is not None and not hasattr(self.llm, "chat_json"):
             raise TypeError(
                 f"llm must be a tabsift.llm.LLMClient (or None for the fallback criterion), "
@@ -203,11 +260,9 @@ class LLMChoiceSelector(CoresetSampler):
             remaining = None
         else:
             remaining = {c: b for c, b in budgets.items()}
-        names = (
-            [str(c) for c in self.feature_names_in_]
-            if hasattr(self, "feature_names_in_")
-            else [f"x{j}" for j in range(X.shape[1])]
-        )
+        if shown is None:
+            names = _names(self, X.shape[1])
+            shown = [(name, X[:, j], True) for j, name in enumerate(names)]
         Z = standardise(X, mean=mean, scale=scale, dtype=np.float64)
         uncertainty = _uncertainty(Z, y)
 
@@ -247,7 +302,7 @@ class LLMChoiceSelector(CoresetSampler):
             entry = {"window": window.tolist(), "by": "fallback"}
             pick = fallback
             if self.llm is not None:
-                answer = self._ask(X[selected], y[selected], X[window], y[window], names)
+                answer = self._ask(shown, selected, y[selected], window, y[window])
                 if answer is None:
                     self.n_fallbacks_ += 1
                 else:
@@ -265,20 +320,20 @@ class LLMChoiceSelector(CoresetSampler):
                 remaining[y[pick]] -= 1
         return np.asarray(selected, dtype=np.int64), None
 
-    def _ask(self, X_sub, y_sub, X_win, y_win, names):
+    def _ask(self, columns, subset, y_sub, window, y_win):
         """The model's validated choice ``{"choice": i, ...}``, or None when it stays invalid."""
         from tabsift.llm import LLMResponseError
 
-        w = len(X_win)
+        w = len(window)
 
         def in_window(value):
             if not 0 <= value["choice"] < w:
                 raise ValueError(f"choice must be a candidate number from 0 to {w - 1}.")
 
         prompt = (
-            describe_subset(X_sub, y_sub, names, self.max_features)
+            describe_subset(columns, subset, y_sub, self.max_features)
             + "\n\n"
-            + describe_candidates(X_win, y_win, names, self.max_features)
+            + describe_candidates(columns, window, y_win, self.max_features)
             + f"\n\nWhich candidate (0 to {w - 1}) should be added?"
         )
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
@@ -289,6 +344,12 @@ class LLMChoiceSelector(CoresetSampler):
         except LLMResponseError:
             return None
         return value
+
+
+def _names(selector, n_columns):
+    if hasattr(selector, "feature_names_in_"):
+        return [str(c) for c in selector.feature_names_in_]
+    return [f"x{j}" for j in range(n_columns)]
 
 
 def _uncertainty(Z, y):

@@ -11,13 +11,13 @@ from tabsift.sampling._coreset_common import (
     N_SAMPLES_CONSTRAINT,
     STRATIFY_CONSTRAINT,
     CoresetSampler,
-    check_finite,
+    as_is,
     label,
     largest_remainder,
     standardise,
-    target_kind,
     to_backend,
 )
+from tabsift.table import check_finite_columns, encode_table, infer_task, is_plain_numeric
 from tabsift.utils import progress
 
 # Problems up to this many cost entries are solved exactly (network simplex);
@@ -331,15 +331,24 @@ class OTCoresetSelector(CoresetSampler):
         rows of ``X`` (stratified by class when ``stratify`` is set), which
         are then not candidates; at most half the rows and never fewer
         candidates than the budget. A tuple gives the rows directly (in the
-        same columns as ``X``); every row of ``X`` is then a candidate.
+        same columns as ``X``; a DataFrame's by name); every row of ``X`` is
+        then a candidate.
     embedding : callable or None, default=None
         ``embedding(X) -> array`` of shape (n_rows, n_dims), applied to
-        candidates and validation rows alike. None uses the features
-        standardised with the candidates' mean and deviation.
+        candidates and validation rows alike: float arrays for numeric
+        input, the user's own rows (DataFrame rows, say) for a table that
+        needs encoding. None uses the features standardised with the
+        candidates' mean and deviation, or, for a table with text,
+        categories or missing values, its encoding by
+        :func:`tabsift.table.encode_table`, computed once for ``X`` and
+        given validation rows together.
     proxy : {"auto", "logistic", "linear", "mlp"}, default="auto"
         The proxy model of the gradient term: logistic regression for
         classification targets, ridge regression for continuous ones
-        (``"auto"`` decides from ``y``), or a small MLP (one hidden layer of
+        (``"auto"`` decides from ``y`` with :func:`tabsift.table.infer_task`:
+        a target of more than 20 distinct numbers, whole or not, is a
+        regression target; pass ``"logistic"`` for more class labels stored
+        as numbers), or a small MLP (one hidden layer of
         64 ReLU units, either task), whose output-layer gradient norms also
         single out rows that a linear model cannot tell apart, such as
         mislabelled rows inside a non-linear class region. The MLP costs a
@@ -376,6 +385,9 @@ class OTCoresetSelector(CoresetSampler):
         it never increases.
     n_swaps_ : int
         Accepted swaps.
+    task_ : str
+        ``"classification"`` or ``"regression"``: how the proxy model treats
+        ``y`` (always classification with ``stratify``).
     gradient_norms_ : ndarray of shape (n_candidates,)
         Normalised gradient norm ``g`` of every candidate row.
     validation_indices_ : ndarray or None
@@ -484,20 +496,49 @@ class OTCoresetSelector(CoresetSampler):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None):
+    def _needs_target(self):
+        # The proxy model's gradient term reads y.
+        return super()._needs_target() or self.lam > 0
+
+    def _embed(self, X, Xv, plain):
+        """Encode the rows (and given validation rows, together); keep the raw rows for
+        a custom ``embedding``."""
+        if not isinstance(self.validation, tuple):
+            values, context = super()._embed(X, Xv, plain)
+            if context and self.embedding is not None:
+                context["raw"] = (X if hasattr(X, "iloc") else Xv, None)
+            return values, context
+        X_val, y_val = self._validation_rows()
+        if plain and np.isfinite(Xv).all() and is_plain_numeric(X_val):
+            if np.isfinite(np.asarray(X_val, dtype=np.float64)).all():
+                return Xv, {}  # numbers only: _select checks X_val as it always did
+        # One encoding for the pool rows and the validation rows: one yardstick for both.
+        n = Xv.shape[0]
+        encoded = encode_table(_stack_rows(X, Xv, X_val), owner=type(self).__name__)
+        context = as_is(encoded.values.shape[1])
+        context["validation"] = (encoded.values[n:], y_val)
+        if self.embedding is not None:
+            context["raw"] = (X if hasattr(X, "iloc") else Xv, X_val)
+        return encoded.values[:n], context
+
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, validation=None,
+                raw=None):
+        # validation: the given validation rows, already encoded with X; raw: the user's
+        # rows (pool, given validation or None) for a custom embedding, when X was encoded.
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         total, budgets = self._budgets(y, n)
-        if self.proxy in ("auto", "mlp"):
-            kind = target_kind(y)
-        else:
-            kind = "classification" if self.proxy == "logistic" else "regression"
         if budgets is not None:
             kind = "classification"
+        elif self.proxy in ("auto", "mlp"):
+            kind = infer_task(y, owner=type(self).__name__)
+        else:
+            kind = "classification" if self.proxy == "logistic" else "regression"
+        self.task_ = kind
 
         # Validation rows: given, or drawn from X (and then not candidates).
         if isinstance(self.validation, tuple):
-            X_val, y_val = self._given_validation(X)
+            X_val, y_val = validation if validation is not None else self._given_validation(X)
             cand = np.arange(n)
             self.validation_indices_ = None
         else:
@@ -525,16 +566,28 @@ class OTCoresetSelector(CoresetSampler):
                 scale = np.where(scale > 0, scale, 1.0)
             E_cand = standardise(X_cand, mean=mean, scale=scale)
             E_val = standardise(X_val, mean=mean, scale=scale)
+            Zc = E_cand
         else:
-            E_cand = np.asarray(self.embedding(X_cand), dtype=np.float32)
-            E_val = np.asarray(self.embedding(X_val), dtype=np.float32)
+            if raw is None:
+                inputs_cand, inputs_val = X_cand, X_val
+            else:
+                table, table_val = raw
+                inputs_cand = _take(table, cand)
+                inputs_val = _take(table, val_rows) if table_val is None else table_val
+            E_cand = np.asarray(self.embedding(inputs_cand), dtype=np.float32)
+            E_val = np.asarray(self.embedding(inputs_val), dtype=np.float32)
             if E_cand.ndim != 2 or E_cand.shape[0] != len(X_cand):
                 raise ValueError(
                     f"embedding must return a 2D array with one row per input row; got shape "
                     f"{E_cand.shape} for {len(X_cand)} rows."
                 )
-            check_finite(E_cand, estimator="OTCoresetSelector's embedding")
-        Zc = standardise(X_cand) if self.embedding is not None else E_cand
+            check_finite_columns(
+                E_cand, owner=type(self).__name__,
+                fix="embedding(X) returned them; make it return finite numbers",
+            )
+            # The proxy model reads the features: standardised numbers, or the encoding as is.
+            Zc = standardise(X_cand) if raw is None else standardise(X_cand, mean=mean,
+                                                                     scale=scale)
         if self.lam > 0:
             model = "mlp" if self.proxy == "mlp" else "linear"
             g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model)
@@ -576,26 +629,33 @@ class OTCoresetSelector(CoresetSampler):
         self.n_swaps_ = len(history) - 1
         return np.concatenate(indices), np.concatenate(weights)
 
-    def _given_validation(self, X):
-        from sklearn.utils.validation import check_array
-
+    def _validation_rows(self):
+        """The given ``(X_val, y_val)`` as the user passed them, with their lengths checked."""
         if len(self.validation) != 2:
             raise ValueError(
                 "validation must be an int, a fraction or a tuple (X_val, y_val); got a tuple "
                 f"of length {len(self.validation)}."
             )
-        X_val = check_array(self.validation[0], dtype=np.float64, ensure_all_finite=False)
+        X_val, y_val = self.validation
+        y_val = np.asarray(y_val)
+        if y_val.shape[0] != np.shape(X_val)[0]:
+            raise ValueError(
+                f"validation's y_val has {y_val.shape[0]} values for {np.shape(X_val)[0]} rows."
+            )
+        return X_val, y_val
+
+    def _given_validation(self, X):
+        """The given validation rows as floats, for numeric X (and the dask path)."""
+        from sklearn.utils.validation import check_array
+
+        X_val, y_val = self._validation_rows()
+        X_val = check_array(X_val, dtype=np.float64, ensure_all_finite=False)
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(
                 f"validation's X_val has {X_val.shape[1]} columns but X has {X.shape[1]}; give "
                 "validation rows in the same columns."
             )
-        check_finite(X_val, estimator="OTCoresetSelector (validation X_val)")
-        y_val = np.asarray(self.validation[1])
-        if y_val.shape[0] != X_val.shape[0]:
-            raise ValueError(
-                f"validation's y_val has {y_val.shape[0]} values for {X_val.shape[0]} rows."
-            )
+        check_finite_columns(X_val, owner="OTCoresetSelector (validation X_val)")
         return X_val, y_val
 
     def _draw_validation(self, y, n, total, budgets, rng):
@@ -616,3 +676,42 @@ class OTCoresetSelector(CoresetSampler):
         rows = [rng.choice(np.flatnonzero(y == c), size=int(w), replace=False)
                 for c, w in zip(classes, want, strict=True) if w > 0]
         return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
+
+
+def _take(table, rows):
+    """Rows of a DataFrame (by position) or of an array."""
+    return table.iloc[rows] if hasattr(table, "iloc") else np.asarray(table)[rows]
+
+
+def _stack_rows(X, Xv, X_val):
+    """The pool rows followed by the given validation rows, in the pool's columns."""
+    import pandas as pd
+
+    from tabsift.table import TableError
+
+    if hasattr(X, "iloc"):
+        if hasattr(X_val, "columns"):
+            missing = [c for c in X.columns if c not in X_val.columns]
+            if missing:
+                raise TableError(
+                    f"validation's X_val lacks the column(s) {missing!r} of X; give validation "
+                    "rows in the same columns."
+                )
+            X_val = X_val[list(X.columns)]
+        else:
+            X_val = _same_width(np.asarray(X_val, dtype=object), X.shape[1])
+            X_val = pd.DataFrame(X_val, columns=X.columns).infer_objects()
+        return pd.concat([X, X_val], ignore_index=True)
+    if Xv.dtype.kind == "f" and is_plain_numeric(X_val):
+        return np.concatenate([Xv, _same_width(np.asarray(X_val, dtype=Xv.dtype), Xv.shape[1])])
+    X_val = _same_width(np.asarray(X_val, dtype=object), Xv.shape[1])
+    return np.concatenate([np.asarray(Xv, dtype=object), X_val])
+
+
+def _same_width(X_val, width):
+    if X_val.ndim != 2 or X_val.shape[1] != width:
+        raise ValueError(
+            f"validation's X_val has shape {X_val.shape} but X has {width} columns; give "
+            "validation rows in the same columns."
+        )
+    return X_val

@@ -115,7 +115,10 @@ def encode_table(X, *, owner, impute=True, standardise=True):
 
     names = column_names(X)
     if is_plain_numeric(X):
-        values = np.asarray(X, dtype=np.float64)
+        if type(X).__module__.startswith("pandas"):  # nullable dtypes hold pd.NA, not NaN
+            values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = np.asarray(X, dtype=np.float64)
         if np.isfinite(values).all() or not impute:
             check_finite_columns(values, feature_names=names, owner=owner)
             columns = _numeric_infos(values, names)
