@@ -10,7 +10,6 @@ from tabsift.expr._errors import ExpressionError
 from tabsift.expr._evaluate import _to_namespace, get_namespace
 from tabsift.expr._expression import Expression, parse
 from tabsift.table import TableError, check_column_names, describe_columns, is_plain_numeric
-from tabsift.table._errors import quote_names
 from tabsift.table._types import category_values, numeric_values
 
 _FLOATS = [np.float64, np.float32]
