@@ -35,7 +35,8 @@ def test_job_keeps_informative_columns_and_writes_every_output(table, tmp_path, 
     assert sorted(scores.loc[scores["kept"], "feature"]) == informative
     assert {f"score_fold_{i}" for i in range(3)} <= set(scores.columns)
     report = json.loads((out / "report" / "results.json").read_text())
-    assert [s["title"] for s in report["sections"]][0] == "Feature importances"
+    titles = [s["title"] for s in report["sections"]]
+    assert titles[:3] == ["Table preparation", "Feature importances", "Learned shapes"]
     assert (out / "report" / "index.html").is_file()
     job = json.loads((out / "job.json").read_text())
     assert job["kept"] == list(selected.columns[:-1])
@@ -112,15 +113,20 @@ def test_clear_errors(table, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["select-features", str(path), "--target", "label", "--keep", "0"]) == 2
     assert "expected a positive value" in capsys.readouterr().err
+    # A constant text column used to stop the job; it is now dropped, and the step recorded.
     bad = tmp_path / "text.csv"
     pd.read_csv(path).assign(city="x").to_csv(bad, index=False)
-    assert (
-        main(
-            ["select-features", str(bad), "--target", "label", "--out", str(tmp_path / "o2"), *FAST]
-        )
-        == 1
-    )
-    assert "city" in capsys.readouterr().err
+    out = tmp_path / "o2"
+    assert main(["select-features", str(bad), "--target", "label", "--out", str(out), *FAST]) == 0
+    steps = json.loads((out / "job.json").read_text())["preparation"]
+    assert {"step": "dropped constant columns", "columns": ["city"], "detail": ""} in steps
+    # Without preparation, a text column holding a '?' is a missing number the KAN refuses.
+    raw = pd.read_csv(path).astype({"x0": object})
+    raw.loc[[3, 7], "x0"] = "?"
+    raw.to_csv(bad, index=False)
+    args = ["select-features", str(bad), "--target", "label", "--no-prepare", *FAST]
+    assert main([*args, "--out", str(tmp_path / "o4")]) == 1
+    assert "column 'x0' has 2 NaN values; KANSelector does not accept" in capsys.readouterr().err
     device = ["--device", "abacus", "--out", str(tmp_path / "o3"), *FAST]
     assert main(["select-features", str(path), "--target", "label", *device]) == 1
     assert "device must be a torch device or its name" in capsys.readouterr().err

@@ -103,20 +103,29 @@ def test_nan_is_allowed_and_infinity_is_not():
         ShapSelector(n_estimators=5).fit(X, data.target)
 
 
-def test_non_numeric_columns_are_named():
+def test_text_and_category_columns_are_ranked_as_columns():
+    # Text and categorical columns used to be refused; XGBoost now splits on them natively.
     X = pd.DataFrame(
-        {"age": [30.0, 40.0, 50.0, 60.0], "city": ["a", "b", "a", "b"], "ok": [1, 0, 1, 0]}
+        {
+            "age": [30.0, 40.0, 50.0, 60.0] * 10,
+            "city": ["a", "b", "a", "b"] * 10,
+            "ok": [1, 0, 1, 0] * 10,
+        }
     )
-    X["kind"] = pd.Categorical(["u", "v", "u", "v"])
-    with pytest.raises(ValueError, match=r"2 column\(s\) are not numeric: 'city', 'kind'"):
-        ShapSelector().fit(X, [0, 1, 0, 1])
+    X["kind"] = pd.Categorical(["u", "v", "u", "v"] * 10)
+    selector = ShapSelector(1, n_estimators=10).fit(X, [0, 1, 0, 1] * 10)
+    assert selector.scores_.shape == (4,)
+    assert set(selector.get_feature_names_out()) <= set(X.columns)
+    assert list(selector.transform(X).dtypes) == [
+        X[c].dtype for c in selector.get_feature_names_out()
+    ]
 
 
 def test_target_errors():
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="found 1 class"):
         ShapSelector(n_estimators=5).fit(X, np.ones(20, dtype=int))
-    with pytest.raises(ValueError, match="task='classification' but y is 'continuous'"):
+    with pytest.raises(ValueError, match="task='classification', but y holds continuous numbers"):
         ShapSelector(task="classification").fit(X, X[:, 0])
     with pytest.raises(ValueError, match="Unknown label type"):
         ShapSelector().fit(X, np.array([{"a": 1}] * 10 + [{"b": 2}] * 10, dtype=object))

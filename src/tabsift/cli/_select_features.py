@@ -1,8 +1,15 @@
 """``tabsift select-features``: choose features of a CSV/Parquet table with KANSelector.
 
+The table is prepared as it comes (numbers stored as text read as numbers,
+placeholders such as ``?`` read as missing, identifier, constant and empty
+columns dropped, missing values imputed: the KAN needs finite numbers);
+categorical columns stay categories, which KANSelector encodes and ranks as
+one feature each. Every preparation step goes to the report and ``job.json``.
+
 Writes to ``--out``: the selected table (same format as the input: the kept
-columns plus the target), ``scores.csv`` (one row per feature: score, rank,
-kept, per-fold scores), ``report/`` (HTML page with the importance and shape
+columns plus the target, every row and value as read, not as prepared),
+``scores.csv`` (one row per feature: score, rank, kept, per-fold scores),
+``report/`` (HTML page with the preparation steps, the importance and shape
 plots, and ``results.json``), and last ``job.json``. Every file is written
 atomically. Running the same job again (same input bytes and settings) finds
 ``job.json`` and does nothing, so a batch of jobs can be restarted after an
@@ -13,11 +20,15 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._io import (
+    add_preparation_section,
+    add_prepare_arguments,
     add_table_job_arguments,
     add_task_argument,
     mark_finished,
     non_negative_int,
     positive_int,
+    prepare_settings,
+    read_prepared_table,
     read_target_table,
     start_job,
     write_table,
@@ -95,6 +106,7 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_prepare_arguments(parser)
     return parser
 
 
@@ -110,19 +122,24 @@ def run(args):
         "cv": args.cv,
         "device": args.device,
         "seed": args.seed,
+        **prepare_settings(args),
     }
     fingerprint = start_job("select-features", settings, args.input, args.out, force=args.force)
     if fingerprint is None:
         return 0
     out = Path(args.out)
 
-    frame = read_target_table(args.input, args.target)
-    X = frame.drop(columns=[args.target])
-    y = frame[args.target]
+    # The table as read: the selected table is written from it, not from the prepared one.
+    frame = read_target_table(args.input, args.target, na_values=args.na_values)
+    prepared = read_prepared_table(args, command="select-features", task=args.task, impute=True)
+    X, y = prepared.X, prepared.y
     if X.shape[1] < 2:
-        raise ValueError(
-            f"{args.input.name} has {X.shape[1]} feature column besides the target; feature "
-            "selection needs at least 2."
+        from tabsift.table import TableError
+
+        raise TableError(
+            f"{args.input.name} has {X.shape[1]} usable feature column(s) besides the target "
+            f"{args.target!r} (after preparation: see its steps); feature selection needs at "
+            "least 2."
         )
 
     import torch
@@ -134,7 +151,7 @@ def run(args):
     selector = KANSelector(
         method=args.method,
         n_features_to_select=args.keep,
-        task=args.task,
+        task=prepared.task,
         engine=args.engine,
         epochs=args.epochs,
         cv=args.cv,
@@ -145,13 +162,18 @@ def run(args):
     selector.fit(X, y)
     kept = list(selector.get_feature_names_out())
 
-    write_table(frame[kept + [args.target]], out / f"selected{args.input.suffix.lower()}")
+    # Prepared names are the file's names as text; map them back to the frame's own.
+    original = {str(c): c for c in frame.columns}
+    columns = [original[name] for name in kept] + [args.target]
+    write_table(frame[columns], out / f"selected{args.input.suffix.lower()}")
     scores = _scores_table(selector)
     write_table(scores, out / "scores.csv")
-    _write_report(selector, scores, settings, args.input.name, out / "report")
+    _write_report(selector, scores, settings, args.input.name, out / "report", prepared)
     summary = {
         "input": str(args.input),
         "settings": settings,
+        "task": prepared.task,
+        "preparation": prepared.steps,
         "kept": kept,
         "n_features": int(X.shape[1]),
     }
@@ -180,21 +202,18 @@ def _scores_table(selector):
     return table.sort_values("rank", kind="stable").reset_index(drop=True)
 
 
-def _write_report(selector, scores, settings, input_name, folder):
+def _write_report(selector, scores, settings, input_name, folder, prepared):
     from matplotlib.figure import Figure
 
     from tabsift.report import Report
 
     report = Report(f"tabsift select-features: {input_name}")
+    add_preparation_section(report, prepared)
     fig = Figure(figsize=(7, max(3.0, 0.3 * len(scores) + 1)), layout="constrained")
     selector.plot_importances(ax=fig.subplots())
     report.add_section(
         "Feature importances",
-        text=(
-            f"KANSelector(method={settings['method']!r}) scores averaged over "
-            f"{len(selector.scores_per_fold_)} held-out folds (error bars: spread over folds). "
-            f"Kept: {int(scores['kept'].sum())} of {len(scores)} features."
-        ),
+        text=_importances_caption(selector, scores, settings["method"]),
         figure=fig,
         table=scores,
         data={
@@ -207,10 +226,52 @@ def _write_report(selector, scores, settings, input_name, folder):
         shape_fig = shapes if isinstance(shapes, Figure) else shapes.flat[0].figure
         report.add_section(
             "Learned shapes",
-            text="The univariate function the first fold's network learned for each kept "
-            "feature: the reason to use a KAN.",
+            text=_shapes_caption(selector),
             figure=shape_fig,
         )
     except Exception as exc:  # a plot must never lose the job's results
         print(f"tabsift select-features: shape plot skipped ({exc})", file=sys.stderr)
     report.write(folder)
+
+
+def _importances_caption(selector, scores, method):
+    """What the importance chart shows, and how the network saw the table."""
+    text = (
+        f"KANSelector(method={method!r}) scores averaged over "
+        f"{len(selector.scores_per_fold_)} held-out folds (error bars: spread over folds). "
+        f"Kept: {int(scores['kept'].sum())} of {len(scores)} features."
+    )
+    if selector.encoding_steps_:
+        text += (
+            " The network saw the table encoded: "
+            + "; ".join(selector.encoding_steps_)
+            + ". A categorical column is scored as one feature, over all its categories."
+        )
+        if method in ("l1", "l2") and any("one-hot" in s for s in selector.encoding_steps_):
+            text += (
+                " With categorical columns, --method ko or si (which read effects) compare "
+                "them with numeric columns better than l1/l2 (which read function sizes)."
+            )
+    return text
+
+
+def _shapes_caption(selector):
+    """What ``plot_shapes`` draws (the response of every fold's network), in words."""
+    if selector.task_ == "regression":
+        output = "the prediction in the target's units"
+    elif len(selector.classes_) == 2:
+        output = f"the log-odds of class {selector.classes_[1]!r}"
+    else:
+        output = "each class's centred logit (one line per class)"
+    n_folds = len(selector.models_)
+    spread = (
+        f"The line is the mean over the {n_folds} fold networks, the band (error bars for "
+        "categories) their range."
+        if n_folds > 1
+        else "One network, trained on every row."
+    )
+    return (
+        f"How the trained networks respond to each kept feature: {output} as the feature "
+        "moves over its observed range while every other feature stays at its training mean "
+        f"(one point per category for a categorical feature). {spread}"
+    )

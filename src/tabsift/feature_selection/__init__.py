@@ -13,6 +13,15 @@
 Selectors that take a fraction keep ``floor(fraction * n_features)``
 features, at least one, as scikit-learn's RFE does. torch, xgboost, shap
 and matplotlib are imported only when a selector is fitted or plotted.
+
+Every selector takes a raw mixed table (text and category columns, numbers
+stored as text with ``?`` for missing) and ranks the columns it was given:
+a categorical column is one feature, scored over all its encoded columns,
+so ``get_feature_names_out`` names input columns and ``transform`` of a
+DataFrame returns the kept columns as they were. Missing values are accepted
+where the model honours them (XGBoost natively; the permutation baseline
+imputes inside its model); KANSelector names each numeric column with
+missing values instead.
 """
 
 from tabsift.feature_selection._baselines import PermutationImportanceSelector, paper_baselines

@@ -9,8 +9,21 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.feature_selection._common import n_to_keep, rank_scores, resolve_task
+from tabsift.feature_selection._common import (
+    clean_table,
+    has_missing,
+    is_table,
+    n_to_keep,
+    plain,
+    rank_scores,
+    selector_task,
+    table_encoder,
+    transform_table,
+    validate_table,
+)
 from tabsift.feature_selection._shap import ShapSelector
+from tabsift.table import check_column_names
+from tabsift.table._errors import TableError
 
 
 class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
@@ -43,7 +56,7 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         uses the estimator's ``score`` method.
     task : {"auto", "classification", "regression"}, default="auto"
         Chooses the default estimator and the stratification; ``"auto"``
-        infers it from y with :func:`sklearn.utils.multiclass.type_of_target`.
+        infers it from y with :func:`tabsift.table.infer_task`.
     random_state : int, RandomState instance or None, default=None
         Seed for the split, the shuffles and the default estimator.
     n_jobs : int, default=None
@@ -59,7 +72,8 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         Rank of each feature by score, 1 for the most important; ties keep
         column order.
     estimator_ : estimator
-        The model fit on the training part.
+        The model fit on the training part (for a mixed table, a pipeline of
+        the table's encoding and the model).
     task_ : str
         ``"classification"`` or ``"regression"``.
     n_features_in_ : int
@@ -71,6 +85,17 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
     --------
     sklearn.inspection.permutation_importance : The importance measure.
     ShapSelector : Selection by mean absolute SHAP value.
+
+    Notes
+    -----
+    A mixed table (text, category or bool columns, numbers stored as text
+    with placeholders such as ``?``) or numbers with missing values are
+    encoded inside the model: numbers median-imputed with a missing-value
+    indicator and standardised, categories one-hot encoded (missing ones a
+    category of their own), all fit on the training part only. Shuffling an
+    input column then shuffles all of its encoded columns together, so each
+    score is that of a column the user passed, and ``transform`` of a
+    DataFrame returns the kept columns as they were.
 
     Examples
     --------
@@ -140,8 +165,9 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric input.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numbers, or a mixed table (text, categories, numbers stored as
+            text); missing values are allowed.
         y : array-like of shape (n_samples,)
             Class labels or a continuous target.
 
@@ -150,17 +176,26 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         self : PermutationImportanceSelector
         """
         from sklearn.inspection import permutation_importance
+        from sklearn.pipeline import make_pipeline
 
-        X, y = validate_data(self, X, y, y_numeric=self.task == "regression")
-        task = resolve_task(y, self.task, owner="PermutationImportanceSelector")
+        owner = "PermutationImportanceSelector"
+        check_column_names(X, owner=owner)
+        table = is_table(X) or has_missing(X)
+        if table:
+            X, y = validate_table(self, X, y, owner=owner)
+            X, _ = clean_table(X, owner=owner)
+        else:
+            X, y = validate_data(self, X, y, y_numeric=self.task == "regression")
+        task = selector_task(y, self.task, owner=owner)
         if X.shape[0] < 2:
             raise ValueError(
                 f"PermutationImportanceSelector needs at least 2 samples to hold some out, "
                 f"found {X.shape[0]} sample."
             )
         if task == "classification" and len(np.unique(y)) < 2:
-            raise ValueError(
-                "PermutationImportanceSelector needs at least 2 classes in y, found 1 class."
+            raise TableError(
+                f"PermutationImportanceSelector needs at least 2 classes in y, found 1 class "
+                f"({plain(np.unique(y)[0])!r}); pass task='regression' if y is a numeric target."
             )
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         if self.estimator is None:
@@ -175,11 +210,15 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
                     f"estimator is a classifier ({type(estimator).__name__}) but the task is "
                     f"regression; pass a regressor or task='classification'."
                 )
+        if table:
+            # Fit on the training part only; a column is shuffled with all its encoded columns.
+            estimator = make_pipeline(table_encoder(X), estimator)
         train, val = self._split(y, task, seed)
-        estimator.fit(X[train], y[train])
+        rows = X.iloc if table else X
+        estimator.fit(rows[train], y[train])
         result = permutation_importance(
             estimator,
-            X[val],
+            rows[val],
             y[val],
             scoring=self.scoring,
             n_repeats=self.n_repeats,
@@ -193,6 +232,24 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         self.importances_std_ = result.importances_std
         self.ranking_ = rank_scores(scores)
         return self
+
+    def transform(self, X):
+        """Keep the selected columns of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
+
+        Returns
+        -------
+        X_selected : array or DataFrame of shape (n_samples, n_selected)
+            A mixed table's kept columns as they are (a DataFrame keeps its
+            dtypes); numeric input as scikit-learn's selectors return it.
+        """
+        check_is_fitted(self)
+        if is_table(X):
+            return transform_table(self, X)
+        return super().transform(X)
 
     def _get_support_mask(self):
         check_is_fitted(self)
@@ -250,6 +307,11 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
+        # Missing values are imputed (with an indicator) inside the model.
+        tags.input_tags.allow_nan = True
+        # Mixed tables: text and category columns are encoded, and ranked as one feature each.
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
         return tags
 
 

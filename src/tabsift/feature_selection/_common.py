@@ -1,46 +1,20 @@
-"""What every selector of this family decides the same way: the task, and how many to keep."""
+"""What every selector of this family does the same way.
+
+How many features to keep, how scores become ranks, and how a raw mixed table
+(text, categories, numbers stored as text, missing values) is read: the
+selectors rank the columns a user passed, so a table goes in, scores come out
+one per input column, and ``transform`` hands back the kept input columns as
+they were. The task, the target's checks and the encoding come from
+:mod:`tabsift.table`.
+"""
 
 import math
 import numbers
 
 import numpy as np
-from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-# A float target with more distinct values than this is a regression target for task="auto",
-# even when every value is a whole number (prices, counts stored as floats).
-MAX_FLOAT_CLASSES = 20
-
-
-def resolve_task(y, task, *, owner):
-    """Return ``"classification"`` or ``"regression"`` for target ``y``.
-
-    ``task="auto"`` follows :func:`sklearn.utils.multiclass.type_of_target`
-    (binary and multiclass targets are classification, continuous ones
-    regression), except that a float target with more than
-    ``MAX_FLOAT_CLASSES`` distinct values is regression.
-    """
-    if task == "regression":
-        return task
-    kind = type_of_target(y, input_name="y")
-    if task == "classification":
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(
-                f"{owner} got task='classification' but y is {kind!r}, not class labels. "
-                "Pass task='regression' (or task='auto') for a continuous target."
-            )
-        return task
-    if kind in ("binary", "multiclass"):
-        y = np.asarray(y)
-        if y.dtype.kind == "f" and np.unique(y).size > MAX_FLOAT_CLASSES:
-            return "regression"
-        return "classification"
-    if kind == "continuous":
-        return "regression"
-    raise ValueError(
-        f"Unknown label type: y is of type {kind!r}; {owner} needs a 1-d target of classes "
-        "(binary or multiclass) or of real numbers (continuous). Pass task='classification' "
-        "or task='regression' if the type is guessed wrongly."
-    )
+from tabsift.table import TableError, check_target, infer_task, is_plain_numeric
 
 
 def n_to_keep(n_features_to_select, n_features, *, owner):
@@ -64,14 +38,202 @@ def rank_scores(scores):
     return ranking
 
 
-def non_numeric_columns(X):
-    """Names of the columns of a pandas DataFrame that are not numeric (or bool); [] otherwise."""
-    if not type(X).__module__.startswith("pandas") or not hasattr(X, "dtypes"):
-        return []
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+def selector_task(y, task, *, owner):
+    """:func:`tabsift.table.infer_task` for a selector; a bool target may be forced to regression.
 
-    return [
-        str(name)
-        for name, dtype in X.dtypes.items()
-        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
-    ]
+    A bool target read as 0/1 is a fine regression target (a linear
+    probability model); ``infer_task`` takes bools for class labels only.
+    """
+    if task == "regression" and np.asarray(y).dtype.kind == "b":
+        return task
+    return infer_task(y, task, owner=owner)
+
+
+def plain(value):
+    """A NumPy scalar as the Python value it holds (``'x'``, not ``np.str_('x')``), for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _is_sparse(X):
+    return hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse")
+
+
+def is_table(X):
+    """True for input the numeric path cannot take as it is: text, categories, object arrays.
+
+    Plain numeric input (numbers and bools only, see
+    :func:`tabsift.table.is_plain_numeric`) and sparse matrices keep the
+    selectors' numeric path, which computes exactly what it always did.
+    """
+    if _is_sparse(X):
+        return False
+    if hasattr(X, "dtypes"):  # a DataFrame
+        return not is_plain_numeric(X)
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(X).dtype
+        except (TypeError, ValueError):
+            return True
+    # Complex and other odd numeric dtypes keep the numeric path and its error.
+    return getattr(dtype, "kind", "O") in "OUS"
+
+
+def has_missing(X):
+    """True when plain numeric ``X`` (dense) holds NaN or infinite values."""
+    if _is_sparse(X):
+        return False
+    try:
+        values = np.asarray(X)
+    except (TypeError, ValueError):
+        return False
+    if values.dtype.kind != "f":  # ints and bools cannot be missing; other kinds error later
+        return False
+    return not np.isfinite(values).all()
+
+
+def validate_table(estimator, X, y, *, owner, min_features=1):
+    """Check a raw table without converting it; set ``n_features_in_`` and ``feature_names_in_``.
+
+    Returns ``(X, y)``: ``X`` as given (a DataFrame, or a 2-d object array),
+    ``y`` as a 1-d array without missing values.
+    """
+    if not hasattr(X, "iloc"):
+        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+        if X.ndim != 2:
+            raise ValueError(
+                f"Expected a 2D array for X, got an array of shape {X.shape}; reshape it to "
+                "(n_samples, n_features)."
+            )
+    X, y = validate_data(estimator, X, y, skip_check_array=True)
+    n_samples, n_features = X.shape
+    if n_samples < 2:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={X.shape}) while a minimum of 2 is "
+            f"required by {owner}."
+        )
+    if n_features < min_features:
+        raise ValueError(
+            f"Found array with {n_features} feature(s) (shape={X.shape}) while a minimum of "
+            f"{min_features} is required by {owner}."
+        )
+    y = column_or_1d(y, warn=True)
+    check_target(y, owner=owner)
+    if len(y) != n_samples:
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: [{n_samples}, "
+            f"{len(y)}]; X and y need one row per sample."
+        )
+    return X, y
+
+
+def transform_table(selector, X):
+    """The kept columns of ``X``, as given (a DataFrame keeps its dtypes and index).
+
+    Used by the selectors' ``transform`` for input that is not plain numeric,
+    where a NumPy copy would turn every column into objects.
+    """
+    check_is_fitted(selector)
+    if not hasattr(X, "iloc"):
+        X = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object)
+    validate_data(selector, X, skip_check_array=True, reset=False)
+    if X.shape[1] != selector.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(selector).__name__} is expecting "
+            f"{selector.n_features_in_} features as input."
+        )
+    mask = selector.get_support()
+    if hasattr(X, "iloc"):
+        return X.iloc[:, np.flatnonzero(mask)]
+    return X[:, mask]
+
+
+def categorical_columns(infos):
+    """Names of the columns that hold categories or text."""
+    return [c.name for c in infos if c.kind in ("categorical", "text")]
+
+
+def clean_table(X, *, owner):
+    """A DataFrame of ``X`` with every column readable by scikit-learn's transformers.
+
+    Numbers (numbers stored as text included, placeholders read as missing)
+    become float columns, categories and text object columns of strings with
+    NaN where missing. Nothing is learned from the values, so doing it once
+    before a split leaks nothing. Returns ``(frame, infos)``.
+    """
+    import pandas as pd
+
+    from tabsift.table import describe_columns
+    from tabsift.table._types import category_values, column_names, numeric_values
+
+    infos = describe_columns(X)
+    names = column_names(X)
+    columns = (
+        [X.iloc[:, j] for j in range(X.shape[1])]
+        if hasattr(X, "iloc")
+        else list(np.asarray(X, dtype=object).T)
+    )
+    out = {}
+    for name, info, values in zip(names, infos, columns, strict=True):
+        if info.kind in ("categorical", "text"):
+            cats = category_values(values)
+            cats[[v is None for v in cats]] = np.nan
+            out[name] = cats
+        elif info.kind == "empty":
+            out[name] = np.full(len(values), np.nan)
+        else:
+            numbers_ = numeric_values(values, info)
+            if np.isinf(numbers_).any():
+                from tabsift.table import non_finite_message
+
+                raise TableError(
+                    non_finite_message([name], [0], [int(np.isinf(numbers_).sum())], owner=owner)
+                )
+            out[name] = numbers_
+    index = X.index if hasattr(X, "index") else None
+    return pd.DataFrame(out, index=index), infos
+
+
+def table_encoder(frame):
+    """A ColumnTransformer that turns a :func:`clean_table` frame into finite numbers.
+
+    Numbers: median-imputed, with a missing-value indicator, and standardised;
+    categories: missing ones form their own category, then one-hot encoded
+    (rare ones pooled, unseen ones ignored). Fit it on training rows only.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from tabsift.table import MAX_CATEGORIES
+
+    numeric = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    categorical = [c for c in frame.columns if c not in numeric]
+    parts = []
+    if numeric:
+        parts.append(
+            (
+                "numbers",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+                numeric,
+            )
+        )
+    if categorical:
+        parts.append(
+            (
+                "categories",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="(missing)"),
+                    OneHotEncoder(
+                        handle_unknown="infrequent_if_exist",
+                        max_categories=MAX_CATEGORIES,
+                        sparse_output=False,
+                    ),
+                ),
+                categorical,
+            )
+        )
+    return ColumnTransformer(parts, verbose_feature_names_out=False)

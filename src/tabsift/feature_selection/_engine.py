@@ -23,7 +23,8 @@ Every engine implements exactly these methods::
         def first_layer_contributions(self, X): ...
         def coefficient_norms(self, ord): ...
         def sensitivity(self, X): ...
-        def knockout_losses(self, X, y): ...
+        def input_gradients(self, X): ...
+        def knockout_losses(self, X, y, groups=None): ...
         def feature_function(self, j, x_grid): ...
 
 Conventions
@@ -50,9 +51,17 @@ Conventions
   of squares (the reading of the paper's text).
 - ``sensitivity(X)`` returns numpy ``(n_inputs,)``: the mean over rows of
   ``|d sum_outputs |out| / d x_j|``.
-- ``knockout_losses(X, y)`` returns numpy ``(n_inputs,)``: the loss with
-  feature ``j``'s first-layer weights set to zero minus the intact loss,
-  clipped at 0. The trained weights are left unchanged.
+- ``input_gradients(X)`` returns numpy ``(n, n_inputs)``: each row's
+  gradient ``d sum_outputs |out| / d x`` (what ``sensitivity`` averages in
+  absolute value; the grouped sensitivity of a mixed table reads it).
+- ``knockout_losses(X, y, groups=None)`` returns numpy ``(n_inputs,)``: the
+  loss with feature ``j``'s first-layer weights set to zero minus the intact
+  loss, clipped at 0. The trained weights are left unchanged. With
+  ``groups`` (int array ``(n_inputs,)``, the feature each input encodes, e.g.
+  a categorical column's one-hot inputs) the inputs of a feature are knocked
+  out together: one value per feature ``0..groups.max()``; tabsift's engine
+  then replaces the group's summed contribution by its mean over the rows
+  rather than zero (pykan's zeroes the group's edges).
 - ``feature_function(j, x_grid)`` returns numpy ``(len(x_grid), hidden_width)``:
   ``phi_{j,o}(x)``, the first-layer function of feature ``j`` into each hidden
   unit, on standardised inputs ``x_grid``.

@@ -1,13 +1,22 @@
 """Cross-validated comparison of feature selectors, with selection inside each fold."""
 
 import time
-from numbers import Integral
 from operator import attrgetter
 
 import numpy as np
 from sklearn.base import clone
 
-from tabsift.feature_selection._common import n_to_keep, resolve_task
+from tabsift.feature_selection._common import (
+    categorical_columns,
+    clean_table,
+    is_table,
+    n_to_keep,
+    plain,
+    selector_task,
+    table_encoder,
+)
+from tabsift.table import check_column_names, check_target, cv_splitter
+from tabsift.table._errors import TableError
 from tabsift.utils import import_optional_dependency, progress
 
 _DEFAULT_SCORING = {"classification": "f1_macro", "regression": "r2"}
@@ -135,7 +144,7 @@ def _ranking_scores(selector, n_features):
     return None
 
 
-def _select(name, selector, X, y, train, ks, n_features):
+def _select(name, selector, X, y, train, ks, n_features, text_columns=()):
     """Fit ``selector`` on the training rows once; return ({k: columns}, fit seconds)."""
     from sklearn.utils import _safe_indexing
 
@@ -146,7 +155,21 @@ def _select(name, selector, X, y, train, ks, n_features):
         sel = clone(selector)
         if settable:
             sel.set_params(n_features_to_select=k)
-        return sel.fit(X_train, y_train)
+        if not text_columns:
+            return sel.fit(X_train, y_train)
+        try:
+            return sel.fit(X_train, y_train)
+        except (ValueError, TypeError) as err:
+            if isinstance(err, TableError):
+                raise
+            listed = ", ".join(map(repr, text_columns[:5]))
+            raise TableError(
+                f"selector {name!r} ({type(selector).__name__}) could not fit the table, whose "
+                f"columns {listed}{' ...' if len(text_columns) > 5 else ''} hold text or "
+                f"categories: {str(err).rstrip('.')}. Use tabsift's selectors (KANSelector, ShapSelector, "
+                "PermutationImportanceSelector), which rank the columns of a mixed table, or "
+                "encode the table first."
+            ) from err
 
     start = time.perf_counter()
     sel = fitted(ks[0])
@@ -171,15 +194,21 @@ def _select(name, selector, X, y, train, ks, n_features):
     return columns, fit_time
 
 
-def _score_subset(X, y, train, test, columns, models, scorer):
-    """Fit every model on the training rows of ``columns``; score on the test rows."""
+def _score_subset(X, y, train, test, columns, models, scorer, encode=False):
+    """Fit every model on the training rows of ``columns``; score on the test rows.
+
+    With ``encode`` (a mixed table, ``X`` from :func:`clean_table`), each model
+    is preceded by the table's encoding, fit on the training rows only.
+    """
+    from sklearn.pipeline import make_pipeline
     from sklearn.utils import _safe_indexing
 
     X_cols = _safe_indexing(X, list(columns), axis=1)
     X_train, X_test = _safe_indexing(X_cols, train), _safe_indexing(X_cols, test)
     scores = {}
     for name, model in models.items():
-        fitted = clone(model).fit(X_train, y[train])
+        model = make_pipeline(table_encoder(X_cols), clone(model)) if encode else clone(model)
+        fitted = model.fit(X_train, y[train])
         scores[name] = float(scorer(fitted, X_test, y[test]))
     return scores
 
@@ -354,7 +383,13 @@ def evaluate_selectors(
     Parameters
     ----------
     X : array-like or DataFrame of shape (n_samples, n_features)
-        The data; DataFrame column names name the selected features.
+        The data; DataFrame column names name the selected features. A mixed
+        table (text, category or bool columns, numbers stored as text with
+        placeholders such as ``?``) is accepted: the selectors get its
+        training rows as they are (tabsift's selectors rank its columns), and
+        each model gets the kept columns encoded (numbers median-imputed with
+        a missing-value indicator and standardised, categories one-hot
+        encoded), the encoding fit on the training rows only.
     y : array-like of shape (n_samples,)
         Target. Class labels are encoded as 0, 1, ... before anything sees
         them (XGBoost needs that).
@@ -372,13 +407,13 @@ def evaluate_selectors(
         these by name.
     cv : int, cross-validation splitter or iterable, default=5
         An int gives that many shuffled folds (stratified for
-        classification), seeded by ``random_state``.
+        classification when every class has that many rows), seeded by
+        ``random_state`` (:func:`tabsift.table.cv_splitter`).
     scoring : str or callable, default=None
         A scikit-learn scorer; by default ``"f1_macro"`` (classification)
         or ``"r2"`` (regression).
     task : {"auto", "classification", "regression"}, default="auto"
-        ``"auto"`` infers it from y with
-        :func:`sklearn.utils.multiclass.type_of_target`.
+        ``"auto"`` infers it from y with :func:`tabsift.table.infer_task`.
     random_state : int or None, default=0
         Seed of the folds and of the default models. Selectors keep their
         own ``random_state``.
@@ -428,7 +463,6 @@ def evaluate_selectors(
     """
     import pandas as pd
     from sklearn.metrics import get_scorer
-    from sklearn.model_selection import KFold, StratifiedKFold, check_cv
     from sklearn.preprocessing import LabelEncoder
     from sklearn.utils import check_consistent_length
     from sklearn.utils.parallel import delayed
@@ -449,6 +483,7 @@ def evaluate_selectors(
         raise ValueError(f"task must be 'auto', 'classification' or 'regression', found {task!r}.")
     levels = _check_retention(retention)
 
+    check_column_names(X, owner="evaluate_selectors")
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
     else:
@@ -456,19 +491,29 @@ def evaluate_selectors(
         names = [f"x{i}" for i in range(X.shape[1])]
     y = column_or_1d(y, warn=True)
     check_consistent_length(X, y)
+    check_target(y, owner="evaluate_selectors")
     n_features = len(names)
-    task = resolve_task(y, task, owner="evaluate_selectors")
+    task = selector_task(y, task, owner="evaluate_selectors")
+    y_given = y
     if task == "classification":
         y = LabelEncoder().fit_transform(y)
+        if y.max(initial=0) < 1:
+            raise TableError(
+                f"y has a single class ({plain(y_given[0])!r}); evaluate_selectors compares "
+                "selectors by how well models tell classes apart, so y needs at least 2 "
+                "classes (or pass task='regression' for a numeric target)."
+            )
     else:
         y = np.asarray(y, dtype=float)
+    # A mixed table: selectors see it as it is, models its encoding (fit per fold).
+    encode = is_table(X)
+    X_models, text_columns = X, ()
+    if encode:
+        X_models, infos = clean_table(X, owner="evaluate_selectors")
+        text_columns = tuple(categorical_columns(infos))
 
-    if isinstance(cv, Integral):
-        splitter = StratifiedKFold if task == "classification" else KFold
-        cv = splitter(n_splits=cv, shuffle=True, random_state=random_state)
-    else:
-        cv = check_cv(cv, y, classifier=task == "classification")
-    splits = [(np.asarray(train), np.asarray(test)) for train, test in cv.split(X, y)]
+    splitter = cv_splitter(cv, task, random_state=random_state, y=y)
+    splits = [(np.asarray(train), np.asarray(test)) for train, test in splitter.split(X, y)]
 
     models = _check_models(models, task, random_state)
     if scoring is None:
@@ -487,7 +532,7 @@ def evaluate_selectors(
     # 1. Each selector, fit once on each training fold.
     jobs = [(name, fold) for name in selectors for fold in range(len(splits))]
     calls = [
-        delayed(_select)(name, selectors[name], X, y, splits[fold][0], ks, n_features)
+        delayed(_select)(name, selectors[name], X, y, splits[fold][0], ks, n_features, text_columns)
         for name, fold in jobs
     ]
     selections = dict(zip(jobs, _run(calls, n_jobs, verbose, "fitting selectors"), strict=True))
@@ -501,7 +546,7 @@ def evaluate_selectors(
         )
     )
     calls = [
-        delayed(_score_subset)(X, y, *splits[fold], columns, models, scorer)
+        delayed(_score_subset)(X_models, y, *splits[fold], columns, models, scorer, encode)
         for fold, columns in subsets
     ]
     scored = dict(zip(subsets, _run(calls, n_jobs, verbose, "scoring models"), strict=True))

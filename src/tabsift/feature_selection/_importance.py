@@ -3,6 +3,8 @@
 Each function takes an engine (see :mod:`tabsift.feature_selection._engine`)
 and the held-out rows of a fold, and returns one non-negative score per
 feature as a numpy array; :class:`KANSelector` normalises and averages them.
+A feature encoded as several network inputs (a categorical column's one-hot
+columns) is scored as one: see :func:`compute_scores`.
 """
 
 import numpy as np
@@ -14,7 +16,7 @@ READINGS = ("contribution", "coefficients")
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def contribution_norms(engine, X, ord):
+def contribution_norms(engine, X, ord, groups=None, n_groups=None):
     """KAN-L1 / KAN-L2 as computed in the authors' code, from contributions on data.
 
     ``ord=1``: ``mean_{n,o} |c[n,j,o]|``; ``ord=2``: ``sqrt(mean_{n,o} c[n,j,o]^2)``.
@@ -22,36 +24,103 @@ def contribution_norms(engine, X, ord):
     batched call. For ``ord=2`` an engine with ``contribution_square_sums``
     (tabsift's) gives the sums of squares from Gram matrices instead.
 
+    With ``groups`` (a mixed table), feature ``g``'s contribution is the sum
+    of its network inputs' contributions, ``C[n,g,o] = sum_{j: groups[j] = g}
+    c[n,j,o]`` (a categorical column's one-hot inputs together), centred over
+    the rows before the norm is taken: every one-hot input adds a constant
+    offset to ``C``, so uncentred norms would grow with the number of
+    categories whatever the column is worth. Every column of such a table,
+    numbers included, is read the same way.
+
     Parameters
     ----------
     engine : engine
     X : torch.Tensor of shape (n, d)
         Standardised held-out rows.
     ord : {1, 2}
+    groups : ndarray of int of shape (d,), default=None
+        The feature each network input belongs to; None: each input is a feature.
+    n_groups : int, default=None
+        Number of features when ``groups`` is given.
 
     Returns
     -------
-    scores : ndarray of shape (d,)
+    scores : ndarray of shape (d,) or (n_groups,)
     """
     n, d = X.shape
+    width = d if groups is None else n_groups
     if n == 0:
-        return np.zeros(d)
+        return np.zeros(width)
     # One row tells the hidden width, which sets the chunk size.
     hidden = engine.first_layer_contributions(X[:1]).shape[-1]
-    if ord == 2 and hasattr(engine, "contribution_square_sums"):
+    if groups is None and ord == 2 and hasattr(engine, "contribution_square_sums"):
         # The same sums from Gram matrices, without the (n, d, hidden) contributions.
         return np.sqrt(engine.contribution_square_sums(X) / (n * hidden))
     rows = max(1, _CHUNK_ELEMENTS // max(1, d * hidden))
-    total = np.zeros(d)
+    if groups is None:
+        total = np.zeros(width)
+        for start in range(0, n, rows):
+            contrib = engine.first_layer_contributions(X[start : start + rows])
+            values = contrib.abs() if ord == 1 else contrib.square()
+            total += values.sum(dim=(0, 2)).double().cpu().numpy()
+        mean = total / (n * hidden)
+        return mean if ord == 1 else np.sqrt(mean)
+
+    def grouped(start):
+        import torch
+
+        contrib = engine.first_layer_contributions(X[start : start + rows]).double()
+        index = torch.as_tensor(groups, dtype=torch.int64, device=contrib.device)
+        out = contrib.new_zeros((contrib.shape[0], width, contrib.shape[2]))
+        return out.index_add_(1, index, contrib)
+
+    centre = sum(grouped(start).sum(dim=0) for start in range(0, n, rows)) / n
+    total = np.zeros(width)
     for start in range(0, n, rows):
-        contrib = engine.first_layer_contributions(X[start : start + rows])
-        values = contrib.abs() if ord == 1 else contrib.square()
-        total += values.sum(dim=(0, 2)).double().cpu().numpy()
+        centred = grouped(start) - centre
+        values = centred.abs() if ord == 1 else centred.square()
+        total += values.sum(dim=(0, 2)).cpu().numpy()
     mean = total / (n * hidden)
     return mean if ord == 1 else np.sqrt(mean)
 
 
-def compute_scores(engine, method, reading, X, y):
+def grouped_sensitivity(engine, X, groups, n_groups):
+    """KAN-SI of the features of a mixed table: the spread of each feature's linearised effect.
+
+    For row ``n`` and feature ``g`` with inputs ``G``, the score is
+    ``sqrt(grad_G^T Cov_G grad_G)``: the standard deviation, over the rows of
+    ``X``, of the first-order change of ``sum_outputs |out|`` as the feature's
+    inputs vary the way they do in the data. For a standardised numeric
+    input this is the paper's ``|d sum |out| / d x_j|``; for a categorical
+    column's one-hot inputs (``Cov = diag(p) - p p^T``) it does not grow with
+    the number of categories, as a sum of the inputs' gradients would. The
+    score is the mean over rows.
+    """
+    grads = np.asarray(engine.input_gradients(X), dtype=np.float64)
+    values = X.double().cpu().numpy() if hasattr(X, "cpu") else np.asarray(X, np.float64)
+    groups = np.asarray(groups)
+    scores = np.zeros(n_groups)
+    if grads.shape[0] == 0:
+        return scores
+    for g in range(n_groups):
+        members = np.flatnonzero(groups == g)
+        if not members.size:
+            continue
+        cov = np.atleast_2d(np.cov(values[:, members], rowvar=False, bias=True))
+        part = grads[:, members]
+        spread = np.einsum("ni,ij,nj->n", part, cov, part)
+        scores[g] = np.sqrt(np.clip(spread, 0.0, None)).mean()
+    return scores
+
+
+def group_sums(scores, groups, n_groups):
+    """Add per-input ``scores`` up to one score per feature (``groups[j]``: input ``j``'s)."""
+    out = np.zeros(n_groups)
+    np.add.at(out, groups, np.asarray(scores, dtype=np.float64))
+    return out
+
+
+def compute_scores(engine, method, reading, X, y, groups=None, n_groups=None):
     """Raw (unnormalised, non-negative) scores of one trained engine on held-out rows.
 
     Parameters
@@ -65,23 +134,51 @@ def compute_scores(engine, method, reading, X, y):
         Standardised held-out rows.
     y : torch.Tensor of shape (n,)
         Held-out targets (used by ``"ko"``).
+    groups : ndarray of int of shape (d,), default=None
+        The feature (input column of the user's table) each network input
+        encodes, for a mixed table whose categorical columns became several
+        one-hot inputs; None when every network input is a feature (plain
+        numeric input: the paper's readings, unchanged). A feature's score
+        then reads all its inputs together: L1/L2 are the norms of their
+        summed contribution, centred over the rows (of their stacked
+        coefficients for ``reading="coefficients"``), SI is the spread of
+        the feature's linearised effect (see :func:`grouped_sensitivity`),
+        KO replaces their summed contribution by its mean over the
+        rows (see the engine's ``knockout_losses``), pykan's scores are
+        summed.
+    n_groups : int, default=None
+        Number of features when ``groups`` is given.
 
     Returns
     -------
-    scores : ndarray of shape (d,)
+    scores : ndarray of shape (d,), or (n_groups,) with ``groups``
     """
     if method in ("l1", "l2"):
         ord = 1 if method == "l1" else 2
         if reading == "coefficients":
             scores = engine.coefficient_norms(ord)
+            if groups is not None:
+                # The norm over the group's stacked coefficients.
+                scores = group_sums(np.asarray(scores) ** ord, groups, n_groups) ** (1 / ord)
         else:
-            scores = contribution_norms(engine, X, ord)
+            scores = contribution_norms(engine, X, ord, groups, n_groups)
     elif method == "si":
-        scores = engine.sensitivity(X)
+        if groups is None:
+            scores = engine.sensitivity(X)
+        else:
+            scores = grouped_sensitivity(engine, X, groups, n_groups)
     elif method == "ko":
-        scores = engine.knockout_losses(X, y)
+        if groups is None:
+            scores = engine.knockout_losses(X, y)
+        else:
+            knocked = np.asarray(engine.knockout_losses(X, y, groups=groups), dtype=np.float64)
+            # Features without a network input (an empty column) come last or in between.
+            scores = np.zeros(n_groups)
+            scores[: knocked.size] = knocked
     elif method == "pykan":
         scores = engine.native_scores(X)
+        if groups is not None:
+            scores = group_sums(scores, groups, n_groups)
     else:
         raise ValueError(f"method must be one of {list(METHODS)}, found {method!r}.")
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)

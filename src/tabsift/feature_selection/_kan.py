@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
-from sklearn.model_selection import KFold, StratifiedKFold, check_cv
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -20,13 +19,24 @@ from sklearn.utils.validation import (
 )
 
 from tabsift.feature_selection._common import (
+    is_table,
     n_to_keep,
-    non_numeric_columns,
+    plain,
     rank_scores,
-    resolve_task,
+    selector_task,
+    transform_table,
+    validate_table,
 )
 from tabsift.feature_selection._engine import ENGINES, _make_engine
 from tabsift.feature_selection._importance import METHODS, READINGS, compute_scores, normalise
+from tabsift.table import (
+    check_column_names,
+    check_finite_columns,
+    cv_splitter,
+    encode_table,
+    non_finite_message,
+)
+from tabsift.table._errors import TableError
 from tabsift.utils import progress
 
 # Inputs that stay on their device: handed to torch through DLPack, never copied to NumPy.
@@ -37,19 +47,6 @@ def _is_device_input(X):
     from tabsift.backend import array_library
 
     return array_library(X) in _DEVICE_LIBRARIES
-
-
-def _quote_columns(names, counts=None, limit=8):
-    """``'a', 'b' and 3 more``, optionally with a count per column."""
-    items = []
-    for i, name in enumerate(names[:limit]):
-        text = repr(str(name))
-        if counts is not None:
-            text += f" ({counts[i]} value{'s' if counts[i] != 1 else ''})"
-        items.append(text)
-    if len(names) > limit:
-        items.append(f"{len(names) - limit} more")
-    return ", ".join(items)
 
 
 # Largest first-layer feature memory, summed over folds, for which folds train together.
@@ -79,12 +76,14 @@ def _column_range(X):
     return low.double().cpu().numpy(), high.double().cpu().numpy()
 
 
-def _standardised_fold(X, train, test, device):
+def _standardised_fold(X, train, test, device, as_is=None):
     """A fold's rows standardised by its training rows, as float32 tensors on ``device``.
 
     ``X`` is a float64 NumPy array or a torch tensor (then every step runs on
     its device). Returns ``(X_train, X_test, mean, scale)``, the last two as
     NumPy arrays; a column constant on the training rows keeps scale 1.
+    Columns marked in ``as_is`` (NumPy input only) keep their values (mean 0,
+    scale 1).
     """
     import torch
 
@@ -92,6 +91,8 @@ def _standardised_fold(X, train, test, device):
         mean = X[train].mean(axis=0)
         scale = X[train].std(axis=0)
         scale[~(scale > 0)] = 1.0
+        if as_is is not None:
+            mean[as_is], scale[as_is] = 0.0, 1.0
         X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
         X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
         return X_train, X_test, mean, scale
@@ -182,15 +183,17 @@ class KANSelector(SelectorMixin, BaseEstimator):
         Adam's learning rate.
     cv : int, cross-validation generator, iterable or None, default=5
         Folds: an int ``k >= 2`` uses a shuffled :class:`~sklearn.model_selection.StratifiedKFold`
-        (classification) or :class:`~sklearn.model_selection.KFold`
-        (regression) seeded by ``random_state``; a splitter object or an
+        (classification; plain ``KFold`` when a class has fewer than ``k``
+        rows) or :class:`~sklearn.model_selection.KFold` (regression) seeded
+        by ``random_state`` (:func:`tabsift.table.cv_splitter`); a splitter object or an
         iterable of ``(train, test)`` index arrays is used as given. ``1`` or
         None trains one network on all rows and scores it on the same rows
         (faster, but scores then reflect what the network memorised).
     task : {"auto", "classification", "regression"}, default="auto"
-        ``"auto"`` uses classification for binary or multiclass targets
-        (:func:`sklearn.utils.multiclass.type_of_target`), except for float
-        targets with more than 20 distinct values, which are regression.
+        ``"auto"`` follows :func:`tabsift.table.infer_task`: text and bool
+        targets, and numeric targets with at most 20 distinct whole values,
+        are classification; other numeric targets (prices stored as whole
+        numbers included) are regression.
     engine : {"tabsift", "pykan"}, default="tabsift"
         The KAN implementation: tabsift's batched efficient-KAN network, or
         the ``pykan`` library (much slower).
@@ -221,17 +224,26 @@ class KANSelector(SelectorMixin, BaseEstimator):
     models_ : list of engines
         The trained network of each fold (the ones the scores come from; no
         network is refit on all rows, selection does not need one). Each
-        takes inputs standardised with that fold's ``x_mean_per_fold_`` and
-        ``x_scale_per_fold_``.
+        takes the encoded columns (``encoded_feature_names_``) standardised
+        with that fold's ``x_mean_per_fold_`` and ``x_scale_per_fold_``.
     fold_losses_ : ndarray of shape (n_folds,)
         Held-out loss of each fold's network (cross-entropy, or squared
         error on the standardised target): a check that the networks learned
         something.
-    x_mean_per_fold_, x_scale_per_fold_ : ndarray of shape (n_folds, `n_features_in_`)
-        Mean and standard deviation of each feature on each fold's training
-        rows (1 for a column constant there).
-    x_range_ : ndarray of shape (`n_features_in_`, 2)
-        Minimum and maximum of each feature in ``X``.
+    x_mean_per_fold_, x_scale_per_fold_ : ndarray of shape (n_folds, n_encoded)
+        Mean and standard deviation of each encoded column on each fold's
+        training rows (1 for a column constant there).
+    x_range_ : ndarray of shape (n_encoded, 2)
+        Minimum and maximum of each encoded column.
+    encoded_feature_names_ : ndarray of str of shape (n_encoded,)
+        The network's inputs: the columns of ``X`` for numeric input; for a
+        mixed table the numeric columns (as numbers, in their own units) and
+        one ``column=category`` indicator per category.
+    encoded_groups_ : ndarray of int of shape (n_encoded,)
+        The input column (position in ``X``) each network input encodes.
+    encoding_steps_ : list of str
+        What was done to a mixed table, one sentence each (empty for numeric
+        input).
     y_mean_per_fold_, y_scale_per_fold_ : ndarray of shape (n_folds,)
         Mean and standard deviation of the target on each fold's training
         rows (regression; 0 and 1 for classification). The networks predict
@@ -252,10 +264,37 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
     Notes
     -----
-    Inputs must be numeric and finite: encode categorical columns (for
-    example with :class:`~sklearn.preprocessing.OrdinalEncoder`) and impute
-    missing values first. Constant columns are accepted and score 0, so they
-    are ranked last. At least 2 columns are needed.
+    A mixed table (a DataFrame with text, category or bool columns, or
+    numbers stored as text with placeholders such as ``?``) is encoded with
+    :func:`tabsift.table.encode_table`: numbers stay numbers, each category
+    becomes a one-hot input of the network, a missing category being a
+    category of its own. The columns a user passed are still what is ranked:
+    a categorical column's score reads all its one-hot inputs together, so
+    ``get_feature_names_out`` names input columns and ``transform`` of a
+    DataFrame returns the kept columns as they were.
+
+    In such a table every column is read by how its effect varies over the
+    held-out rows, so that a column with many categories (many one-hot
+    inputs, each adding a constant offset) is not favoured for its size: the
+    L1/L2 norms are taken of the column's summed contribution centred over
+    the rows, SI is the standard deviation of the column's first-order effect
+    (``sqrt(g^T C g)`` for the gradient ``g`` over its inputs and their
+    covariance ``C``; ``|g|`` for a standardised number), and KO replaces the column's summed contribution by its mean rather than
+    zero. One-hot inputs enter
+    the network as 0/1, not standardised, which keeps a rare category's
+    indicator inside the spline grid. Plain numeric input is read exactly as
+    the paper does. KO and SI, which read effects, compare categorical with
+    numeric columns best; L1/L2 read function sizes, which barely move from
+    their initial values on a short training, and ``reading="coefficients"``
+    (the norm of all of a column's coefficients) grows with its number of
+    categories.
+
+    A missing number is an error naming the column and the count, not
+    imputed: a made-up value would take part in the network's fit and so in
+    the scores. Impute first (``SimpleImputer``, or ``tabsift select-features``,
+    which imputes and lists the step in its report). Constant and empty
+    columns are accepted and score 0, so they are ranked last. At least 2
+    columns are needed.
 
     Scores are computed on held-out rows only, so a selector inside a
     pipeline evaluated by cross-validation never sees the rows it is judged
@@ -278,6 +317,18 @@ class KANSelector(SelectorMixin, BaseEstimator):
     True
     >>> round(float(selector.scores_.sum()), 6)
     1.0
+
+    A mixed table goes in as it is; its columns are ranked and handed back:
+
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> table = pd.DataFrame({"grade": rng.choice(["low", "high"], 200),
+    ...                       "size": rng.normal(size=200), "noise": rng.normal(size=200)})
+    >>> y = (table["grade"] == "high") + table["size"]
+    >>> selector = KANSelector("ko", n_features_to_select=2, epochs=20, cv=2, random_state=0)
+    >>> selector.fit(table, y).transform(table).columns.tolist()
+    ['grade', 'size']
     """
 
     _parameter_constraints = {
@@ -391,18 +442,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
             return [str(name) for name in self.feature_names_in_]
         return [f"x{j}" for j in range(self.n_features_in_)]
 
-    def _check_numeric_frame(self, X):
-        """Name the non-numeric columns of a pandas DataFrame before conversion fails."""
-        bad = non_numeric_columns(X)
-        if bad:
-            raise ValueError(
-                f"KANSelector needs numeric columns; column(s) {_quote_columns(bad)} are not "
-                "numeric (text or category). Encode them first, e.g. with "
-                "sklearn.preprocessing.OrdinalEncoder or OneHotEncoder in a ColumnTransformer."
-            )
-
     def _validate_fit_data(self, X, y):
-        self._check_numeric_frame(X)
         X, y = validate_data(
             self,
             X,
@@ -412,20 +452,36 @@ class KANSelector(SelectorMixin, BaseEstimator):
             ensure_min_samples=2,
             ensure_min_features=2,
         )
-        self._check_non_finite_counts((~np.isfinite(X)).sum(axis=0))
+        check_finite_columns(X, feature_names=self._column_names(), owner="KANSelector")
         return X.astype(np.float64, copy=False), y
 
-    def _check_non_finite_counts(self, counts):
-        """Raise naming the columns with NaN or infinite values (``counts``: one per column)."""
-        if not counts.any():
+    def _validate_table_data(self, X, y):
+        """Check and encode a mixed table; the encoded columns remember their input column.
+
+        Numbers (numbers stored as text included) are used as they are, the
+        fold standardises them; categories and text are one-hot encoded, a
+        missing category being a category of its own. A missing number is an
+        error naming the column: imputing it here would let a made-up value
+        shape the network, and so the scores.
+        """
+        X, y = validate_table(self, X, y, owner="KANSelector", min_features=2)
+        encoded = encode_table(X, owner="KANSelector", impute=False, standardise=False)
+        return encoded, y
+
+    @staticmethod
+    def _indicator_inputs(encoded):
+        """Network inputs that are one-hot indicators of a category, as a bool mask."""
+        categorical = np.array([c.kind in ("categorical", "text") for c in encoded.columns])
+        return categorical[encoded.groups] if encoded.groups.size else np.zeros(0, dtype=bool)
+
+    def _check_non_finite_counts(self, n_nan, n_inf):
+        """Raise naming the columns with NaN or infinite values (counts: one per column)."""
+        bad = np.flatnonzero((n_nan > 0) | (n_inf > 0))
+        if not bad.size:
             return
-        columns = np.flatnonzero(counts)
         names = self._column_names()
-        listed = _quote_columns([names[j] for j in columns], [int(counts[j]) for j in columns])
-        raise ValueError(
-            f"X contains NaN or infinite values in column(s) {listed}; KANSelector needs "
-            "finite inputs. Impute them first (e.g. sklearn.impute.SimpleImputer) or drop "
-            "those rows."
+        raise TableError(
+            non_finite_message([names[j] for j in bad], n_nan[bad], n_inf[bad], owner="KANSelector")
         )
 
     def _validate_device_data(self, X, y):
@@ -466,21 +522,23 @@ class KANSelector(SelectorMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         if X.is_floating_point():
-            self._check_non_finite_counts(to_numpy((~X.isfinite()).sum(dim=0)))
+            self._check_non_finite_counts(
+                to_numpy(X.isnan().sum(dim=0)), to_numpy(X.isinf().sum(dim=0))
+            )
         y = column_or_1d(to_numpy(y), warn=True)
         check_consistent_length(np.empty((n_samples, 0)), y)
         return X, y
 
     def _resolve_task(self, y):
-        return resolve_task(y, self.task, owner="KANSelector")
+        return selector_task(y, self.task, owner="KANSelector")
 
     def _encode_target(self, y, task):
         if task == "classification":
             check_classification_targets(y)
             classes, y_idx = np.unique(y, return_inverse=True)
             if classes.size < 2:
-                raise ValueError(
-                    f"y has only 1 class ({classes[0]!r}); KANSelector needs at least 2 "
+                raise TableError(
+                    f"y has only 1 class ({plain(classes[0])!r}); KANSelector needs at least 2 "
                     "classes to tell features apart, or task='regression' for a numeric target."
                 )
             return classes, y_idx.astype(np.int64)
@@ -512,12 +570,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         if cv is None or (isinstance(cv, numbers.Integral) and cv == 1):
             everything = np.arange(n)
             return [(everything, everything)]
-        if isinstance(cv, numbers.Integral):
-            splitter_class = StratifiedKFold if task == "classification" else KFold
-            splitter = splitter_class(n_splits=cv, shuffle=True, random_state=seed)
-        else:
-            splitter = check_cv(cv, y, classifier=task == "classification")
-        return list(splitter.split(X, y))
+        return list(cv_splitter(cv, task, random_state=seed, y=y).split(X, y))
 
     # ---------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -527,7 +580,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric, finite input with at least 2 columns.
+            At least 2 columns: numbers, or a mixed table (text, categories,
+            numbers stored as text). A missing category is allowed, a missing
+            number is not (see Notes).
         y : array-like of shape (n_samples,)
             Class labels or a numeric target.
 
@@ -538,16 +593,37 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
         Raises
         ------
+        TableError
+            If a numeric column holds missing or infinite values (the message
+            names each column and the count), or ``y`` has missing values.
         FloatingPointError
             If a fold's training loss becomes infinite or NaN (a learning rate
             too large for the data); the message names the fold and epoch.
         """
+        check_column_names(X, owner="KANSelector")
         self._check_combinations()
         on_device = _is_device_input(X)
+        encoded = None
         if on_device:
             X, y = self._validate_device_data(X, y)
+        elif is_table(X):
+            encoded, y = self._validate_table_data(X, y)
+            X = encoded.values
         else:
             X, y = self._validate_fit_data(X, y)
+        n_features = self.n_features_in_
+        indicators = None
+        if encoded is None:
+            groups = None
+            self.encoded_feature_names_ = np.asarray(self._column_names(), dtype=object)
+            self.encoded_groups_ = np.arange(n_features)
+            self.encoding_steps_ = []
+        else:
+            groups = encoded.groups
+            indicators = self._indicator_inputs(encoded)
+            self.encoded_feature_names_ = np.asarray(encoded.names, dtype=object)
+            self.encoded_groups_ = np.asarray(groups)
+            self.encoding_steps_ = list(encoded.steps)
         task = self._resolve_task(y)
         classes, target = self._encode_target(y, task)
         device = self._resolve_device(X if on_device else None)
@@ -562,7 +638,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
         import torch
 
-        n_samples, n_features = X.shape
+        n_samples, n_inputs = X.shape
         rng = check_random_state(self.random_state)
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
         # Splitters only count X's rows: a placeholder keeps device arrays where they are.
@@ -570,14 +646,19 @@ class KANSelector(SelectorMixin, BaseEstimator):
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(folds))
         x_min, x_max = _column_range(X)
         varies = x_max > x_min
+        if groups is not None:
+            # A column varies when one of its encoded columns does (empty ones never do).
+            by_column = np.zeros(n_features, dtype=bool)
+            np.logical_or.at(by_column, groups, varies)
+            varies = by_column
         if not varies.any():
             raise ValueError("every column of X is constant; there is nothing to select from.")
-        hidden = self.hidden_width if self.hidden_width is not None else 2 * n_features + 1
+        hidden = self.hidden_width if self.hidden_width is not None else 2 * n_inputs + 1
         n_outputs = classes.size if task == "classification" else 1
 
         models, fold_data, means, scales, y_stats = [], [], [], [], []
         for i, (train, test) in enumerate(folds):
-            X_train, X_test, mean, scale = _standardised_fold(X, train, test, device)
+            X_train, X_test, mean, scale = _standardised_fold(X, train, test, device, indicators)
             y_train, y_test = target[train], target[test]
             y_mean, y_scale = 0.0, 1.0
             if task == "regression":
@@ -590,7 +671,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
             models.append(
                 _make_engine(
                     self.engine,
-                    n_inputs=n_features,
+                    n_inputs=n_inputs,
                     n_outputs=n_outputs,
                     hidden_width=hidden,
                     grid_size=self.grid_size,
@@ -662,7 +743,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
                 )
                 epoch_bar.close()
             _check_converged(engine, i, len(folds), self.learning_rate)
-            raw = compute_scores(engine, self.method, self.reading, X_test, y_test)
+            raw = compute_scores(
+                engine, self.method, self.reading, X_test, y_test, groups, n_features
+            )
             # Constant columns carry no information, whatever the network made of them.
             fold_scores.append(normalise(raw, mask=varies))
             losses.append(engine.loss(X_test, y_test))
@@ -692,8 +775,10 @@ class KANSelector(SelectorMixin, BaseEstimator):
     def transform(self, X):
         """Keep the selected columns of ``X``.
 
-        NumPy arrays, DataFrames and sparse matrices go through scikit-learn's
-        :meth:`~sklearn.feature_selection.SelectorMixin.transform`. CuPy arrays,
+        Numeric NumPy arrays, DataFrames and sparse matrices go through
+        scikit-learn's :meth:`~sklearn.feature_selection.SelectorMixin.transform`.
+        A mixed table (text or category columns) gives back its kept columns
+        as they are, a DataFrame keeping its dtypes and index. CuPy arrays,
         torch tensors and other array-API arrays are sliced where they live,
         without a copy to the host, and returned in the same library.
 
@@ -703,12 +788,15 @@ class KANSelector(SelectorMixin, BaseEstimator):
 
         Returns
         -------
-        X_selected : array of shape (n_samples, n_selected)
+        X_selected : array or DataFrame of shape (n_samples, n_selected)
             Same type as ``X`` (or a DataFrame with ``set_output(transform="pandas")``).
         """
-        if not _is_device_input(X):
-            return super().transform(X)
+        # Before anything reads X: an unfitted selector says so first.
         check_is_fitted(self, "support_")
+        if not _is_device_input(X):
+            if is_table(X):
+                return transform_table(self, X)
+            return super().transform(X)
         config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
         if config != "default":
             from tabsift.backend import array_library
@@ -785,7 +873,10 @@ class KANSelector(SelectorMixin, BaseEstimator):
           the first fold's network. It shows the univariate pieces the network
           learned, before the second layer combines them.
 
-        Both are drawn in the feature's original units.
+        Both are drawn in the feature's original units. A categorical
+        column of a mixed table gets one point per category (its one-hot
+        input set, the others at their training means), with the range over
+        folds as error bars.
 
         Parameters
         ----------
@@ -823,6 +914,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.input_tags.allow_nan = False
+        # Mixed tables: text and category columns are encoded, and ranked as one feature each.
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
         # Seeded through random_state: the same seed gives the same scores.
         tags.non_deterministic = False
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]

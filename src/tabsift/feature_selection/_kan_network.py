@@ -941,26 +941,60 @@ class TabsiftKANEngine(EngineBase):
                 total += grad.abs().sum(dim=0).double()
         return (total / max(n, 1)).cpu().numpy()
 
+    def input_gradients(self, X):
+        """Each row's gradient ``d sum_outputs |out| / d x``, shape (n, n_inputs)."""
+        X = self._x(X)
+        n = X.shape[0]
+        parts = []
+        chunk = _row_chunk(n, self.n_inputs * self.hidden_width)
+        with torch.enable_grad():
+            for start in range(0, n, chunk):
+                # Rows do not interact: one backward of the sum gives each row's gradient.
+                xc = X[start : start + chunk].detach().requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.network(xc).abs().sum(), xc)
+                parts.append(grad.double().cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_inputs))
+
     @torch.no_grad()
-    def knockout_losses(self, X, y):
+    def knockout_losses(self, X, y, groups=None):
         """Loss increase when feature ``j``'s first-layer weights are zero, clipped at 0.
 
         Zeroing feature ``j``'s base and spline weights removes exactly its
         contribution ``c[:, j, :]`` from the first layer's output, so every
         knock-out is evaluated at once from the contributions, without
         touching the weights.
+
+        With ``groups`` (the feature of each input, for a mixed table whose
+        categorical columns are several one-hot inputs) a feature's inputs
+        are knocked out together, and their summed contribution is replaced
+        by its mean over the rows of ``X`` instead of zero: each one-hot input
+        adds a constant offset the second layer relies on, so zeroing would
+        count the offset, which grows with the number of categories, as
+        importance. Returns one loss increase per feature ``0..groups.max()``.
         """
         X, y = self._x(X), self._y(y)
         n, d = X.shape
         h = self.hidden_width
         n_basis = self._first.spline_weight.shape[-1]
+        rows = _row_chunk(n, d * h * n_basis)
+        index, centre = None, None
+        if groups is not None:
+            index = torch.as_tensor(np.asarray(groups), dtype=torch.int64, device=self.device)
+            d = int(index.max()) + 1 if index.numel() else 0
+            centre = torch.zeros((d, h), dtype=X.dtype, device=self.device)
+            for start in range(0, n, rows):
+                contrib = self._first.contributions(X[start : start + rows])
+                centre.index_add_(0, index, contrib.sum(dim=0))
+            centre /= max(n, 1)
         base_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         knocked_sum = torch.zeros(d, dtype=torch.float64, device=self.device)
-        rows = _row_chunk(n, d * h * n_basis)
         for start in range(0, n, rows):
             xc, yc = X[start : start + rows], y[start : start + rows]
             contrib = self._first.contributions(xc)  # (rows, d, h)
             hidden = contrib.sum(dim=1)
+            if index is not None:
+                grouped = contrib.new_zeros((contrib.shape[0], d, h))
+                contrib = grouped.index_add_(1, index, contrib) - centre
             base_out = self.network.forward_after_first(hidden)
             base_sum += self._sample_losses(base_out, yc).sum().double()
             # Features per block so that (block, rows, h, n_basis) stays bounded.

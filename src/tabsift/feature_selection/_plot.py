@@ -132,19 +132,37 @@ def _feature_indices(selector, features):
     return indices
 
 
-def _response_curves(selector, j, x, n_points):
-    """Network output along feature ``j`` (others at their training mean), one curve per fold.
+def _encoded_columns(selector, j):
+    """Network inputs of input column ``j`` and, for a categorical column, its category labels.
 
-    Returns an array of shape (n_folds, n_points, n_curves).
+    Returns ``(columns, labels)``; ``labels`` is None for a numeric column.
+    """
+    groups = getattr(selector, "encoded_groups_", None)
+    if groups is None:  # fitted before encoded_groups_ existed: one input per column
+        return [j], None
+    columns = [int(k) for k in np.flatnonzero(np.asarray(groups) == j)]
+    name = selector._column_names()[j]
+    encoded = [str(selector.encoded_feature_names_[k]) for k in columns]
+    if len(columns) == 1 and encoded[0] == name:
+        return columns, None
+    return columns, [e[len(name) + 1 :] if e.startswith(f"{name}=") else e for e in encoded]
+
+
+def _responses(selector, columns, values):
+    """Network output for rows where ``columns`` take ``values`` (raw units), others at the mean.
+
+    ``values`` has shape (m, len(columns)). Returns an array of shape
+    (n_folds, m, n_curves), one curve per fold.
     """
     import torch
 
+    values = np.asarray(values, dtype=np.float64)
     curves = []
     for fold, engine in enumerate(selector.models_):
         mean, scale = selector.x_mean_per_fold_[fold], selector.x_scale_per_fold_[fold]
-        # Standardised inputs: 0 is the fold's training mean of every other feature.
-        rows = np.zeros((n_points, selector.n_features_in_), dtype=np.float32)
-        rows[:, j] = (x - mean[j]) / scale[j]
+        # Standardised inputs: 0 is the fold's training mean of every other input.
+        rows = np.zeros((values.shape[0], mean.shape[0]), dtype=np.float32)
+        rows[:, columns] = (values - mean[columns]) / scale[columns]
         with torch.no_grad():
             raw = engine.predict_raw(torch.as_tensor(rows)).double().cpu().numpy()
         if selector.task_ == "regression":
@@ -155,6 +173,16 @@ def _response_curves(selector, j, x, n_points):
             out = raw - raw.mean(axis=1, keepdims=True)
         curves.append(out)
     return np.stack(curves)
+
+
+def _first_layer(selector, columns, values):
+    """``phi_j`` of the first fold's network: the summed first-layer functions of ``columns``."""
+    engine = selector.models_[0]
+    mean, scale = selector.x_mean_per_fold_[0], selector.x_scale_per_fold_[0]
+    total = np.zeros(len(values))
+    for i, k in enumerate(columns):
+        total += engine.feature_function(k, (values[:, i] - mean[k]) / scale[k]).sum(axis=1)
+    return total
 
 
 def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response"):
@@ -172,7 +200,8 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
         Points per curve.
     kind : {"response", "first_layer"}, default="response"
         The network's response along the feature (both layers, mean and range
-        over folds), or the first layer's ``phi_j`` of the first fold.
+        over folds), or the first layer's ``phi_j`` of the first fold. A
+        categorical feature gets one point per category.
 
     Returns
     -------
@@ -194,30 +223,45 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
     names = selector._column_names()
     classes = getattr(selector, "classes_", None)
     for ax, j in zip(axes, indices, strict=False):
-        low, high = selector.x_range_[j]
-        x = np.linspace(low, high, n_points)
+        columns, labels = _encoded_columns(selector, j)
         color = _SELECTED if selector.support_[j] else _DROPPED
+        ax.set_xlabel(names[j])
+        if not columns:  # an empty column: the network never saw it
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+            continue
+        if labels is None:
+            low, high = selector.x_range_[columns[0]]
+            x = np.linspace(low, high, n_points)
+            values = x[:, None]
+        else:
+            x = np.arange(len(labels))
+            values = np.eye(len(labels))
         if kind == "first_layer":
-            engine = selector.models_[0]
-            mean, scale = selector.x_mean_per_fold_[0], selector.x_scale_per_fold_[0]
-            phi = engine.feature_function(j, (x - mean[j]) / scale[j]).sum(axis=1)
-            ax.plot(x, phi, color=color)
+            phi = _first_layer(selector, columns, values)
+            if labels is None:
+                ax.plot(x, phi, color=color)
+            else:
+                ax.plot(x, phi, "o", color=color)
             ax.set_ylabel(r"$\phi_j(x)$ (first layer)")
         else:
-            curves = _response_curves(selector, j, x, n_points)
+            curves = _responses(selector, columns, values)
             if curves.shape[2] == 1:
-                ax.fill_between(
-                    x,
+                low_, mid, high_ = (
                     curves[..., 0].min(0),
+                    curves[..., 0].mean(0),
                     curves[..., 0].max(0),
-                    color=color,
-                    alpha=0.25,
-                    linewidth=0,
                 )
-                ax.plot(x, curves[..., 0].mean(0), color=color)
+                if labels is None:
+                    ax.fill_between(x, low_, high_, color=color, alpha=0.25, linewidth=0)
+                    ax.plot(x, mid, color=color)
+                else:
+                    ax.errorbar(
+                        x, mid, yerr=[mid - low_, high_ - mid], fmt="o", color=color, capsize=3
+                    )
             else:
+                style = "-" if labels is None else "o"
                 for c in range(curves.shape[2]):
-                    ax.plot(x, curves[..., c].mean(0), label=str(classes[c]))
+                    ax.plot(x, curves[..., c].mean(0), style, label=str(classes[c]))
                 ax.legend(fontsize="small", title="class")
             if selector.task_ == "regression":
                 ax.set_ylabel("prediction")
@@ -225,6 +269,8 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
                 ax.set_ylabel(f"log-odds of {classes[1]!s}")
             else:
                 ax.set_ylabel("centred logit")
+        if labels is not None:
+            long = len(labels) > 4 or max(len(t) for t in labels) > 6
+            ax.set_xticks(x, labels, rotation=45 if long else 0, ha="right" if long else "center")
         ax.grid(alpha=0.3)
-        ax.set_xlabel(names[j])
     return axes[: len(indices)]

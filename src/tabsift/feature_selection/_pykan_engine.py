@@ -292,12 +292,28 @@ class PykanEngine(EngineBase):
                 total += grad.abs().sum(dim=0).double()
         return (total / max(X.shape[0], 1)).cpu().numpy()
 
-    def knockout_losses(self, X, y):
+    def input_gradients(self, X):
+        """Each row's gradient ``d sum_outputs |out| / d x``, shape (n, d)."""
+        import torch
+
+        X = self._x(X)
+        parts = []
+        with torch.enable_grad(), _private_workdir(self.model_):
+            for rows in self._row_chunks(X.shape[0]):
+                x = X[rows].detach().clone().requires_grad_(True)
+                (grad,) = torch.autograd.grad(self.model_(x).abs().sum(), x)
+                parts.append(grad.double().cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_inputs))
+
+    def knockout_losses(self, X, y, groups=None):
         """Loss increase when feature j's first-layer edges are removed, clipped at 0.
 
         Each feature is knocked out by zeroing its row of the first layer's
         edge mask (which multiplies both the base and the spline branch); the
-        mask is restored afterwards, even on error.
+        mask is restored afterwards, even on error. With ``groups`` (the
+        feature of each input), a feature's inputs are knocked out together,
+        their edges zeroed as for one input (tabsift's engine replaces a
+        group's contribution by its mean instead; pykan's mask cannot).
         """
         import torch
 
@@ -305,12 +321,17 @@ class PykanEngine(EngineBase):
         layer = self.model_.act_fun[0]
         intact = self.loss(X, y)
         saved = layer.mask.detach().clone()
-        out = np.zeros(self.n_inputs)
-        for j in range(self.n_inputs):
+        if groups is None:
+            members = [[j] for j in range(self.n_inputs)]
+        else:
+            groups = np.asarray(groups)
+            members = [np.flatnonzero(groups == g) for g in range(int(groups.max()) + 1)]
+        out = np.zeros(len(members))
+        for g, inputs in enumerate(members):
             try:
                 with torch.no_grad():
-                    layer.mask[j, :] = 0.0
-                out[j] = max(self.loss(X, y) - intact, 0.0)
+                    layer.mask[list(inputs), :] = 0.0
+                out[g] = max(self.loss(X, y) - intact, 0.0) if len(inputs) else 0.0
             finally:
                 with torch.no_grad():
                     layer.mask.copy_(saved)

@@ -9,29 +9,39 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tabsift.feature_selection._common import (
+    clean_table,
+    is_table,
     n_to_keep,
-    non_numeric_columns,
+    plain,
     rank_scores,
-    resolve_task,
+    selector_task,
+    transform_table,
+    validate_table,
 )
+from tabsift.table import check_column_names
+from tabsift.table._errors import TableError
 from tabsift.utils import import_optional_dependency
 
-_CLASSIFICATION_TARGETS = ("binary", "multiclass")
 
+def _categorical_frame(X, owner):
+    """``X`` as XGBoost takes a mixed table: float columns (NaN kept) and pandas categories.
 
-def _check_numeric_columns(X, owner):
-    """Raise an error naming the non-numeric columns of a pandas DataFrame."""
-    bad = non_numeric_columns(X)
-    if bad:
-        shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
-        raise ValueError(
-            f"{owner} needs numeric columns, but {len(bad)} column(s) are not numeric: "
-            f"{shown}. Encode them first, e.g. with sklearn.preprocessing.OrdinalEncoder or "
-            f"OneHotEncoder in a ColumnTransformer."
-        )
+    Numbers stored as text become numbers (placeholders such as ``?`` read as
+    missing), text and categories become ``pandas.Categorical`` columns,
+    which XGBoost splits on natively (``enable_categorical``), so each input
+    column stays one feature of the model.
+    """
+    import pandas as pd
+
+    frame, infos = clean_table(X, owner=owner)
+    for info, name in zip(infos, frame.columns, strict=True):
+        if info.kind in ("categorical", "text"):
+            frame[name] = pd.Categorical(frame[name])
+    return frame
 
 
 class ShapSelector(SelectorMixin, BaseEstimator):
@@ -63,10 +73,9 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     learning_rate : float, default=0.1
         Boosting learning rate.
     task : {"auto", "classification", "regression"}, default="auto"
-        ``"auto"`` infers the task from y with
-        :func:`sklearn.utils.multiclass.type_of_target`: binary or multiclass
-        targets are classification, non-integer numbers regression. Pass
-        ``"regression"`` for a numeric target that holds only whole numbers.
+        ``"auto"`` follows :func:`tabsift.table.infer_task`: text and bool
+        targets, and numeric targets with at most 20 distinct whole values,
+        are classification; other numeric targets regression.
     max_samples : int, default=2000
         Largest number of rows explained by SHAP (a seeded random subsample
         when there are more); the model itself is fit on all rows. None
@@ -106,7 +115,15 @@ class ShapSelector(SelectorMixin, BaseEstimator):
     -----
     NaN is accepted in X: XGBoost learns a default direction for missing
     values at every split and TreeSHAP follows it. Infinite values are
-    rejected. Columns must be numeric; encode categorical columns first.
+    rejected.
+
+    A mixed table (text, category or bool columns, numbers stored as text
+    with placeholders such as ``?``) is given to XGBoost with its categories
+    as categories (``enable_categorical=True``): a categorical column is one
+    feature of the model, split on sets of categories, and gets one SHAP
+    value per row, so its score is that of the column; missing numbers and
+    categories are routed natively. ``transform`` of a DataFrame returns the
+    kept columns as they were.
 
     SHAP values are in the model's margin units (log-odds for
     classification), so scores compare features with each other, not across
@@ -178,7 +195,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Numeric input; NaN is allowed.
+            Numbers, or a mixed table (text, categories, numbers stored as
+            text); missing values are allowed.
         y : array-like of shape (n_samples,)
             Class labels or a continuous target.
 
@@ -186,16 +204,21 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         -------
         self : ShapSelector
         """
-        _check_numeric_columns(X, "ShapSelector")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan",
-            y_numeric=self.task == "regression",
-        )
-        task = resolve_task(y, self.task, owner="ShapSelector")
+        check_column_names(X, owner="ShapSelector")
+        table = is_table(X)
+        if table:
+            X, y = validate_table(self, X, y, owner="ShapSelector")
+            X = _categorical_frame(X, "ShapSelector")
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite="allow-nan",
+                y_numeric=self.task == "regression",
+            )
+        task = selector_task(y, self.task, owner="ShapSelector")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         xgb = import_optional_dependency("xgboost", purpose="ShapSelector")
@@ -214,13 +237,16 @@ class ShapSelector(SelectorMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             verbosity=1 if self.verbose else 0,
         )
+        if table:
+            params["enable_categorical"] = True
         if task == "classification":
+            check_classification_targets(y)
             encoder = LabelEncoder()
             y_fit = encoder.fit_transform(y)
             if len(encoder.classes_) < 2:
-                raise ValueError(
+                raise TableError(
                     f"ShapSelector needs at least 2 classes in y, found 1 class "
-                    f"({encoder.classes_[0]!r}): no feature can separate a single class. "
+                    f"({plain(encoder.classes_[0])!r}): no feature can separate a single class. "
                     f"Pass task='regression' if y is a numeric target."
                 )
             self.classes_ = encoder.classes_
@@ -232,8 +258,11 @@ class ShapSelector(SelectorMixin, BaseEstimator):
 
         rows = X
         if self.max_samples is not None and X.shape[0] > self.max_samples:
-            rows = X[np.sort(rng.choice(X.shape[0], size=self.max_samples, replace=False))]
+            keep = np.sort(rng.choice(X.shape[0], size=self.max_samples, replace=False))
+            rows = X.iloc[keep] if table else X[keep]
         values = np.asarray(shap.TreeExplainer(model).shap_values(rows))
+        if table:
+            values = values.astype(np.float64)  # float32 from a categorical model
         # (n, d) for regression and binary margins, (n, d, n_classes) for multiclass.
         scores = np.abs(values).mean(axis=0)
         if scores.ndim > 1:
@@ -251,6 +280,24 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self.scores_ = scores
         self.ranking_ = rank_scores(scores)
         return self
+
+    def transform(self, X):
+        """Keep the selected columns of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
+
+        Returns
+        -------
+        X_selected : array or DataFrame of shape (n_samples, n_selected)
+            A mixed table's kept columns as they are (a DataFrame keeps its
+            dtypes); numeric input as scikit-learn's selectors return it.
+        """
+        check_is_fitted(self)
+        if is_table(X):
+            return transform_table(self, X)
+        return super().transform(X)
 
     def _get_support_mask(self):
         check_is_fitted(self)
@@ -292,5 +339,8 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         # XGBoost routes NaN along a learned default direction; TreeSHAP follows it.
         tags.input_tags.allow_nan = True
+        # Mixed tables: text and category columns are encoded, and ranked as one feature each.
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
         tags.target_tags.required = True
         return tags
