@@ -272,9 +272,11 @@ PARAMS = {
         "target": t.X.sample(n=max(5, len(t.X) // 5), random_state=0),
         "n_samples": _rows(t), "num_buckets": 1000, "random_state": 0,
     },
+    # KAN cannot take a missing number; by default it says so, naming the column, and
+    # missing_values="impute" (what that message offers) is the user's opt-in.
     "KANSelector": lambda t: {
         "n_features_to_select": _features(t), "epochs": 20, "cv": 2, "hidden_width": 3,
-        "task": t.task, "random_state": 0,
+        "task": t.task, "missing_values": "impute", "random_state": 0,
     },
     "KCenterSelector": lambda t: {"n_samples": _rows(t), "random_state": 0},
     "LLMChoiceSelector": lambda t: {"n_samples": _rows(t), "random_state": 0},

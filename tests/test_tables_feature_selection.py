@@ -129,9 +129,19 @@ def test_kan_names_each_column_with_missing_numbers():
     with pytest.raises(
         TableError,
         match=r"^column 'size' has 28 NaN values; column 'weight' has 24 NaN values; "
-        r"KANSelector does not accept NaN in X: impute or drop them first",
+        r'KANSelector does not accept NaN in X: pass missing_values="impute" \(median plus a '
+        r"missing-value input, scored with its column\), or impute or drop them first\.$",
     ):
         kan().fit(X, y)
+    # Opting in: the median stands in, a missing-value input is added, read with its column.
+    imputed = kan(epochs=2, missing_values="impute").fit(X, y)
+    assert imputed.scores_.shape == (X.shape[1],)
+    names = list(imputed.encoded_feature_names_)
+    assert "size (missing)" in names and "weight (missing)" in names
+    groups = dict(zip(names, imputed.encoded_groups_, strict=True))
+    assert groups["size (missing)"] == groups["size"] == list(X.columns).index("size")
+    assert imputed.__sklearn_tags__().input_tags.allow_nan
+    assert not kan().__sklearn_tags__().input_tags.allow_nan
     # A missing category is fine: it is a category of its own.
     X, y = planted()
     assert X["grade"].isna().any()

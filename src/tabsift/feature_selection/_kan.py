@@ -43,6 +43,21 @@ from tabsift.utils import progress
 _DEVICE_LIBRARIES = ("cupy", "torch", "array_api_strict")
 
 
+_MISSING_FIX = (
+    'pass missing_values="impute" (median plus a missing-value input, scored with its '
+    "column), or impute or drop them first"
+)
+
+
+def _has_nan(X):
+    """True when plain numeric host input holds a NaN (it then takes the imputing path)."""
+    try:
+        values = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isnan(values).any())
+
+
 def _is_device_input(X):
     from tabsift.backend import array_library
 
@@ -201,6 +216,14 @@ class KANSelector(SelectorMixin, BaseEstimator):
         Where the networks are trained, for example ``"cuda"``. ``"auto"``
         trains where ``X`` lives when it is a GPU array (CuPy or a CUDA
         tensor), otherwise on the GPU when torch sees one, otherwise on the CPU.
+    missing_values : {"error", "impute"}, default="error"
+        What a missing number does. ``"error"``: a :class:`~tabsift.table.TableError`
+        naming each column and its count (a made-up value would take part in
+        the network's fit, and so in the scores). ``"impute"``: the column's
+        median stands in, and a 0/1 "missing" input is added next to it;
+        both are read as that one column, so its score includes what its
+        missingness tells about ``y``. Missing categories are a category of
+        their own either way.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and each fold's network (weights and mini-batch
         order). With an int, two fits give the same scores.
@@ -289,10 +312,11 @@ class KANSelector(SelectorMixin, BaseEstimator):
     (the norm of all of a column's coefficients) grows with its number of
     categories.
 
-    A missing number is an error naming the column and the count, not
-    imputed: a made-up value would take part in the network's fit and so in
-    the scores. Impute first (``SimpleImputer``, or ``tabsift select-features``,
-    which imputes and lists the step in its report). Constant and empty
+    A missing number is an error naming the column and the count, unless
+    ``missing_values="impute"``: a made-up value takes part in the network's
+    fit and so in the scores, so imputing is the user's choice (or that of
+    ``tabsift select-features``, which imputes and lists the step in its
+    report). Constant and empty
     columns are accepted and score 0, so they are ranked last. At least 2
     columns are needed.
 
@@ -348,6 +372,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "cv": [Interval(numbers.Integral, 1, None, closed="left"), "cv_object", None],
         "task": [StrOptions({"auto", "classification", "regression"})],
+        "missing_values": [StrOptions({"error", "impute"})],
         "engine": [StrOptions(set(ENGINES))],
         "device": "no_validation",  # a str or torch.device, checked in fit
         "random_state": ["random_state"],
@@ -370,6 +395,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         learning_rate=1e-3,
         cv=5,
         task="auto",
+        missing_values="error",
         engine="tabsift",
         device="cpu",
         random_state=None,
@@ -378,6 +404,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         self.method = method
         self.n_features_to_select = n_features_to_select
         self.reading = reading
+        self.missing_values = missing_values
         self.threshold = threshold
         self.hidden_width = hidden_width
         self.grid_size = grid_size
@@ -452,7 +479,9 @@ class KANSelector(SelectorMixin, BaseEstimator):
             ensure_min_samples=2,
             ensure_min_features=2,
         )
-        check_finite_columns(X, feature_names=self._column_names(), owner="KANSelector")
+        check_finite_columns(
+            X, feature_names=self._column_names(), owner="KANSelector", fix=_MISSING_FIX
+        )
         return X.astype(np.float64, copy=False), y
 
     def _validate_table_data(self, X, y):
@@ -461,11 +490,17 @@ class KANSelector(SelectorMixin, BaseEstimator):
         Numbers (numbers stored as text included) are used as they are, the
         fold standardises them; categories and text are one-hot encoded, a
         missing category being a category of its own. A missing number is an
-        error naming the column: imputing it here would let a made-up value
-        shape the network, and so the scores.
+        error naming the column unless ``missing_values="impute"`` (median and
+        a missing-value input, read with their column).
         """
         X, y = validate_table(self, X, y, owner="KANSelector", min_features=2)
-        encoded = encode_table(X, owner="KANSelector", impute=False, standardise=False)
+        encoded = encode_table(
+            X,
+            owner="KANSelector",
+            impute=self.missing_values == "impute",
+            standardise=False,
+            fix=_MISSING_FIX,
+        )
         return encoded, y
 
     @staticmethod
@@ -606,7 +641,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         encoded = None
         if on_device:
             X, y = self._validate_device_data(X, y)
-        elif is_table(X):
+        elif is_table(X) or (self.missing_values == "impute" and _has_nan(X)):
             encoded, y = self._validate_table_data(X, y)
             X = encoded.values
         else:
@@ -913,7 +948,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = self.missing_values == "impute"
         # Mixed tables: text and category columns are encoded, and ranked as one feature each.
         tags.input_tags.string = True
         tags.input_tags.categorical = True

@@ -76,7 +76,7 @@ def _columns(X):
     return [array[:, j] for j in range(array.shape[1])]
 
 
-def encode_table(X, *, owner, impute=True, standardise=True):
+def encode_table(X, *, owner, impute=True, standardise=True, fix=None):
     """Encode a raw table (DataFrame or array, any column types) as finite floats.
 
     Parameters
@@ -90,6 +90,9 @@ def encode_table(X, *, owner, impute=True, standardise=True):
         a missing number is an error naming its column.
     standardise : bool, default=True
         Centre and scale the numeric columns.
+    fix : str, optional
+        How to fix a missing or infinite number, for the error message (see
+        :func:`check_finite_columns`).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def encode_table(X, *, owner, impute=True, standardise=True):
         else:
             values = np.asarray(X, dtype=np.float64)
         if np.isfinite(values).all() or not impute:
-            check_finite_columns(values, feature_names=names, owner=owner)
+            check_finite_columns(values, feature_names=names, owner=owner, fix=fix)
             columns = _numeric_infos(values, names)
             groups = np.arange(values.shape[1])
             return EncodedTable(values, groups, list(names), columns, [])
@@ -136,10 +139,13 @@ def encode_table(X, *, owner, impute=True, standardise=True):
                 np.where(np.isnan(block), 0.0, block)[:, bad],
                 feature_names=[names[j] for j, b in zip(numeric, bad, strict=True) if b],
                 owner=owner,
+                fix=fix,
             )
         gaps = np.isnan(block).any(axis=0)
         if gaps.any() and not impute:
-            check_finite_columns(block, feature_names=[names[j] for j in numeric], owner=owner)
+            check_finite_columns(
+                block, feature_names=[names[j] for j in numeric], owner=owner, fix=fix
+            )
         if gaps.any():
             imputer = SimpleImputer(strategy="median", keep_empty_features=True)
             filled = imputer.fit_transform(block)

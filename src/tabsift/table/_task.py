@@ -144,7 +144,7 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
     values = _as_1d(y)
     numbers_ = _numeric(values)
     if task == "regression":
-        if numbers_ is None:
+        if numbers_ is None and values.dtype.kind != "b":  # bools regress as 0/1
             example = next((v for v in values if not pd.isna(v)), None)
             example = example.item() if hasattr(example, "item") else example
             fix = f"use {classifier}" if classifier else "pass task='classification'"
