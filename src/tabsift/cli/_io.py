@@ -69,6 +69,7 @@ def read_table(path, *, na_values=None, allow_empty=False):
     import pandas as pd
 
     from tabsift.table import TableError
+    from tabsift.table._checks import duplicate_names
     from tabsift.table._errors import quote_names
 
     path = Path(path)
@@ -96,13 +97,8 @@ def read_table(path, *, na_values=None, allow_empty=False):
         ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
         raise TableError(f"{path.name} could not be read as a table: {err}") from None
-    seen, twice = set(), []
-    for name in header:
-        if not name.strip():
-            continue  # unnamed columns (R's row names, trailing commas) become 'Unnamed: k'
-        if name in seen and name not in twice:
-            twice.append(name)
-        seen.add(name)
+    # unnamed columns (R's row names, trailing commas) become 'Unnamed: k', never twice
+    twice = duplicate_names(name for name in header if name.strip())
     if twice:
         raise TableError(
             f"{path.name} names column(s) {quote_names(twice)} more than once; rename them so "

@@ -4,29 +4,27 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
-from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tabsift.feature_selection._common import (
+    TableSelectorMixin,
     clean_table,
     has_missing,
     is_table,
     n_to_keep,
     plain,
     rank_scores,
-    selector_task,
     table_encoder,
-    transform_table,
     validate_table,
 )
 from tabsift.feature_selection._shap import ShapSelector
-from tabsift.table import check_column_names
+from tabsift.table import check_column_names, infer_task
 from tabsift.table._errors import TableError
 
 
-class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
+class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
     """Select features by permutation importance measured on held-out rows.
 
     The data given to :meth:`fit` is split once: the model is fit on one part
@@ -186,7 +184,7 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
             X, _ = clean_table(X, owner=owner)
         else:
             X, y = validate_data(self, X, y, y_numeric=self.task == "regression")
-        task = selector_task(y, self.task, owner=owner)
+        task = infer_task(y, self.task, owner=owner)
         if X.shape[0] < 2:
             raise ValueError(
                 f"PermutationImportanceSelector needs at least 2 samples to hold some out, "
@@ -232,24 +230,6 @@ class PermutationImportanceSelector(SelectorMixin, BaseEstimator):
         self.importances_std_ = result.importances_std
         self.ranking_ = rank_scores(scores)
         return self
-
-    def transform(self, X):
-        """Keep the selected columns of ``X``.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
-
-        Returns
-        -------
-        X_selected : array or DataFrame of shape (n_samples, n_selected)
-            A mixed table's kept columns as they are (a DataFrame keeps its
-            dtypes); numeric input as scikit-learn's selectors return it.
-        """
-        check_is_fitted(self)
-        if is_table(X):
-            return transform_table(self, X)
-        return super().transform(X)
 
     def _get_support_mask(self):
         check_is_fitted(self)

@@ -12,9 +12,10 @@ import math
 import numbers
 
 import numpy as np
+from sklearn.feature_selection import SelectorMixin
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from tabsift.table import TableError, check_target, infer_task, is_plain_numeric
+from tabsift.table import TableError, check_target, is_plain_numeric
 
 
 def n_to_keep(n_features_to_select, n_features, *, owner):
@@ -36,17 +37,6 @@ def rank_scores(scores):
     ranking = np.empty(len(scores), dtype=np.intp)
     ranking[np.argsort(-np.asarray(scores), kind="stable")] = np.arange(1, len(scores) + 1)
     return ranking
-
-
-def selector_task(y, task, *, owner):
-    """:func:`tabsift.table.infer_task` for a selector; a bool target may be forced to regression.
-
-    A bool target read as 0/1 is a fine regression target (a linear
-    probability model); ``infer_task`` takes bools for class labels only.
-    """
-    if task == "regression" and np.asarray(y).dtype.kind == "b":
-        return task
-    return infer_task(y, task, owner=owner)
 
 
 def plain(value):
@@ -146,6 +136,28 @@ def transform_table(selector, X):
     if hasattr(X, "iloc"):
         return X.iloc[:, np.flatnonzero(mask)]
     return X[:, mask]
+
+
+class TableSelectorMixin(SelectorMixin):
+    """scikit-learn's selector mixin, with ``transform`` keeping a mixed table as it was."""
+
+    def transform(self, X):
+        """Keep the selected columns of ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
+
+        Returns
+        -------
+        X_selected : array or DataFrame of shape (n_samples, n_selected)
+            A mixed table's kept columns as they are (a DataFrame keeps its
+            dtypes); numeric input as scikit-learn's selectors return it.
+        """
+        check_is_fitted(self)  # before anything reads X: an unfitted selector says so first
+        if is_table(X):
+            return transform_table(self, X)
+        return super().transform(X)
 
 
 def categorical_columns(infos):

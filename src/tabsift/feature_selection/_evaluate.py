@@ -12,10 +12,9 @@ from tabsift.feature_selection._common import (
     is_table,
     n_to_keep,
     plain,
-    selector_task,
     table_encoder,
 )
-from tabsift.table import check_column_names, check_target, cv_splitter
+from tabsift.table import check_column_names, check_target, cv_splitter, infer_task
 from tabsift.table._errors import TableError
 from tabsift.utils import import_optional_dependency, progress
 
@@ -493,7 +492,7 @@ def evaluate_selectors(
     check_consistent_length(X, y)
     check_target(y, owner="evaluate_selectors")
     n_features = len(names)
-    task = selector_task(y, task, owner="evaluate_selectors")
+    task = infer_task(y, task, owner="evaluate_selectors")
     y_given = y
     if task == "classification":
         y = LabelEncoder().fit_transform(y)

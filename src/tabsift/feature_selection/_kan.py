@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.feature_selection import SelectorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -19,12 +18,11 @@ from sklearn.utils.validation import (
 )
 
 from tabsift.feature_selection._common import (
+    TableSelectorMixin,
     is_table,
     n_to_keep,
     plain,
     rank_scores,
-    selector_task,
-    transform_table,
     validate_table,
 )
 from tabsift.feature_selection._engine import ENGINES, _make_engine
@@ -34,6 +32,7 @@ from tabsift.table import (
     check_finite_columns,
     cv_splitter,
     encode_table,
+    infer_task,
     non_finite_message,
 )
 from tabsift.table._errors import TableError
@@ -133,7 +132,7 @@ def _check_converged(engine, fold, n_folds, learning_rate):
         )
 
 
-class KANSelector(SelectorMixin, BaseEstimator):
+class KANSelector(TableSelectorMixin, BaseEstimator):
     """Select features by their importance in Kolmogorov-Arnold networks (KAN).
 
     A small KAN of widths ``[d, hidden_width, n_outputs]`` is trained on each
@@ -565,7 +564,7 @@ class KANSelector(SelectorMixin, BaseEstimator):
         return X, y
 
     def _resolve_task(self, y):
-        return selector_task(y, self.task, owner="KANSelector")
+        return infer_task(y, self.task, owner="KANSelector")
 
     def _encode_target(self, y, task):
         if task == "classification":
@@ -829,8 +828,6 @@ class KANSelector(SelectorMixin, BaseEstimator):
         # Before anything reads X: an unfitted selector says so first.
         check_is_fitted(self, "support_")
         if not _is_device_input(X):
-            if is_table(X):
-                return transform_table(self, X)
             return super().transform(X)
         config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
         if config != "default":

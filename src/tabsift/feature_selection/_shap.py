@@ -5,7 +5,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.feature_selection import SelectorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
@@ -13,16 +12,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tabsift.feature_selection._common import (
+    TableSelectorMixin,
     clean_table,
     is_table,
     n_to_keep,
     plain,
     rank_scores,
-    selector_task,
-    transform_table,
     validate_table,
 )
-from tabsift.table import check_column_names
+from tabsift.table import check_column_names, infer_task
 from tabsift.table._errors import TableError
 from tabsift.utils import import_optional_dependency
 
@@ -44,7 +42,7 @@ def _categorical_frame(X, owner):
     return frame
 
 
-class ShapSelector(SelectorMixin, BaseEstimator):
+class ShapSelector(TableSelectorMixin, BaseEstimator):
     """Select features by their mean absolute SHAP value in a gradient-boosted model.
 
     An XGBoost model (``XGBClassifier`` or ``XGBRegressor``) is fit on the
@@ -218,7 +216,7 @@ class ShapSelector(SelectorMixin, BaseEstimator):
                 ensure_all_finite="allow-nan",
                 y_numeric=self.task == "regression",
             )
-        task = selector_task(y, self.task, owner="ShapSelector")
+        task = infer_task(y, self.task, owner="ShapSelector")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         xgb = import_optional_dependency("xgboost", purpose="ShapSelector")
@@ -280,24 +278,6 @@ class ShapSelector(SelectorMixin, BaseEstimator):
         self.scores_ = scores
         self.ranking_ = rank_scores(scores)
         return self
-
-    def transform(self, X):
-        """Keep the selected columns of ``X``.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
-
-        Returns
-        -------
-        X_selected : array or DataFrame of shape (n_samples, n_selected)
-            A mixed table's kept columns as they are (a DataFrame keeps its
-            dtypes); numeric input as scikit-learn's selectors return it.
-        """
-        check_is_fitted(self)
-        if is_table(X):
-            return transform_table(self, X)
-        return super().transform(X)
 
     def _get_support_mask(self):
         check_is_fitted(self)

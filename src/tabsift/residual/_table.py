@@ -21,7 +21,6 @@ The layout is part of the exported corrections, so :class:`FrozenCorrections`
 reads new data exactly as the fitted estimator does.
 """
 
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -30,6 +29,7 @@ import numpy as np
 from tabsift.table import (
     MAX_CATEGORIES,
     check_finite_columns,
+    column_numbers,
     describe_column,
     is_plain_numeric,
 )
@@ -89,25 +89,6 @@ def _raw_columns(X):
         return [X.iloc[:, j] for j in range(X.shape[1])]
     array = np.asarray(X)
     return [array[:, j] for j in range(array.shape[1])]
-
-
-def _numbers_with_text(name, values, owner):
-    """A number column that now holds text: the numbers, NaN for the text (with a warning)."""
-    import pandas as pd
-
-    text = category_values(values)
-    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
-    bad = [v for v, x in zip(text, numbers, strict=True) if v is not None and np.isnan(x)]
-    warnings.warn(
-        f"column {name!r} held numbers when {owner} was fit, but {len(bad)} value(s) such as "
-        f"{bad[0]!r} are not numbers; they are read as missing values. Pass numbers in "
-        f"{name!r} to silence this.",
-        UserWarning,
-        stacklevel=4,
-    )
-    return numbers
 
 
 def _frequent(values, limit):
@@ -223,7 +204,7 @@ class TableLayout:
             elif info.is_numeric:
                 blocks.append(numeric_values(values, info))
             else:
-                blocks.append(_numbers_with_text(name, values, owner))
+                blocks.append(column_numbers(name, values, owner=owner))
         numbers = np.column_stack(blocks) if blocks else np.zeros((n, 0))
         return numbers.astype(np.float64, copy=False), cats
 

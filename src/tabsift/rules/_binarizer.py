@@ -3,7 +3,6 @@
 import json
 import math
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
@@ -12,7 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tabsift.backend import asarray, device, get_namespace, namespace_name, to_numpy
 from tabsift.rules._rule import condition_text, is_finite_number
-from tabsift.table import TableError, check_column_names, describe_column
+from tabsift.table import TableError, check_column_names, column_numbers, describe_column
 from tabsift.table._types import category_values, numeric_values
 
 _SIGNIFICANT = 3
@@ -71,26 +70,9 @@ def _numbers_now(name, values):
 
     New rows may hold a value no training row had (``'rotary'`` in a column of cylinder
     counts). Like an unseen category, it makes every literal of its column false; a warning
-    names the column and the value.
+    names the column and the value (:func:`tabsift.table.column_numbers`).
     """
-    import pandas as pd
-
-    numbers = _column_numbers(name, values)
-    if numbers is not None:
-        return numbers
-    keys = category_values(values)
-    numbers = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
-    text = [k for k, v in zip(keys, numbers, strict=True) if k is not None and np.isnan(v)]
-    warnings.warn(
-        f"column {name!r} held numbers during fit, but {len(text)} value(s) now are text "
-        f"(such as {text[0]!r}); they are read as missing, which makes every literal of the "
-        "column false. Replace them with numbers, or NaN, to silence this warning.",
-        UserWarning,
-        stacklevel=4,
-    )
-    return numbers
+    return column_numbers(name, values, owner="Binarizer")
 
 
 class Binarizer(TransformerMixin, BaseEstimator):

@@ -5,6 +5,23 @@ import numpy as np
 from tabsift.table._errors import TableError, quote_names
 
 
+def duplicate_names(names):
+    """The names that appear more than once in ``names``, in order of first repeat.
+
+    Examples
+    --------
+    >>> from tabsift.table._checks import duplicate_names
+    >>> duplicate_names(["a", "b", "a", "c", "b", "a"])
+    ['a', 'b']
+    """
+    seen, twice = set(), []
+    for name in map(str, names):
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    return twice
+
+
 def check_column_names(X, *, owner):
     """Raise a :class:`TableError` when a DataFrame has duplicate column names.
 
@@ -23,12 +40,7 @@ def check_column_names(X, *, owner):
     columns = getattr(X, "columns", None)
     if columns is None or not type(X).__module__.startswith("pandas"):
         return
-    names = [str(c) for c in columns]
-    seen, twice = set(), []
-    for name in names:
-        if name in seen and name not in twice:
-            twice.append(name)
-        seen.add(name)
+    twice = duplicate_names(columns)
     if twice:
         raise TableError(
             f"X has duplicate column names {quote_names(twice)}; {owner} needs every column "

@@ -240,3 +240,62 @@ def category_values(values, *, placeholders=PLACEHOLDERS):
     """Object array of a column's categories as strings, None where missing or a placeholder."""
     cleaned, _ = _strip_placeholders(values, placeholders)
     return np.array([None if v is None else str(v) for v in cleaned], dtype=object)
+
+
+def column_numbers(name, values, *, owner, strict=False, placeholders=PLACEHOLDERS):
+    """A column that held numbers when ``owner`` was fitted, read as numbers now.
+
+    New rows may hold a value no training row had: text in a column of
+    numbers (``'rotary'`` among cylinder counts). Like an unseen category it
+    is read as a missing value, and one :class:`UserWarning` names the
+    column, the count and the values. A column holding only text now is a
+    :class:`TableError` (``strict=True``: any text is one), since the columns
+    were most likely passed in another order.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from tabsift.table import column_numbers
+    >>> column_numbers("cyl", ["4", "?", "6"], owner="MyModel")
+    array([ 4., nan,  6.])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     column_numbers("cyl", ["4", "rotary", "6"], owner="MyModel")
+    array([ 4., nan,  6.])
+    >>> print(caught[0].message)
+    column 'cyl' held numbers when MyModel was fitted; 1 value(s) that are not numbers ('rotary') are read as missing values.
+    """
+    import warnings
+
+    import pandas as pd
+
+    from tabsift.table._errors import TableError
+
+    dtype = getattr(values, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        return np.asarray(values, dtype=np.float64)  # plain numbers: nothing to read
+    info = describe_column(str(name), values, placeholders=placeholders)
+    if info.kind == "empty":
+        return np.full(len(values), np.nan)
+    if info.is_numeric:
+        return numeric_values(values, info, placeholders=placeholders)
+    text = category_values(values, placeholders=placeholders)
+    present = np.array([v is not None for v in text], dtype=bool)
+    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
+        dtype=np.float64
+    )
+    bad = present & np.isnan(numbers)
+    examples = ", ".join(repr(v) for v in dict.fromkeys(text[bad]))
+    if strict or bad.sum() == present.sum():
+        raise TableError(
+            f"column {str(name)!r} held numbers when {owner} was fitted but holds text now "
+            f"(such as {examples.split(', ')[0]}); pass the same columns, in the same order, "
+            "as in fit."
+        )
+    warnings.warn(
+        f"column {str(name)!r} held numbers when {owner} was fitted; {int(bad.sum())} value(s) "
+        f"that are not numbers ({examples[:200]}) are read as missing values.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return numbers

@@ -6,12 +6,15 @@ numbers, placeholder tokens are missing values (NaN, routed at each split), and 
 categorical and text columns are one-hot encoded.
 """
 
-import warnings
 
 import numpy as np
 
-from tabsift.table import MAX_CATEGORIES, TableError, check_finite_columns, describe_column
-from tabsift.table._types import category_values, numeric_values
+from tabsift.table import (
+    MAX_CATEGORIES,
+    check_finite_columns,
+    column_numbers,
+)
+from tabsift.table._types import category_values
 
 
 def _column(X, j):
@@ -115,36 +118,7 @@ def _numbers(column, name, fitted_kind, *, owner):
 
     Text that is not a number, in a column that held numbers in ``fit`` (a
     ``"rotary"`` among cylinder counts), is read as missing with a warning,
-    as an unseen category is; a column of text only is an error.
+    as an unseen category is; a column of text only is an error
+    (:func:`tabsift.table.column_numbers`).
     """
-    dtype = getattr(column, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
-        return np.asarray(column, dtype=np.float64)
-    info = describe_column(str(name), column)
-    if info.kind == "empty":
-        return np.full(len(column), np.nan)
-    if info.is_numeric:
-        return numeric_values(column, info)
-    import pandas as pd
-
-    text = category_values(column)
-    present = np.array([v is not None for v in text], dtype=bool)
-    numbers = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(
-        dtype=np.float64
-    )
-    bad = present & np.isnan(numbers)
-    examples = ", ".join(repr(v) for v in dict.fromkeys(text[bad]).keys() if v is not None)
-    before = "had no values" if fitted_kind == "empty" else "held numbers"
-    if bad.sum() == present.sum():
-        raise TableError(
-            f"column {str(name)!r} {before} when {owner} was fitted but holds only text now "
-            f"(such as {examples.split(', ')[0]}); pass the same columns, in the same order, "
-            "as in fit."
-        )
-    warnings.warn(
-        f"column {str(name)!r} {before} when {owner} was fitted; {int(bad.sum())} value(s) "
-        f"that are not numbers ({examples[:200]}) are read as missing values.",
-        UserWarning,
-        stacklevel=5,
-    )
-    return numbers
+    return column_numbers(name, column, owner=owner)
