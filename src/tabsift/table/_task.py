@@ -142,6 +142,12 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
             f"task must be 'auto', 'classification' or 'regression', got {task!r}."
         )
     values = _as_1d(y)
+    if values.dtype.kind == "c":
+        # scikit-learn's wording, which its common checks look for
+        raise TableError(
+            f"Complex data not supported: y is complex; {owner} needs class labels or real "
+            "numbers."
+        )
     numbers_ = _numeric(values)
     if task == "regression":
         if numbers_ is None and values.dtype.kind != "b":  # bools regress as 0/1
