@@ -26,6 +26,13 @@ BASE_REQUEST = {
 }
 
 
+def reply(text, **usage):
+    """A stored chat reply, as ChatResponse writes it."""
+    counts = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2, **usage}
+    choice = {"text": text, "finish_reason": "stop", "logprobs": None}
+    return {"model": "m", "choices": [choice], "usage": counts}
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
@@ -76,8 +83,8 @@ def test_cache_storage_round_trip(tmp_path):
     assert repr(cache) == f"ResponseCache({str(path)!r})"
     key = ResponseCache.make_key(BASE_REQUEST)
     assert cache.get(key) is None and key not in cache and len(cache) == 0
-    cache.put(key, BASE_REQUEST, {"choices": [{"text": "é"}], "usage": {}})
-    assert cache.get(key) == {"choices": [{"text": "é"}], "usage": {}}
+    cache.put(key, BASE_REQUEST, reply("é"))
+    assert cache.get(key) == reply("é")
     assert key in cache and len(cache) == 1
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -86,15 +93,15 @@ def test_cache_storage_round_trip(tmp_path):
     cache.clear()
     assert len(cache) == 0
     cache.close()
-    cache.put(key, BASE_REQUEST, {"x": 1})  # reopens after close
-    assert cache.get(key) == {"x": 1}
+    cache.put(key, BASE_REQUEST, reply("x"))  # reopens after close
+    assert cache.get(key) == reply("x")
 
 
 def test_cache_pickles_as_its_path(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
-    cache.put("k", {}, {"v": 1})
+    cache.put("k", {}, reply("v"))
     clone = pickle.loads(pickle.dumps(cache))
-    assert clone.path == cache.path and clone.get("k") == {"v": 1}
+    assert clone.path == cache.path and clone.get("k") == reply("v")
 
 
 # --------------------------------------------------------------------------- modes
@@ -168,8 +175,8 @@ def test_cache_shared_by_threads(server, tmp_path):
         try:
             for j in range(25):
                 key = f"t{i}-{j}"
-                cache.put(key, {"model": "m"}, {"i": i, "j": j})
-                assert cache.get(key) == {"i": i, "j": j}
+                cache.put(key, {"model": "m"}, reply(f"{i}-{j}", prompt_tokens=i))
+                assert cache.get(key) == reply(f"{i}-{j}", prompt_tokens=i)
                 assert len(cache) >= 1
         except Exception as err:  # pragma: no cover - reported below
             errors.append(err)
@@ -212,14 +219,16 @@ def test_clients_in_threads_share_one_cache(server, tmp_path):
 def test_cache_shared_with_another_process(tmp_path):
     path = tmp_path / "proc.sqlite"
     cache = ResponseCache(path)
-    cache.put("parent-0", {}, {"from": "parent"})
+    cache.put("parent-0", {}, reply("parent"))
     script = textwrap.dedent(
         f"""
         from tabsift.llm import ResponseCache
+        reply = {reply("j")!r}
         cache = ResponseCache({str(path)!r})
-        assert cache.get("parent-0") == {{"from": "parent"}}
+        assert cache.get("parent-0")["choices"][0]["text"] == "parent"
         for j in range(200):
-            cache.put(f"child-{{j}}", {{}}, {{"j": j}})
+            reply["choices"][0]["text"] = str(j)
+            cache.put(f"child-{{j}}", {{}}, reply)
         print(len(cache))
         """
     )
@@ -227,9 +236,9 @@ def test_cache_shared_with_another_process(tmp_path):
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     for j in range(200):  # write while the child writes
-        cache.put(f"parent-{j + 1}", {}, {"j": j})
+        cache.put(f"parent-{j + 1}", {}, reply(str(j)))
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert int(out.strip()) >= 201
     assert len(cache) == 401
-    assert cache.get("child-199") == {"j": 199}
+    assert cache.get("child-199") == reply("199")

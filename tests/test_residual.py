@@ -25,6 +25,7 @@ from tabsift.residual import (
     ResidualAgentRegressor,
     plot_residuals,
 )
+from tabsift.residual._format import CorrectionsFormatError
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -250,11 +251,12 @@ def test_frozen_corrections_reject_bad_json(planted_fit):
         FrozenCorrections(planted_fit.base_estimator_, {**data, "format": "other"})
     evil = json.loads(json.dumps(data))
     evil["corrections"][0] = {"expression": "open('/etc/passwd')", "coefficient": 1.0}
-    with pytest.raises(ExpressionError):
+    with pytest.raises(CorrectionsFormatError, match=r"corrections\[0\]\.expression") as info:
         FrozenCorrections(planted_fit.base_estimator_, evil)
+    assert isinstance(info.value.__cause__, ExpressionError)
     unknown = json.loads(json.dumps(data))
     unknown["corrections"][0] = {"expression": "zz * 2", "coefficient": 1.0}
-    with pytest.raises(ValueError, match="not among the feature names"):
+    with pytest.raises(CorrectionsFormatError, match="not among the feature names"):
         FrozenCorrections(planted_fit.base_estimator_, unknown)
     frozen = FrozenCorrections(planted_fit.base_estimator_, data)
     with pytest.raises(ValueError, match="lacks the column"):

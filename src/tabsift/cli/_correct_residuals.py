@@ -4,7 +4,9 @@ Writes to ``--out``: ``corrections.json`` (the exported corrections, which
 :class:`tabsift.residual.FrozenCorrections` applies to new data),
 ``base_model.pkl`` (the refit base model they go with; a pickle, so load it
 only from a folder you trust), ``trace.csv`` (what the search tried, step by
-step), ``predictions.csv`` (base and corrected predictions for every row),
+step; a text cell a spreadsheet would run as a formula, such as an LLM's
+``=HYPERLINK(...)``, starts with ``'``), ``predictions.csv`` (base and
+corrected predictions for every row),
 ``report/`` (HTML page with the table preparation, the residual plot, the
 corrections and the validation scores, and ``results.json``), and last
 ``job.json``. Every file is written atomically; rerunning a finished job with
@@ -38,7 +40,7 @@ from tabsift.cli._io import (
     start_job,
     write_table,
 )
-from tabsift.utils import atomic_write_bytes
+from tabsift.utils import atomic_write_bytes, neutralise_formulas
 
 
 def add_parser(subparsers):
@@ -172,7 +174,8 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     model.export_corrections(out / "corrections.json")
     atomic_write_bytes(out / "base_model.pkl", pickle.dumps(model.base_estimator_))
-    write_table(_trace_table(model), out / "trace.csv")
+    # The trace holds model (and LLM) text: no cell may run as a spreadsheet formula.
+    write_table(neutralise_formulas(_trace_table(model)), out / "trace.csv")
     write_table(_predictions(model, X, y, task), out / "predictions.csv")
     _write_report(model, settings, args.input.name, prepared, out / "report")
     summary = {

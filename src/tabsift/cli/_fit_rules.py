@@ -3,7 +3,8 @@
 Writes to ``--out``: ``rule.txt`` (the rule and its plain-language description),
 ``rule.json`` (:meth:`BooleanRuleClassifier.to_dict` plus settings and scores),
 ``explanation.csv`` (one row per input row: target, prediction, which conditions
-held and why the rule fired or not), ``report/`` (HTML page with the rule drawn
+held and why the rule fired or not; a text cell a spreadsheet would run as a
+formula starts with ``'``), ``report/`` (HTML page with the rule drawn
 as a tree, the table preparation steps, and ``results.json``), and last
 ``job.json`` (with the preparation steps). Every file is written atomically.
 Running the same job again (same input bytes and settings) finds ``job.json``
@@ -17,6 +18,7 @@ categories (``colour == 'red'``; ``--categorical`` makes number-like columns cat
 """
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -32,23 +34,61 @@ from tabsift.cli._io import (
     start_job,
     write_table,
 )
-from tabsift.utils import atomic_write_text
+from tabsift.utils import atomic_write_text, neutralise_formulas
 
 OPERATORS = ("And", "Or", "AtLeast", "AtMost", "Choose")
 
 
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _is_threshold(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 def _thresholds_file(text):
+    """argparse type: a JSON file ``{column: [thresholds, ...]}``, checked strictly."""
     import argparse
 
-    path = Path(text)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise argparse.ArgumentTypeError(f"cannot read thresholds from {text!r}: {err}") from None
-    if not isinstance(data, dict):
+    def bad(problem):
         raise argparse.ArgumentTypeError(
-            f"{text!r} must hold a JSON object {{column: [thresholds, ...]}}"
+            f"thresholds file {text!r} {problem}; it must hold a JSON object "
+            '{"column": [threshold, ...], ...} of finite numbers'
         )
+
+    try:
+        raw = Path(text).read_bytes()
+    except OSError as err:
+        bad(f"cannot be read ({err.strerror or err})")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        bad("is not UTF-8 text")
+    except json.JSONDecodeError as err:
+        bad(f"is not valid JSON ({err.msg}: line {err.lineno}, column {err.colno})")
+    except (ValueError, RecursionError) as err:
+        bad(f"is not valid JSON ({str(err)[:80]})")
+    if not isinstance(data, dict):
+        bad(f"holds a JSON {type(data).__name__}, not an object")
+    for column, values in data.items():
+        if not column.strip():
+            bad("names an empty column")
+        if _is_threshold(values):
+            continue
+        if not isinstance(values, list) or not values:
+            found = "an empty list" if values == [] else f"a JSON {type(values).__name__}"
+            bad(f"gives column {column!r} {found}, not a number or a non-empty list")
+        for i, value in enumerate(values):
+            if not _is_threshold(value):
+                shown = json.dumps(value) if not isinstance(value, (list, dict)) else ""
+                shown = shown if 0 < len(shown) <= 40 else f"a long JSON {type(value).__name__}"
+                bad(f"has {column!r}[{i}] = {shown}, not a finite number")
     return data
 
 
@@ -158,7 +198,8 @@ def run(args):
     for column in explanation.columns:
         if explanation[column].map(lambda v: isinstance(v, list)).any():
             explanation[column] = explanation[column].map(lambda v: "; ".join(map(str, v)))
-    write_table(explanation, out / "explanation.csv")
+    # Reasons and conditions are model text: no cell may run as a spreadsheet formula.
+    write_table(neutralise_formulas(explanation), out / "explanation.csv")
     _write_report(
         clf, text, description, explanation, model, prepared, args.input.name, out / "report"
     )

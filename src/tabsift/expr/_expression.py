@@ -203,7 +203,15 @@ class Expression:
                 fix="pass the dict made by Expression.to_dict().",
             )
         if "root" in data:
-            expression = cls(node_from_dict(data["root"]))
+            try:
+                root = node_from_dict(data["root"])
+            except (TypeError, OverflowError, RecursionError) as err:
+                # e.g. an unhashable function name, or a number too large for a float
+                raise ExpressionError(
+                    f"the stored tree is not a valid formula ({type(err).__name__}: {err})",
+                    fix="store the dict made by Expression.to_dict() unchanged.",
+                ) from err
+            expression = cls(root)
             if "text" in data and data["text"] != expression.text:
                 raise ExpressionError(
                     f"the stored text {data['text']!r} does not match the stored tree, which "
@@ -211,6 +219,11 @@ class Expression:
                     fix="store the dict made by Expression.to_dict() unchanged.",
                 )
         elif "text" in data:
+            if not isinstance(data["text"], str):
+                raise ExpressionError(
+                    f"the stored text must be a str, found {type(data['text']).__name__}",
+                    fix="store the dict made by Expression.to_dict() unchanged.",
+                )
             expression = parse(data["text"], max_length=None, max_depth=HARD_MAX_DEPTH)
         else:
             raise ExpressionError("the dict has neither 'root' nor 'text'")

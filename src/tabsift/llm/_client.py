@@ -762,7 +762,7 @@ class LLMClient:
         key = None
         if store is not None:
             key = ResponseCache.make_key(request)
-            payload = store.get(key)
+            payload = store.get(key, damaged="raise" if self.cache_mode == "replay" else "miss")
             if payload is not None:
                 self._meter.count_cached()
                 logger.debug("LLM cache hit: key=%s", key[:16])

@@ -24,10 +24,12 @@ only when needed.
 
 from tabsift.residual._correction import Correction
 from tabsift.residual._estimators import ResidualAgentClassifier, ResidualAgentRegressor
+from tabsift.residual._format import CorrectionsFormatError
 from tabsift.residual._frozen import FrozenCorrections
 from tabsift.residual._plot import plot_residuals
 
 __all__ = [
+    "CorrectionsFormatError",
     "Correction",
     "FrozenCorrections",
     "ResidualAgentClassifier",

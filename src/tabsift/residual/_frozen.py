@@ -25,7 +25,11 @@ class FrozenCorrections:
         ``predict_proba`` columns must follow the exported ``classes``).
     corrections : str, path-like or dict
         The file written by ``export_corrections(path)``, or the dict it
-        returns.
+        returns. It is read strictly: every field is checked for its type
+        and range, and a damaged or hand-edited document raises a
+        ``CorrectionsFormatError`` (a ``ValueError``) naming the file and
+        the field, e.g. ``corrections[2].coefficient``. Nothing in it is
+        ever executed: formulas are parsed by :mod:`tabsift.expr`.
 
     Attributes
     ----------
