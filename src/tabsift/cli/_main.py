@@ -119,3 +119,8 @@ def main(argv=None):
             traceback.print_exc()
         print(f"tabsift: error: {_error_message(exc)}", file=sys.stderr)
         return 1
+    finally:
+        # a job's guard on its output folder ends with the job, failed or not
+        from tabsift.cli._io import end_job
+
+        end_job()

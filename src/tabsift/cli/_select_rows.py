@@ -8,7 +8,11 @@ and what the method reports) and, last, ``job.json`` (with the preparation
 steps too). Every file is written atomically. A rerun of a finished job (same
 pool and target bytes, same settings) does nothing (``--force`` recomputes);
 an interrupted job resumes from the checkpoints its method left in
-``--out/.work/``.
+``--out/.work/`` (data files, checked before use: see
+:mod:`tabsift.sampling._dsir_stream`). Like every job, it only replaces or
+deletes files tabsift wrote (see :func:`tabsift.cli._io.start_job`): the
+checkpoints of another job, or of a forced rerun, are removed file by file,
+never the whole folder.
 
 The coreset methods read the pool as it comes: the features are prepared by
 :func:`tabsift.table.prepare_table` (numbers stored as text read as numbers,
@@ -31,7 +35,9 @@ A method is one entry of ``METHODS``: its ``--method`` name mapped to a
   ``pool.chunks()`` iterates over it in ``--chunksize`` chunks, bounded
   memory), ``target`` the target table (a DataFrame, or None when
   ``--target`` is not given: only ``dsir`` requires it) and ``workdir`` a folder
-  for checkpoints that survives an interruption (deleted after success);
+  for checkpoints that survives an interruption (its ``fingerprint.txt`` holds
+  the job's fingerprint; what the method writes there with
+  :func:`tabsift.utils.atomic_write` is deleted after success);
 - ``add_arguments(parser)`` (optional) adds the method's own options. Every
   method's options are on the one parser, so names must be unique; start
   their help with the method name, e.g. ``"(kcenter) ..."``.
@@ -40,7 +46,8 @@ A method is one entry of ``METHODS``: its ``--method`` name mapped to a
 when sampling with replacement); ``weights`` (optional) one number per index;
 ``rows`` (optional) the selected rows in ascending index order when the
 method already has them (otherwise the job reads them from the pool);
-``summary`` a JSON-ready dict added to ``summary.json``; ``preparation`` the
+``summary`` a JSON-ready dict added to ``summary.json``; ``n_pool`` (optional)
+the number of pool rows, which every index must be below; ``preparation`` the
 steps taken on the table (``{"step", "columns", "detail"}`` records, see
 :class:`tabsift.table.PreparedTable`), written to ``summary.json`` and
 ``job.json``.
@@ -48,7 +55,6 @@ steps taken on the table (``{"step", "columns", "detail"}`` records, see
 
 import argparse
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +69,7 @@ from tabsift.cli._io import (
     output_folder,
     positive_int,
     read_table,
+    remove_job_files,
     start_job,
     write_table,
 )
@@ -89,6 +96,7 @@ class Selection:
     rows: Any = None
     summary: dict = field(default_factory=dict)
     preparation: list = field(default_factory=list)
+    n_pool: int | None = None
 
 
 class PoolTable:
@@ -196,14 +204,27 @@ def _dsir_select(args, pool, target, workdir):
         random_state=args.seed,
         verbose=args.verbose,
     )
-    result = select_streaming(sampler, pool.chunks, workdir=workdir, verbose=args.verbose)
+    result = select_streaming(
+        sampler,
+        pool.chunks,
+        workdir=workdir,
+        fingerprint=_work_fingerprint(workdir),
+        start_over="Run again with --force to start over.",
+        verbose=args.verbose,
+    )
     return Selection(
         indices=result.indices,
         weights=result.log_weights,
         rows=result.rows,
         summary=summary_of(result),
         preparation=preparation,
+        n_pool=result.n_pool,
     )
+
+
+def _work_fingerprint(workdir):
+    """The fingerprint of the job that owns ``workdir`` (written there by :func:`run`)."""
+    return (Path(workdir) / "fingerprint.txt").read_text(encoding="utf-8").strip()
 
 
 def _pool_columns(pool):
@@ -411,7 +432,7 @@ def _coreset_result(selector, data, summary):
     order = np.argsort(indices, kind="stable")
     rows = data.table.iloc[indices[order]].reset_index(drop=True)
     return Selection(indices=indices, weights=weights, rows=rows, summary=summary,
-                     preparation=data.steps)
+                     preparation=data.steps, n_pool=len(data.table))
 
 
 def _make_coreset_select(name):
@@ -613,23 +634,20 @@ def run(args):
     if fingerprint is None:
         return 0
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
 
-    # Checkpoints belong to one job: another job's (or a forced rerun's) are discarded.
+    # Checkpoints belong to one job: another job's (or a forced rerun's) are discarded,
+    # file by file; start_job has refused a folder holding checkpoint names it did not write.
     workdir = out / ".work"
     stamp = workdir / "fingerprint.txt"
-    if workdir.exists() and (
-        args.force or not stamp.exists() or stamp.read_text().strip() != fingerprint
-    ):
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if args.force or _stamp_of(stamp) != fingerprint:
+        remove_job_files(out, ".work")
     atomic_write_text(stamp, fingerprint)
 
     target = None if args.target is None else read_table(args.target, na_values=args.na_values)
     pool = PoolTable(args.pool, args.chunksize, na_values=args.na_values)
     selection = METHODS[args.method].select(args, pool, target, workdir)
 
-    indices = np.asarray(selection.indices, dtype=np.int64)
+    indices = _checked_indices(selection, args.method)
     order = np.argsort(indices, kind="stable")
     indices = indices[order]
     rows = selection.rows if selection.rows is not None else pool.take(indices)
@@ -652,6 +670,36 @@ def run(args):
         out, fingerprint,
         {"n_selected": int(len(indices)), "preparation": selection.preparation},
     )
-    shutil.rmtree(workdir, ignore_errors=True)
+    remove_job_files(out, ".work")
     print(f"tabsift select-rows: selected {len(indices)} rows with {args.method}; results in {out}")
     return 0
+
+
+def _stamp_of(stamp):
+    """The fingerprint in ``.work/fingerprint.txt``, or None (missing or unreadable)."""
+    try:
+        text = stamp.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text
+
+
+def _checked_indices(selection, method):
+    """The selection's indices as int64, checked to be pool positions before any is written."""
+    import numpy as np
+
+    indices = np.asarray(selection.indices)
+    if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+        raise RuntimeError(
+            f"--method {method} returned row indices of dtype {indices.dtype} and shape "
+            f"{indices.shape}; expected whole numbers, one per selected row. Nothing was "
+            "written; run again with --force to start over."
+        )
+    n_pool = selection.n_pool
+    if indices.size and (indices.min() < 0 or (n_pool is not None and indices.max() >= n_pool)):
+        raise RuntimeError(
+            f"--method {method} returned row indices from {indices.min()} to {indices.max()}, "
+            f"outside the pool's rows 0 to {n_pool - 1 if n_pool is not None else '...'}. "
+            "Nothing was written; run again with --force to start over."
+        )
+    return indices.astype(np.int64)

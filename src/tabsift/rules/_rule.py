@@ -331,33 +331,81 @@ def _node_text(node, top=False):
     return node.label() + "(" + ", ".join(_node_text(child) for child in node.children) + ")"
 
 
-def _node_from_dict(data, path="rule"):
+def _field(data, key, kinds, path, *, required=True, default=None):
+    """``data[key]`` checked to be one of ``kinds`` (bool is never taken for a number)."""
+    if key not in data:
+        if required:
+            raise ValueError(f"{path}: the field {key!r} is missing.")
+        return default
+    value = data[key]
+    if isinstance(value, bool) and bool not in kinds:
+        raise ValueError(f"{path}.{key} must be {_kind_names(kinds)}; found {value!r}.")
+    numeric = tuple({int: numbers.Integral, float: numbers.Real}.get(k, k) for k in kinds)
+    if not isinstance(value, numeric):
+        raise ValueError(
+            f"{path}.{key} must be {_kind_names(kinds)}; found {type(value).__name__} "
+            f"{value!r:.60}."
+        )
+    return value
+
+
+def _kind_names(kinds):
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", type(None): "null"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_LITERAL_KEYS = {"literal", "index", "negated", "column", "test", "value"}
+_OPERATOR_KEYS = {"operator", "children", "k", "negated"}
+
+
+def _node_from_dict(data, path="rule", depth=0):
+    """A node from its dict, every field checked for type and range (data, never code)."""
+    if depth > 64:
+        raise ValueError(f"{path}: the rule is nested deeper than 64 levels.")
     if not isinstance(data, dict):
         raise ValueError(f"{path} must be a dict; found {type(data).__name__}.")
     if "constant" in data:
-        return Constant(bool(data["constant"]))
+        if set(data) != {"constant"}:
+            raise ValueError(f"{path}: a constant has only the field 'constant'; found {sorted(data)}.")
+        return Constant(_field(data, "constant", (bool,), path))
     if "literal" in data:
-        try:
-            index = int(data["index"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{path}: a literal needs an integer 'index'.") from err
+        unknown = sorted(set(data) - _LITERAL_KEYS)
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {unknown} in a literal.")
+        index = _field(data, "index", (int,), path)
+        if index < 0:
+            raise ValueError(f"{path}.index must be >= 0; found {index}.")
+        test = _field(data, "test", (str, type(None)), path, required=False)
+        if test not in (None, ">", "==", "is"):
+            raise ValueError(f"{path}.test must be '>', '==' or 'is'; found {test!r}.")
+        value = _field(data, "value", (bool, int, float, str, type(None)), path, required=False)
+        if isinstance(value, numbers.Real) and not math.isfinite(value):
+            raise ValueError(f"{path}.value must be finite; found {value!r}.")
         return Literal(
             index,
-            str(data["literal"]),
-            negated=bool(data.get("negated", False)),
-            column=data.get("column"),
-            test=data.get("test"),
-            value=data.get("value"),
+            _field(data, "literal", (str,), path),
+            negated=_field(data, "negated", (bool,), path, required=False, default=False),
+            column=_field(data, "column", (str, type(None)), path, required=False),
+            test=test,
+            value=value,
         )
     if "operator" in data:
-        children = data.get("children")
-        if not isinstance(children, list):
-            raise ValueError(f"{path}: an operator needs a list of 'children'.")
+        unknown = sorted(set(data) - _OPERATOR_KEYS)
+        if unknown:
+            raise ValueError(f"{path}: unknown field(s) {unknown} in an operator.")
+        children = _field(data, "children", (list,), path)
+        k = _field(data, "k", (int, type(None)), path, required=False)
+        if k is not None and k < 0:
+            raise ValueError(f"{path}.k must be >= 0; found {k}.")
         return Operator(
-            str(data["operator"]),
-            [_node_from_dict(c, f"{path}.children[{i}]") for i, c in enumerate(children)],
-            k=data.get("k"),
-            negated=bool(data.get("negated", False)),
+            _field(data, "operator", (str,), path),
+            [
+                _node_from_dict(c, f"{path}.children[{i}]", depth + 1)
+                for i, c in enumerate(children)
+            ],
+            k=k,
+            negated=_field(data, "negated", (bool,), path, required=False, default=False),
         )
     raise ValueError(
         f"{path} is neither a constant, a literal nor an operator: expected one of the keys "
