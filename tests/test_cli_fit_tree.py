@@ -36,7 +36,7 @@ def test_job_writes_every_output(table, tmp_path, capsys):
     assert (out / "tree.png").read_bytes()[:4] == b"\x89PNG"
     history = pd.read_csv(out / "history.csv")
     assert history["generation"].tolist() == [0, 1, 2, 3]
-    assert not (out / "checkpoint.pkl").exists()
+    assert not (out / "checkpoint.npz").exists()
     assert json.loads((out / "job.json").read_text())["score"] == tree["score"]
 
 
@@ -64,9 +64,9 @@ def test_job_stopped_by_time_limit_resumes_from_its_checkpoint(table, tmp_path, 
     args = ["fit-tree", str(path), "--target", "label", "--out", str(out), *FAST]
     assert main([*args, "--time-limit", "1e-9"]) == 0
     assert "stopped by --time-limit after 0 generations" in capsys.readouterr().out
-    assert (out / "checkpoint.pkl").is_file()
+    assert (out / "checkpoint.npz").is_file()
     assert main(args) == 0  # continues from generation 0, then removes the checkpoint
-    assert not (out / "checkpoint.pkl").exists()
+    assert not (out / "checkpoint.npz").exists()
     reference = tmp_path / "ref"
     assert main(["fit-tree", str(path), "--target", "label", "--out", str(reference), *FAST]) == 0
     assert (out / "tree.txt").read_text() == (reference / "tree.txt").read_text()

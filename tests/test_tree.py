@@ -95,7 +95,7 @@ def test_checkpoint_resume_equals_uninterrupted_run(planted, tmp_path):
     X, y = planted.data, planted.target
     params = dict(max_depth=2, random_state=1, **SMALL)
     full = EvolvedTreeClassifier(n_generations=5, **params).fit(X, y)
-    path = tmp_path / "run.pkl"
+    path = tmp_path / "run.npz"
     # Interrupted after 2 generations, then started again with the full budget.
     EvolvedTreeClassifier(n_generations=2, checkpoint=path, **params).fit(X, y)
     assert path.is_file()
@@ -108,7 +108,7 @@ def test_time_limit_interruption_then_resume(planted, tmp_path):
     X, y = planted.data, planted.target
     params = dict(max_depth=2, random_state=2, **SMALL)
     full = EvolvedTreeClassifier(n_generations=4, **params).fit(X, y)
-    path = tmp_path / "run.pkl"
+    path = tmp_path / "run.npz"
     cut = EvolvedTreeClassifier(n_generations=4, time_limit=1e-9, checkpoint=path, **params)
     cut.fit(X, y)
     assert cut.stopped_by_time_limit_ and cut.n_generations_ < 4
@@ -118,14 +118,14 @@ def test_time_limit_interruption_then_resume(planted, tmp_path):
 
 
 def test_checkpoint_of_another_run_is_refused(planted, tmp_path):
-    path = tmp_path / "run.pkl"
+    path = tmp_path / "run.npz"
     EvolvedTreeClassifier(n_generations=1, checkpoint=path, random_state=0, **SMALL).fit(
         planted.data, planted.target
     )
     other = EvolvedTreeClassifier(n_generations=1, checkpoint=path, random_state=1, **SMALL)
     with pytest.raises(ValueError, match="belongs to another run"):
         other.fit(planted.data, planted.target)
-    path.write_bytes(b"not a pickle")
+    path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot be read"):
         other.fit(planted.data, planted.target)
 

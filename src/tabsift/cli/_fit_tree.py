@@ -11,13 +11,23 @@ numbers stored as text are read as numbers, placeholders such as ``?`` as missin
 empty, constant, row-number and identifier columns are dropped, rows without a
 target left out. Nothing is imputed or encoded: the trees route missing values at
 each split and one-hot encode categories themselves. While it runs, the evolution state is saved
-to ``checkpoint.pkl`` after each generation: an interrupted job (or one
+to ``checkpoint.npz`` after each generation: an interrupted job (or one
 stopped by ``--time-limit``) started again resumes where it stopped, also
 with more ``--generations`` or another time limit; a finished job (same input
 bytes and settings) is not run again unless ``--force`` is given.
+
+The checkpoint is data only (JSON and ``.npy`` arrays in a zip archive, see
+:mod:`tabsift.tree._checkpoint`) and is checked in full before it is used;
+nothing in it is ever executed. A ``checkpoint.*`` file tabsift did not write
+makes the job refuse to start (see :func:`tabsift.cli._io.start_job`). Of the
+checkpoints tabsift wrote, one of a job with other settings or input is
+replaced by a fresh run; one that fails its checks (damaged or edited) stops
+the job with an error naming it, and ``--force`` replaces it. A
+``checkpoint.pkl`` of an earlier version is never read, and left in place.
 """
 
 import json
+import os
 from pathlib import Path
 
 from tabsift.cli._io import (
@@ -117,9 +127,10 @@ def run(args):
     if fingerprint is None:
         return 0
     out = Path(args.out)
-    checkpoint = out / "checkpoint.pkl"
-    if args.force:
-        checkpoint.unlink(missing_ok=True)
+    checkpoint = out / "checkpoint.npz"
+    _note_legacy_checkpoint(out)
+    if args.force and os.path.lexists(checkpoint):
+        checkpoint.unlink()
 
     # Trees take missing values and categories as they are: nothing is imputed or encoded.
     prepared = read_prepared_table(args, command="fit-tree", task=args.task, impute=False)
@@ -157,16 +168,22 @@ def run(args):
         random_state=args.seed,
         verbose=args.verbose,
     )
+    from tabsift.tree._checkpoint import CheckpointError, CheckpointMismatchError
+
     try:
         model.fit(X, y)
-    except ValueError as err:
-        if "belongs to another run" not in str(err) and "not written by this version" not in str(
-            err
-        ):
-            raise
-        # A checkpoint left by a job with other settings (or version): start afresh.
+    except CheckpointMismatchError:
+        # A checkpoint this job wrote with other settings or input (or an older schema):
+        # a tabsift file, replaced by a fresh run.
+        print(f"tabsift fit-tree: {checkpoint} is from a job with other settings or input; "
+              "starting afresh")
         checkpoint.unlink(missing_ok=True)
         model.fit(X, y)
+    except CheckpointError as err:
+        raise CheckpointError(
+            err.path, err.problem,
+            remedy="delete it, or run again with --force to start afresh (it is then replaced)",
+        ) from None
 
     score = float(model.score(X, y))
     metric = "accuracy" if task == "classification" else "R^2"
@@ -222,6 +239,20 @@ def run(args):
         f"{metric} {score:.4f}; results in {out}"
     )
     return 0
+
+
+def _note_legacy_checkpoint(out):
+    """Say that an old pickle checkpoint in ``out`` is ignored (and left where it is)."""
+    import sys
+
+    legacy = out / "checkpoint.pkl"
+    if os.path.lexists(legacy):
+        print(
+            f"tabsift fit-tree: ignoring {legacy}: checkpoints are no longer pickles (a pickle "
+            "can run code when loaded), so it is not read; the job starts afresh and leaves "
+            "the file untouched (delete it if an earlier tabsift wrote it)",
+            file=sys.stderr,
+        )
 
 
 def _tree_png(model):

@@ -13,7 +13,8 @@ on the array backend (:mod:`tabsift.backend`); leaves are always refit on the
 data. scikit-learn, matplotlib and openai are imported only when needed.
 """
 
+from tabsift.tree._checkpoint import CheckpointError
 from tabsift.tree._evolved import EvolvedTreeClassifier, EvolvedTreeRegressor
 from tabsift.tree._tree import Tree
 
-__all__ = ["EvolvedTreeClassifier", "EvolvedTreeRegressor", "Tree"]
+__all__ = ["CheckpointError", "EvolvedTreeClassifier", "EvolvedTreeRegressor", "Tree"]

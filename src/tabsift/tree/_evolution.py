@@ -18,6 +18,12 @@ from sklearn.utils import check_random_state
 
 from tabsift.backend import get_namespace, gumbel_top_k, namespace_by_name
 from tabsift.tree import _llm, _operators
+from tabsift.tree._checkpoint import (
+    CHECKPOINT_VERSION,
+    HALL_OF_FAME_SIZE,
+    check_fitness,
+    split_sizes,
+)
 from tabsift.tree._population import (
     Evaluator,
     apply_population,
@@ -37,10 +43,6 @@ from tabsift.tree._text import (
 from tabsift.tree._tree import Tree, level, n_positions, reachable
 from tabsift.utils import progress
 
-# Trees kept in the hall of fame (best validation fitness seen over the run).
-HALL_OF_FAME_SIZE = 10
-CHECKPOINT_VERSION = 2
-
 
 def present_range(X):
     """Smallest and largest value present per column (NaN for a column without values)."""
@@ -54,7 +56,7 @@ def present_range(X):
 class Run:
     """One evolution: the data, the operators and the state saved between generations."""
 
-    def __init__(self, est, X, y, names, descriptions, fingerprint, state):
+    def __init__(self, est, X, y, names, descriptions, fingerprint, state, *, source=None):
         self.est = est
         self.task = est._task
         self.timed_out = False
@@ -116,12 +118,19 @@ class Run:
         )
         self.state = state if state is not None else self._initial_state(fingerprint)
         if "pred" not in self.state:
-            self.state["pred"] = self.evaluator.evaluate(*self._trees(self.state))["pred"]
+            result = self.evaluator.evaluate(*self._trees(self.state))
+            self.state["pred"] = result["pred"]
+            if source is not None:
+                # A checkpoint's fitness values steer selection: they must be its trees'.
+                check_fitness(source, self.state, result, "population")
+                hof = self.state["hof"]
+                hof_result = self.evaluator.evaluate(hof["feature"], hof["threshold"], hof["missing"])
+                check_fitness(source, self.state, hof_result, "hof")
 
     def _split(self, n, rng):
         order = rng.permutation(n)
-        n_val = int(round(self.est.validation_fraction * n))
-        if n_val < 1 or n - n_val < 2:
+        _, n_val = split_sizes(n, self.est.validation_fraction)
+        if n_val == 0:
             return np.sort(order), np.array([], dtype=np.intp)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 

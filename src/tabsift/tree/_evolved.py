@@ -3,8 +3,6 @@
 import hashlib
 import numbers
 import os
-import pickle
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
@@ -20,9 +18,9 @@ from tabsift.table import (
     infer_task,
     is_plain_numeric,
 )
+from tabsift.tree._checkpoint import read_checkpoint, remove_stale_temp_files, write_checkpoint
 from tabsift.tree._encoding import OneHotLayout, check_no_infinity
-from tabsift.tree._evolution import CHECKPOINT_VERSION, Run
-from tabsift.utils import atomic_write_bytes
+from tabsift.tree._evolution import Run
 
 _NO_Y = "no_validation"  # validate_data's marker for "no y given"
 
@@ -191,32 +189,30 @@ class _EvolvedTreeBase(BaseEstimator):
         digest.update(np.ascontiguousarray(y).tobytes())
         return digest.hexdigest()
 
-    def _load_checkpoint(self, fingerprint):
-        path = Path(self.checkpoint)
-        if not path.exists():
+    def _load_checkpoint(self, fingerprint, n_samples):
+        """The state in ``checkpoint``, checked against this fit (None when there is no file).
+
+        The file is data only (see :mod:`tabsift.tree._checkpoint`); a pickle or a file
+        that fails any check raises :class:`~tabsift.tree._checkpoint.CheckpointError`.
+        """
+        path = os.fspath(self.checkpoint)
+        remove_stale_temp_files(path)
+        if not os.path.lexists(path):
             return None
-        try:
-            with open(path, "rb") as f:
-                state = pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError) as err:
-            raise ValueError(
-                f"checkpoint {str(path)!r} cannot be read ({err}); delete it to start afresh."
-            ) from err
-        if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(
-                f"checkpoint {str(path)!r} was not written by this version of {self._owner()}; "
-                "delete it to start afresh."
-            )
-        if state["fingerprint"] != fingerprint:
-            raise ValueError(
-                f"checkpoint {str(path)!r} belongs to another run (different data or "
-                f"parameters); delete it, or pass another checkpoint path, to start afresh."
-            )
-        return state
+        expect = {
+            "n_samples": n_samples,
+            "n_features": len(self.feature_names_),
+            "max_depth": self.max_depth,
+            "population_size": self.population_size,
+            "validation_fraction": self.validation_fraction,
+        }
+        return read_checkpoint(
+            path, estimator=self._owner(), fingerprint=fingerprint, expect=expect
+        )
 
     def _save_checkpoint(self, state):
         if self.checkpoint is not None:
-            atomic_write_bytes(Path(self.checkpoint), pickle.dumps(state, protocol=4))
+            write_checkpoint(os.fspath(self.checkpoint), state, estimator=self._owner())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -242,6 +238,11 @@ class _EvolvedTreeBase(BaseEstimator):
         TableError
             If ``X`` has duplicate column names, infinite values or no column
             with values, or ``y`` has missing values.
+        ValueError
+            If ``checkpoint`` names a file that cannot be resumed from: one of
+            another run or checkpoint schema, a pickle (never loaded), or a
+            damaged or inconsistent file. The message names the file; delete
+            it or pass another path to start afresh.
         """
         self._check_llm()
         check_column_names(X, owner=self._owner())
@@ -255,14 +256,15 @@ class _EvolvedTreeBase(BaseEstimator):
         self.feature_names_ = names
         fingerprint = self._fingerprint(X, y_enc)
 
-        state = None
+        state = source = None
         if self.checkpoint is not None:
-            state = self._load_checkpoint(fingerprint)
+            state = self._load_checkpoint(fingerprint, len(y_enc))
+            source = None if state is None else os.fspath(self.checkpoint)
         if state is None and self.warm_start and getattr(self, "_state", None) is not None:
             if self._state["fingerprint"] == fingerprint:
                 state = self._state
 
-        run = Run(self, X, y_enc, names, descriptions, fingerprint, state)
+        run = Run(self, X, y_enc, names, descriptions, fingerprint, state, source=source)
         state = run.evolve()
         # Kept for warm_start; the training predictions are recomputed when needed.
         self._state = {k: v for k, v in state.items() if k != "pred"}
@@ -461,12 +463,17 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
         between its steps; a generation the limit cuts is discarded, so the
         result is the state after the last complete generation.
     checkpoint : str or path, default=None
-        A file the state is written to (atomically) after each generation.
-        When the file exists and was written for the same data and
-        parameters (``n_generations``, ``time_limit``, ``llm``, ``n_jobs``
-        and ``verbose`` may differ), ``fit`` resumes from it: with an int
+        A file the state is written to (atomically) after each generation,
+        e.g. ``"run.npz"``: a zip archive of a JSON document and ``.npy``
+        arrays, data only (nothing in it is executed when read). When the
+        file exists and was written for the same data and parameters
+        (``n_generations``, ``time_limit``, ``llm``, ``n_jobs`` and
+        ``verbose`` may differ), ``fit`` resumes from it: with an int
         ``random_state`` and no LLM, an interrupted and resumed run gives the
-        same tree as an uninterrupted one.
+        same tree as an uninterrupted one. The file is checked in full
+        first; one of another run, a pickle (the format of earlier
+        versions, never loaded) or a damaged file raises ``ValueError``
+        naming it.
     warm_start : bool, default=False
         When True and ``fit`` is called again on the same data with a larger
         ``n_generations``, evolution continues from the previous state.
