@@ -657,3 +657,50 @@ def test_fit_rules_thresholds_file_is_read_strictly(content, message, tmp_path, 
     err = capsys.readouterr().err
     assert f"thresholds file '{thresholds}'" in err
     assert re.search(message, err), err
+
+
+# ------------------------------------------------------------------ exported rules
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ({"constant": "false"}, r"rule.constant must be true/false; found str 'false'"),
+        ({"constant": True, "extra": 1}, r"a constant has only the field 'constant'"),
+        ({"literal": "a > 1", "index": 1.9}, r"rule.index must be an integer; found float 1.9"),
+        ({"literal": "a > 1", "index": "2"}, r"rule.index must be an integer; found str '2'"),
+        ({"literal": "a > 1", "index": True}, r"rule.index must be an integer; found True"),
+        ({"literal": "a > 1", "index": -3}, r"rule.index must be >= 0; found -3"),
+        ({"literal": {"x": 1}, "index": 0}, r"rule.literal must be a string; found dict"),
+        ({"literal": "a", "index": 0, "test": "<="}, r"rule.test must be '>', '==' or 'is'"),
+        ({"literal": "a", "index": 0, "value": float("nan")}, r"rule.value must be finite"),
+        ({"literal": "a", "index": 0, "code": "x"}, r"unknown field\(s\) \['code'\]"),
+        ({"operator": "And", "children": "ab"}, r"rule.children must be a list"),
+        (
+            {"operator": "AtLeast", "k": 1.5, "children": [{"literal": "a", "index": 0}]},
+            r"rule.k must be an integer or null; found float 1.5",
+        ),
+        (
+            {"operator": "And", "children": [{"literal": "a", "index": "0"}]},
+            r"rule.children\[0\].index must be an integer",
+        ),
+        ("And(a, b)", r"rule must be a dict; found str"),
+    ],
+)
+def test_a_rule_dict_is_read_strictly_naming_the_field(node, message):
+    from tabsift.rules import Rule
+
+    with pytest.raises(ValueError, match=message):
+        Rule.from_dict(node)
+
+
+def test_a_rule_survives_its_own_round_trip_through_json():
+    from tabsift.rules import Literal, Operator, Rule
+
+    rule = Rule(
+        Operator(
+            "AtLeast",
+            [Literal(0, "a > 1", column="a", test=">", value=1.0), Literal(1, "b == x")],
+            k=1,
+            negated=True,
+        )
+    )
+    assert Rule.from_dict(json.loads(json.dumps(rule.to_dict()))) == rule
