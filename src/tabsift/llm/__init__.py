@@ -23,9 +23,18 @@ from tabsift.llm._errors import (
     BudgetExceededError,
     CacheMissError,
     LLMError,
+    LLMRefusalError,
     LLMResponseError,
+    LLMTruncatedError,
     LLMUnavailableError,
     SchemaValidationError,
+)
+from tabsift.llm._policy import (
+    ON_LLM_ERROR,
+    REJECTION_REASONS,
+    LLMFallbackWarning,
+    LLMReport,
+    LLMSession,
 )
 from tabsift.llm._response import ChatResponse, Choice, TokenLogprob, TokenUsage
 from tabsift.llm._schema import validate_json
@@ -33,13 +42,20 @@ from tabsift.llm._structured import extract_block, extract_json
 from tabsift.llm._usage import Usage
 
 __all__ = [
+    "ON_LLM_ERROR",
+    "REJECTION_REASONS",
     "BudgetExceededError",
     "CacheMissError",
     "ChatResponse",
     "Choice",
     "LLMClient",
     "LLMError",
+    "LLMFallbackWarning",
+    "LLMRefusalError",
+    "LLMReport",
     "LLMResponseError",
+    "LLMSession",
+    "LLMTruncatedError",
     "LLMUnavailableError",
     "ResponseCache",
     "SchemaValidationError",

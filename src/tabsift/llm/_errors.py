@@ -119,10 +119,46 @@ class LLMResponseError(LLMError, ValueError):
     found no JSON
     """
 
-    def __init__(self, message, *, errors=(), text=None):
+    #: Why the reply was rejected, one of :data:`REJECTION_REASONS`; the count
+    #: an estimator keeps in ``llm_report_.rejected`` is by this name.
+    reason = "invalid"
+
+    def __init__(self, message, *, errors=(), text=None, reason=None):
         super().__init__(message)
         self.errors = list(errors)
         self.text = text
+        if reason is not None:
+            self.reason = reason
+
+
+class LLMTruncatedError(LLMResponseError):
+    """The server stopped the reply at its length limit (``finish_reason="length"``).
+
+    The reply is incomplete, so it is never parsed as an answer; the model is
+    told it was cut off, not that its JSON is malformed.
+
+    Examples
+    --------
+    >>> from tabsift.llm import LLMTruncatedError
+    >>> LLMTruncatedError("cut off at max_tokens").reason
+    'truncated'
+    """
+
+    reason = "truncated"
+
+
+class LLMRefusalError(LLMResponseError):
+    """The server or a gateway filtered the reply (``finish_reason="content_filter"``,
+    or an HTTP 400 naming a content filter).
+
+    Examples
+    --------
+    >>> from tabsift.llm import LLMRefusalError
+    >>> LLMRefusalError("filtered by the gateway").reason
+    'refused'
+    """
+
+    reason = "refused"
 
 
 class SchemaValidationError(LLMResponseError):
@@ -155,6 +191,8 @@ for _cls in (
     BudgetExceededError,
     CacheMissError,
     LLMResponseError,
+    LLMTruncatedError,
+    LLMRefusalError,
     SchemaValidationError,
 ):
     _cls.__module__ = "tabsift.llm"
