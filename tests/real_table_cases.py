@@ -13,11 +13,8 @@ This is a helper module, not a test file: pytest collects only ``test_*.py``.
 """
 
 import contextlib
-import importlib
-import inspect
 import io
 import json
-import pkgutil
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
+from sklearn.base import ClassifierMixin, RegressorMixin, TransformerMixin
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
-import tabsift
+from estimator_discovery import discover_estimators
 
 # Tables with fewer rows than this get the lenient bar: a classifier must only match
 # the majority class on the held-out rows (a handful of rows), not beat it.
@@ -174,29 +171,6 @@ def fresh_table(spec):
 
 
 # ---------------------------------------------------------------- estimators
-def _public_modules():
-    for info in pkgutil.walk_packages(tabsift.__path__, prefix="tabsift."):
-        if any(part.startswith("_") for part in info.name.split(".")[1:]):
-            continue
-        yield importlib.import_module(info.name)
-
-
-def discover_estimators():
-    """``[(name, class)]`` of every public tabsift estimator (as in ``test_common.py``)."""
-    found = {}
-    for module in _public_modules():
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name, None)
-            if (
-                inspect.isclass(obj)
-                and issubclass(obj, BaseEstimator)
-                and obj.__module__.startswith("tabsift.")
-                and not inspect.isabstract(obj)
-            ):
-                found[name] = obj
-    return sorted(found.items())
-
-
 def estimator_kind(cls):
     """What a case checks: row selector, feature selector, classifier, regressor, ..."""
     if hasattr(cls, "fit_resample"):

@@ -7,9 +7,7 @@ give check-time parameters (e.g. a small ``n_generations``) or an expected
 failure, always with a written reason.
 """
 
-import importlib
 import inspect
-import pkgutil
 
 import pytest
 from sklearn.base import BaseEstimator
@@ -17,7 +15,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import tabsift
+from estimator_discovery import discover_estimators
 
 # Parameters that keep the common checks fast: {class name: dict of params}.
 CHECK_PARAMS = {
@@ -72,29 +70,6 @@ EXPECTED_FAILED_CHECKS = {
         "target in tests/test_dsir.py)",
     ),
 }
-
-
-def _public_modules():
-    for info in pkgutil.walk_packages(tabsift.__path__, prefix="tabsift."):
-        if any(part.startswith("_") for part in info.name.split(".")[1:]):
-            continue
-        yield importlib.import_module(info.name)
-
-
-def discover_estimators():
-    """Return ``[(name, class)]`` for every public tabsift estimator, sorted by name."""
-    found = {}
-    for module in _public_modules():
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name, None)
-            if (
-                inspect.isclass(obj)
-                and issubclass(obj, BaseEstimator)
-                and obj.__module__.startswith("tabsift.")
-                and not inspect.isabstract(obj)
-            ):
-                found[name] = obj
-    return sorted(found.items())
 
 
 ESTIMATORS = discover_estimators()
