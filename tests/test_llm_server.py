@@ -291,3 +291,10 @@ def test_ipv6_loopback():
     with server:
         assert server.base_url == f"http://[::1]:{server.port}/v1"
         assert server.client().complete("six") == "six"
+
+
+def test_default_profile_is_tabsift_and_records_no_events():
+    with LocalLLMServer(lambda request: "same as ever") as server:
+        assert server.profile == "tabsift"
+        server.client().chat("x", n=2, max_tokens=5, logprobs=True, temperature=0.0)
+        assert server.profile_events == {}
