@@ -9,6 +9,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from tabsift.datasets import make_missing_interaction
+from tabsift.llm import LLMFallbackWarning
 from tabsift.llm.testing import LocalLLMServer
 from tabsift.residual import ResidualAgentClassifier, ResidualAgentRegressor
 
@@ -180,16 +181,22 @@ def test_garbage_replies_and_a_spent_budget_never_break_a_fit():
 
     agents = Agents(["x3 ** 2"])
     with LocalLLMServer(agents) as server, server.client(timeout=10, max_requests=3) as client:
-        model = ResidualAgentRegressor(
-            LinearRegression(),
-            llm=client,
-            n_corrections=2,
-            n_rounds=3,
-            cv=3,
-            n_jobs=1,
-            random_state=0,
-        ).fit(X, y)
-    assert model.trace_[-1]["status"] == "stopped" and "max_requests" in model.trace_[-1]["reason"]
+        with pytest.warns(LLMFallbackWarning, match="max_requests"):
+            model = ResidualAgentRegressor(
+                LinearRegression(),
+                llm=client,
+                n_corrections=2,
+                n_rounds=3,
+                cv=3,
+                n_jobs=1,
+                random_state=0,
+            ).fit(X, y)
+    # The spent budget stops the agents; the offline proposer fills the free slot after.
+    stops = [k for k, t in enumerate(model.trace_) if t["status"] == "stopped"]
+    assert len(stops) == 1 and "max_requests" in model.trace_[stops[0]]["reason"]
+    assert all(t["agent"] == "offline" for t in model.trace_[stops[0] + 1 :])
+    assert model.llm_report_.failed and model.llm_report_.requests == 4
+    assert model.corrections_[0].source == "llm"
     assert model.get_params()["llm"] is client and model.__sklearn_tags__().non_deterministic
 
 

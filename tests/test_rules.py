@@ -294,7 +294,8 @@ def test_llm_thresholds_are_validated_and_fall_back_per_feature():
             feature_descriptions={"glucose": "plasma glucose, mg/dL"},
         ).fit(X)
         prompt = server.requests[0]["messages"][-1]["content"]
-    assert "glucose: plasma glucose, mg/dL" in prompt and "observed range" in prompt
+    # Names and descriptions are data: they reach the prompt as JSON strings.
+    assert '"glucose": "plasma glucose, mg/dL"' in prompt and "observed range" in prompt
     assert binarizer.thresholds_["glucose"] == [126.0, 140.0]
     assert binarizer.threshold_source_ == {
         "glucose": "llm",

@@ -188,6 +188,7 @@ def run(args):
     }
     if llm is not None:
         summary["llm_usage"] = {"requests": llm.usage.requests, "tokens": llm.usage.total_tokens}
+        summary["llm_report"] = model.llm_report_.to_dict()
     mark_finished(out, fingerprint, summary)
     scores = model.validation_scores_
     change = ""

@@ -192,6 +192,7 @@ def run(args):
     model = clf.to_dict()
     model["settings"] = settings
     model["training_accuracy"] = float(clf.score(X, y))
+    model["llm_report"] = clf.llm_report_.to_dict()
     atomic_write_text(out / "rule.json", json.dumps(model, indent=2, default=str))
     explanation = clf.explain(X)
     explanation.insert(0, args.target, y.to_numpy())

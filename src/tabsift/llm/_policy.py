@@ -187,12 +187,31 @@ class LLMSession:
         if self.client is not None:
             self.report.fallbacks += int(n)
 
-    def finish(self, estimator, *, what="its offline method"):
-        """Store ``llm_report_`` on ``estimator``; warn once if the LLM failed for good.
+    def merge(self, report, *, source=None):
+        """Add another :class:`LLMReport`'s counts (an inner estimator's) to this session's.
 
-        Returns the report.
+        ``source`` prefixes the merged error messages (e.g. ``"Binarizer"``).
+        Whether a failure for good there stops this session is the caller's
+        choice (it does when both ask the same server).
         """
-        estimator.llm_report_ = self.report
+        mine = self.report
+        mine.requests += report.requests
+        mine.accepted += report.accepted
+        mine.fallbacks += report.fallbacks
+        for reason, count in report.rejected.items():
+            mine.rejected[reason] = mine.rejected.get(reason, 0) + count
+        for message in report.errors:
+            self._error(f"{source}: {message}" if source else message)
+
+    def finish(self, estimator=None, *, what="its offline method", stacklevel=3):
+        """Store ``llm_report_`` on ``estimator`` (if given); warn once if the LLM failed for good.
+
+        ``stacklevel`` is passed to :func:`warnings.warn`: count the frames
+        between the user's call and this one, so the warning points at the
+        user's line. Returns the report.
+        """
+        if estimator is not None:
+            estimator.llm_report_ = self.report
         if self.client is not None and self.report.failed:
             last = self.report.errors[-1] if self.report.errors else "unknown error"
             warnings.warn(
@@ -202,6 +221,6 @@ class LLMSession:
                 "and the client's budget, or pass on_llm_error='raise' to stop at the first "
                 "such failure.",
                 LLMFallbackWarning,
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         return self.report

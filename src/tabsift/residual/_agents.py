@@ -21,6 +21,13 @@ For each of ``n_corrections`` agents:
 The agent's best formula on validation is kept if it lowers the validation
 loss by at least ``min_gain``. Model output is only ever parsed by
 :func:`tabsift.expr.parse`; nothing it says is executed.
+
+Every request goes through an :class:`~tabsift.llm.LLMSession`: a reply that
+cannot be used is a counted rejection (the agent goes on without it), and when
+the LLM fails for good (outage, budget, a refused request) the agents stop,
+the corrections already accepted are kept and the estimator completes the
+remaining slots with the offline proposer (``on_llm_error="raise"``: the error
+propagates).
 """
 
 import json
@@ -28,7 +35,7 @@ import json
 import numpy as np
 
 from tabsift.expr import ExpressionError, parse
-from tabsift.llm import BudgetExceededError, LLMResponseError
+from tabsift.llm import LLMError
 from tabsift.utils import progress
 
 # Replies per formula request (the first plus retries after a parse/finite error).
@@ -106,7 +113,7 @@ class LLMProposer:
 
     def __init__(
         self,
-        llm,
+        session,
         *,
         n_corrections,
         n_rounds,
@@ -119,7 +126,7 @@ class LLMProposer:
         random_state,
         verbose,
     ):
-        self.llm = llm
+        self.session = session
         self.n_corrections = n_corrections
         self.n_rounds = n_rounds
         self.residual_fraction = residual_fraction
@@ -194,6 +201,22 @@ class LLMProposer:
     def _messages(self, text):
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
 
+    def _ask(self, messages, **chat_json_kwargs):
+        """One agent request through the session: ``(value, None)`` or ``(None, why)``."""
+        why = {}
+
+        def question(llm):
+            try:
+                return llm.chat_json(messages, **chat_json_kwargs)[0]
+            except LLMError as err:
+                why["reason"] = f"{getattr(err, 'reason', 'failed')}: {err}"
+                raise
+
+        value = self.session.ask(question)
+        if value is None:
+            return None, why.get("reason", "the LLM is not available")
+        return value, None
+
     # ------------------------------------------------------------ agents
     def _encoder(self, ws, fit, usable, accepted, agent):
         residual = ws.train_residual(fit)
@@ -217,14 +240,14 @@ class LLMProposer:
                 '"rationale": "..."}',
             ]
         )
-        value, _ = self.llm.chat_json(self._messages(text), schema=HYPOTHESIS_SCHEMA)
+        value, why = self._ask(self._messages(text), schema=HYPOTHESIS_SCHEMA)
         target_class = None
         if ws.task == "classification":
             target_class = 1 if ws.n_classes == 2 else int(self._class_order[agent % ws.n_classes])
-        return value, target_class
+        return value, target_class, why
 
     def _formula(self, ws, usable, prompt, target_class, rejected):
-        """Ask the decoder for a formula; return (term, explanation) or raise LLMResponseError."""
+        """Ask the decoder for a formula; return the term, or None when none was usable."""
         made = {}
 
         def validator(value):
@@ -234,18 +257,18 @@ class LLMProposer:
                 term = ws.make_term(
                     expression, _short(value["explanation"]), "llm", target_class=target_class
                 )
-            except (ExpressionError, ValueError) as err:
+            except (ExpressionError, ValueError, ArithmeticError) as err:
                 rejected.append({"formula": _short(formula), "reason": _short(str(err), 1000)})
                 raise ValueError(f"the formula {formula!r} was rejected: {err}") from None
             made["term"] = term
 
-        self.llm.chat_json(
+        value, _ = self._ask(
             self._messages(prompt),
             schema=FORMULA_SCHEMA,
             validator=validator,
             max_attempts=FORMULA_ATTEMPTS,
         )
-        return made["term"]
+        return None if value is None else made.get("term")
 
     def _target_text(self, ws, target_class):
         if ws.task == "regression":
@@ -286,8 +309,7 @@ class LLMProposer:
                 '"suggestion": "..."}',
             ]
         )
-        value, _ = self.llm.chat_json(self._messages(text), schema=CRITIQUE_SCHEMA)
-        return value
+        return self._ask(self._messages(text), schema=CRITIQUE_SCHEMA)
 
     def _rewrite_prompt(self, ws, usable, hypothesis, history, critique, target_class):
         recent = [
@@ -318,31 +340,36 @@ class LLMProposer:
             self._class_order = np.argsort(-error, kind="stable")
         agents = progress(range(self.n_corrections), verbose=self.verbose, desc="agents")
         for agent in agents:
-            try:
-                fit = self._run_agent(ws, fit, usable, trace, agent)
-            except BudgetExceededError as err:
+            fit = self._run_agent(ws, fit, usable, trace, agent)
+            if not self.session.active:
+                errors = self.session.report.errors
                 trace.append(
                     {
                         "agent": agent,
                         "step": "stop",
                         "status": "stopped",
-                        "reason": _short(str(err)),
+                        "reason": _short(
+                            "the LLM failed for good"
+                            + (f": {errors[-1]}" if errors else "")
+                            + "; accepted corrections are kept"
+                        ),
                     }
                 )
+                # This agent and the ones not run are left to the offline proposer.
+                self.session.fallback(self.n_corrections - agent)
                 break
         return fit
 
     def _run_agent(self, ws, fit, usable, trace, agent):
-        try:
-            hypothesis, target_class = self._encoder(ws, fit, usable, fit.terms, agent)
-        except LLMResponseError as err:
+        hypothesis, target_class, why = self._encoder(ws, fit, usable, fit.terms, agent)
+        if hypothesis is None:
             trace.append(
                 {
                     "agent": agent,
                     "round": 0,
                     "step": "encoder",
                     "status": "rejected",
-                    "reason": _short(str(err)),
+                    "reason": _short(why),
                 }
             )
             return fit
@@ -360,11 +387,13 @@ class LLMProposer:
         history, best, critique = [], None, None
         for round_no in range(1, self.n_rounds + 1):
             rejected = []
+            if not self.session.active:
+                break  # keep the best formula found so far; the rest is done offline
             if history:
-                try:
-                    critique = self._critic(ws, history[-1], history[-1]["fit"], best["loss"])
+                critique, why = self._critic(ws, history[-1], history[-1]["fit"], best["loss"])
+                if critique is not None:
                     critique = {k: _short(v) for k, v in critique.items()}
-                except LLMResponseError as err:
+                else:
                     critique = {
                         "diagnosis": "(no usable critique)",
                         "suggestion": "try a different form",
@@ -375,18 +404,17 @@ class LLMProposer:
                             "round": round_no,
                             "step": "critic",
                             "status": "rejected",
-                            "reason": _short(str(err)),
+                            "reason": _short(why),
                         }
                     )
+                if not self.session.active:
+                    break
                 prompt = self._rewrite_prompt(
                     ws, usable, hypothesis, history, critique, target_class
                 )
             else:
                 prompt = self._decoder_prompt(ws, usable, hypothesis, target_class)
-            try:
-                term = self._formula(ws, usable, prompt, target_class, rejected)
-            except LLMResponseError:
-                term = None
+            term = self._formula(ws, usable, prompt, target_class, rejected)
             for item in rejected:
                 trace.append(
                     {

@@ -7,12 +7,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone
 from sklearn.model_selection import cross_val_predict, train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from tabsift.expr._nodes import check_column_name
+from tabsift.llm import LLMSession
 from tabsift.residual._agents import LLMProposer
 from tabsift.residual._correction import (
     Correction,
@@ -59,6 +60,7 @@ class _ResidualAgentBase(BaseEstimator):
         "validation_fraction": [Interval(RealNotInt, 0, 1, closed="neither")],
         "n_search_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "min_gain": [Interval(numbers.Real, 0, None, closed="left")],
+        "on_llm_error": [StrOptions({"fallback", "raise"})],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -79,6 +81,7 @@ class _ResidualAgentBase(BaseEstimator):
         validation_fraction=0.25,
         n_search_features=5,
         min_gain=0.01,
+        on_llm_error="fallback",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -95,6 +98,7 @@ class _ResidualAgentBase(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_search_features = n_search_features
         self.min_gain = min_gain
+        self.on_llm_error = on_llm_error
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -200,6 +204,7 @@ class _ResidualAgentBase(BaseEstimator):
         base = self._make_base(base_seed)
         splitter = cv_splitter(self.cv, self._task, random_state=split_seed, y=y_enc)
         self.trace_ = []
+        session = LLMSession(self.llm, owner=type(self).__name__, on_llm_error=self.on_llm_error)
         fit, ws = None, None
         problem = self._can_search(numbers.shape[0], y_enc, splitter)
         if problem is None and self.n_corrections > 0 and usable:
@@ -213,7 +218,7 @@ class _ResidualAgentBase(BaseEstimator):
             ws = self._workspace(
                 base, splitter, numbers, X_base, y_enc, train, val, formula_names, n_classes
             )
-            fit = self._search(ws, numbers[train], formula_names, usable, search_seed)
+            fit = self._search(ws, numbers[train], formula_names, usable, search_seed, session)
         else:
             if problem is None and self.n_corrections == 0:
                 problem = "n_corrections=0"
@@ -234,38 +239,43 @@ class _ResidualAgentBase(BaseEstimator):
         with threadpool_limits(limits=1, user_api="blas"):
             self._store_fit(ws, fit)
         self.base_estimator_ = clone(base).fit(X_base, y_enc)
+        session.finish(self, what="the offline proposer")
         return self
 
-    def _search(self, ws, X_train, names, usable, search_seed):
+    def _search(self, ws, X_train, names, usable, search_seed, session):
         # The search solves thousands of tiny least-squares and logistic problems: BLAS
         # threads only add overhead there (and stall badly on a busy machine).
+        offline = OfflineProposer(
+            n_corrections=self.n_corrections,
+            n_rounds=self.n_rounds,
+            n_features=self.n_search_features,
+            min_gain=self.min_gain,
+            random_state=search_seed,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+        )
         with threadpool_limits(limits=1, user_api="blas"):
             if self.llm is None:
-                proposer = OfflineProposer(
-                    n_corrections=self.n_corrections,
-                    n_rounds=self.n_rounds,
-                    n_features=self.n_search_features,
-                    min_gain=self.min_gain,
-                    random_state=search_seed,
-                    n_jobs=self.n_jobs,
-                    verbose=self.verbose,
-                )
-                return proposer.propose(ws, X_train, names, usable, self.trace_)
-            else:
-                proposer = LLMProposer(
-                    self.llm,
-                    n_corrections=self.n_corrections,
-                    n_rounds=self.n_rounds,
-                    residual_fraction=self.residual_fraction,
-                    max_rows_in_prompt=self.max_rows_in_prompt,
-                    domain_context=self.domain_context,
-                    feature_descriptions=self.feature_descriptions,
-                    min_gain=self.min_gain,
-                    class_names=getattr(self, "classes_", None),
-                    random_state=search_seed,
-                    verbose=self.verbose,
-                )
-                return proposer.propose(ws, usable, self.trace_)
+                return offline.propose(ws, X_train, names, usable, self.trace_)
+            proposer = LLMProposer(
+                session,
+                n_corrections=self.n_corrections,
+                n_rounds=self.n_rounds,
+                residual_fraction=self.residual_fraction,
+                max_rows_in_prompt=self.max_rows_in_prompt,
+                domain_context=self.domain_context,
+                feature_descriptions=self.feature_descriptions,
+                min_gain=self.min_gain,
+                class_names=getattr(self, "classes_", None),
+                random_state=search_seed,
+                verbose=self.verbose,
+            )
+            fit = proposer.propose(ws, usable, self.trace_)
+            if session.report.failed and len(fit.terms) < self.n_corrections:
+                # The LLM failed for good: the offline proposer fills the free slots,
+                # leaving the corrections the agents had accepted as they are.
+                fit = offline.propose(ws, X_train, names, usable, self.trace_, start=fit)
+            return fit
 
     def _workspace(self, base, splitter, numbers, X_base, y, train, val, names, n_classes):
         method = "predict" if self._task == "regression" else "predict_proba"
@@ -502,6 +512,14 @@ _SHARED_PARAMETERS = """
         data: instructions in it are not followed).
     feature_descriptions : dict, default=None
         With ``llm``: a description per column name, shown to the agents.
+    on_llm_error : {{"fallback", "raise"}}, default="fallback"
+        With ``llm``: what happens when the LLM fails for good (server down,
+        budget spent, a refused request): ``"fallback"`` keeps the
+        corrections the agents already accepted, fills the remaining slots
+        with the offline proposer and issues one
+        :class:`~tabsift.llm.LLMFallbackWarning`; ``"raise"`` lets the error
+        propagate out of :meth:`fit`. A single unusable reply is never such a
+        failure: it is counted in ``llm_report_`` and the agent goes on.
     cv : int or cross-validation generator, default=5
         Folds for the base model's out-of-fold predictions on the training
         part. An int uses a shuffled {splitter} seeded by ``random_state``.
@@ -539,6 +557,10 @@ _SHARED_ATTRIBUTES = """
         ``hypothesis``, ``formula``, ``validation_loss``, ``critique``,
         ``status`` (accepted, rejected, candidate, info, skipped) and
         ``reason`` (for a rejected formula, the parser's or evaluator's error).
+    llm_report_ : LLMReport
+        What the LLM did during :meth:`fit`: requests, accepted answers,
+        rejections by reason, agents done offline instead, errors (all zeros
+        with ``llm=None``).
     validation_scores_ : dict
         ``metric``, and the validation loss of the ``base`` model and of the
         ``corrected`` model (None when no search ran).

@@ -210,13 +210,13 @@ class OfflineProposer:
                 best = (candidate.val_loss, candidate, term)
         return best
 
-    def _tune(self, ws, fit, trace, round_no):
+    def _tune(self, ws, fit, trace, round_no, fixed=0):
         """Tune the constants of each kept term on the training rows (like coefficients).
 
         Each number in a kept formula is scaled by each of ``_TUNE_FACTORS``; a change is
         kept when it lowers the training loss and does not raise the validation loss.
         """
-        for k in range(len(fit.terms)):
+        for k in range(fixed, len(fit.terms)):
             term = fit.terms[k]
             numbers = [
                 (path, node)
@@ -262,8 +262,10 @@ class OfflineProposer:
                     fit, term = best, best.terms[k]
         return fit
 
-    def propose(self, ws, X_train, names, usable, trace):
-        fit = ws.empty
+    def propose(self, ws, X_train, names, usable, trace, start=None):
+        """Search corrections; ``start`` (a fit) holds terms kept as they are (an LLM's)."""
+        fit = ws.empty if start is None else start
+        fixed = len(fit.terms)
         rounds = progress(range(1, self.n_rounds + 1), verbose=self.verbose, desc="rounds")
         for round_no in rounds:
             pool = self._pool(ws, fit, X_train, names, usable, trace, round_no)
@@ -303,7 +305,7 @@ class OfflineProposer:
                     break
             # Refine: try to swap each kept term for a better one.
             if round_no > 1 or self.n_rounds == 1:
-                for k in range(len(fit.terms)):
+                for k in range(fixed, len(fit.terms)):
                     others = fit.terms[:k] + fit.terms[k + 1 :]
                     reduced = ws.fit(others)
                     best = self._best_addition(ws, reduced, pool, {t.key for t in fit.terms})
@@ -328,8 +330,8 @@ class OfflineProposer:
                         # Keep the order of the kept terms: the new one takes the old one's slot.
                         terms = others[:k] + [term] + others[k:]
                         fit, changed = ws.fit(terms), True
-            if round_no > 1 and fit.terms:
-                tuned = self._tune(ws, fit, trace, round_no)
+            if round_no > 1 and len(fit.terms) > fixed:
+                tuned = self._tune(ws, fit, trace, round_no, fixed)
                 changed = changed or tuned is not fit
                 fit = tuned
             if not changed and round_no > 1:

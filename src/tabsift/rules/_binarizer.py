@@ -32,6 +32,12 @@ def _round_threshold(value, low, high):
     return value
 
 
+def _shown(value, limit=80):
+    """A short repr of a value from an LLM reply (a 4,000-digit number stays readable)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _is_device_array(X):
     """True for an array of a non-NumPy array library (array_api_strict, CuPy, ...)."""
     root = type(X).__module__.split(".")[0]
@@ -122,6 +128,11 @@ class Binarizer(TransformerMixin, BaseEstimator):
         The client used by ``strategy="llm"``.
     feature_descriptions : dict of {str: str}, default=None
         What each column means, for the LLM prompt (units help).
+    on_llm_error : {"fallback", "raise"}, default="fallback"
+        What happens when the LLM fails for good (server down, budget spent):
+        ``"fallback"`` uses quantiles for every column and issues one
+        :class:`~tabsift.llm.LLMFallbackWarning`; ``"raise"`` lets the error
+        propagate out of :meth:`fit`.
 
     Attributes
     ----------
@@ -145,6 +156,11 @@ class Binarizer(TransformerMixin, BaseEstimator):
         (ignored).
     llm_reply_ : dict or None
         The validated JSON the LLM returned (``strategy="llm"``).
+    llm_report_ : LLMReport
+        What the LLM did during :meth:`fit` (requests, accepted answers,
+        rejections by reason, columns done by quantiles instead, errors); all
+        zeros unless ``strategy="llm"``. A column whose proposal was not a
+        usable list of numbers counts as an ``"invalid"`` rejection.
     column_kinds_ : dict of {str: str}
         What each input column holds (a kind of
         :data:`tabsift.table.KINDS`: ``"numeric"``, ``"numeric_text"``,
@@ -190,6 +206,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
         "max_categories": [Interval(numbers.Integral, 1, None, closed="left")],
         "llm": "no_validation",
         "feature_descriptions": [dict, None],
+        "on_llm_error": [StrOptions({"fallback", "raise"})],
     }
 
     def __init__(
@@ -201,6 +218,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
         max_categories=20,
         llm=None,
         feature_descriptions=None,
+        on_llm_error="fallback",
     ):
         self.n_thresholds = n_thresholds
         self.strategy = strategy
@@ -208,6 +226,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
         self.max_categories = max_categories
         self.llm = llm
         self.feature_descriptions = feature_descriptions
+        self.on_llm_error = on_llm_error
 
     # ------------------------------------------------------------------ input
     def _columns(self, X, reset):
@@ -324,10 +343,17 @@ class Binarizer(TransformerMixin, BaseEstimator):
             finite = values[np.isfinite(values)]
             if name not in user and finite.size and set(np.unique(finite)) == {0.0, 1.0}:
                 binary.add(name)
+        from tabsift.llm import LLMSession
+
+        session = LLMSession(
+            self.llm if self.strategy == "llm" else None,
+            owner="Binarizer",
+            on_llm_error=self.on_llm_error,
+        )
         proposals = {}
         if self.strategy == "llm":
             asked = [n for n in numeric if n not in user and n not in binary]
-            proposals = self._ask_llm(asked, numeric) if asked else {}
+            proposals = self._ask_llm(session, asked, numeric) if asked else {}
         for name, values in numeric.items():
             finite = values[np.isfinite(values)]
             low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
@@ -345,6 +371,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
             self.categories_[name] = self._frequent(values)
 
         self._build_literals(names)
+        session.finish(self, what="quantile thresholds")
         return self
 
     def _build_literals(self, names):
@@ -413,10 +440,13 @@ class Binarizer(TransformerMixin, BaseEstimator):
         return kept
 
     # -------------------------------------------------------------------- LLM
-    def _ask_llm(self, asked, numeric):
-        """Ask for thresholds of the columns ``asked``; return the valid ones per column."""
-        from tabsift.llm import LLMError
+    def _ask_llm(self, session, asked, numeric):
+        """Ask for thresholds of the columns ``asked``; return the valid ones per column.
 
+        Every column the LLM does not give usable thresholds for falls back to quantiles
+        (``llm_fallbacks_`` says why); a proposal that is not a list of finite numbers
+        inside the observed range is counted as an ``"invalid"`` rejection.
+        """
         descriptions = self.feature_descriptions or {}
         lines = []
         ranges = {}
@@ -428,9 +458,11 @@ class Binarizer(TransformerMixin, BaseEstimator):
             ranges[name] = (float(finite.min()), float(finite.max()))
             low, high = ranges[name]
             median = float(np.median(finite))
-            about = f": {descriptions[name]}" if name in descriptions else ""
+            # Names and descriptions are data: they enter the prompt only as JSON strings.
+            about = f": {json.dumps(str(descriptions[name]))}" if name in descriptions else ""
             lines.append(
-                f"- {name}{about} (observed range {low:.6g} to {high:.6g}, median {median:.6g})"
+                f"- {json.dumps(name)}{about} (observed range {low:.6g} to {high:.6g}, "
+                f"median {median:.6g})"
             )
         if not lines:
             return {}
@@ -439,21 +471,22 @@ class Binarizer(TransformerMixin, BaseEstimator):
             "'column > threshold' for an interpretable rule. Prefer meaningful cut-offs "
             "(clinical or regulatory limits, round numbers) over arbitrary values. For each "
             f"column give 1 to {self.n_thresholds} thresholds strictly inside its observed "
-            "range.\n\nColumns:\n" + "\n".join(lines) + "\n\nReply with JSON only: "
-            '{"thresholds": {"<column>": [<number>, ...], ...}}'
+            "range. Column names are given as JSON strings; use them exactly as keys.\n\n"
+            "Columns:\n" + "\n".join(lines) + "\n\nReply with JSON only, an object of the "
+            'form {"thresholds": {"column name": [number, ...]}}, with one entry per column.'
         )
         schema = {
             "type": "object",
             "properties": {"thresholds": {"type": "object"}},
             "required": ["thresholds"],
         }
-        try:
-            reply, _ = self.llm.chat_json(
-                [{"role": "user", "content": prompt}], schema=schema, temperature=0.0
-            )
-        except LLMError as err:
+        messages = [{"role": "user", "content": prompt}]
+        reply = session.ask(lambda llm: llm.chat_json(messages, schema=schema)[0])
+        if reply is None:
+            last = session.report.errors[-1] if session.report.errors else "no usable reply"
             for name in ranges:
-                self.llm_fallbacks_[name] = f"the LLM request failed: {err}"
+                self.llm_fallbacks_[name] = f"the LLM request failed ({last}); using quantiles"
+            session.fallback(len(ranges))
             return {}
         self.llm_reply_ = json.loads(json.dumps(reply))
         proposed = reply["thresholds"]
@@ -465,21 +498,25 @@ class Binarizer(TransformerMixin, BaseEstimator):
             if values is None:
                 reason = "the LLM proposed no threshold"
             elif not isinstance(values, list) or not values:
-                reason = f"expected a non-empty list of numbers, got {values!r}"
+                reason = f"expected a non-empty list of numbers, got {_shown(values)}"
             elif not all(is_finite_number(v) for v in values):
-                reason = f"not all proposals are finite numbers: {values!r}"
+                reason = f"not all proposals are finite numbers: {_shown(values)}"
             else:
-                inside = sorted({float(v) for v in values if low < float(v) < high})
-                if len(set(map(float, values))) > self.n_thresholds:
+                floats = {float(v) for v in values}
+                inside = sorted(v for v in floats if low < v < high)
+                if len(floats) > self.n_thresholds:
                     reason = (
-                        f"{len(set(values))} thresholds proposed, more than n_thresholds="
+                        f"{len(floats)} thresholds proposed, more than n_thresholds="
                         f"{self.n_thresholds}"
                     )
                 elif not inside:
-                    reason = f"no proposal {values!r} lies strictly inside ({low:.6g}, {high:.6g})"
+                    reason = (
+                        f"no proposal {_shown(values)} lies strictly inside ({low:.6g}, "
+                        f"{high:.6g})"
+                    )
                 else:
                     out[name] = inside
-                    dropped = sorted({float(v) for v in values} - set(inside))
+                    dropped = sorted(floats - set(inside))
                     if dropped:
                         self.llm_fallbacks_[name] = (
                             f"kept {inside}; dropped {dropped} (outside the observed range "
@@ -487,6 +524,9 @@ class Binarizer(TransformerMixin, BaseEstimator):
                         )
             if reason is not None:
                 self.llm_fallbacks_[name] = reason + "; using quantiles"
+                session.fallback()
+                if values is not None:
+                    session.reject("invalid", f"thresholds of {json.dumps(name)}: {reason}")
         return out
 
     # -------------------------------------------------------------- transform

@@ -1,6 +1,9 @@
 """BooleanRuleClassifier: one expressive Boolean rule per class, learned by simulated annealing."""
 
+import json
 import numbers
+import re
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
@@ -15,6 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from tabsift.backend import asarray, device, namespace_name, to_numpy
+from tabsift.llm import LLMError, LLMFallbackWarning, LLMSession
 from tabsift.rules._binarizer import Binarizer, _input_namespace, _is_device_array
 from tabsift.rules._describe import check_description, describe_node, describe_rule
 from tabsift.rules._refine import refine_thresholds, reindex
@@ -22,6 +26,10 @@ from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule, ho
 from tabsift.rules._search import METRICS, Scorer, anneal, baseline, polish, simplify
 from tabsift.table import check_column_names, check_target
 from tabsift.utils import progress
+
+# A reply that only echoes the format template ('<your text>', '<text>') is no description.
+_PLACEHOLDER = re.compile(r"<\s*(?:your|the)?[\s_-]*(?:text|description|explanation|answer)"
+                          r"[^<>]{0,40}>", re.IGNORECASE)
 
 
 def _run_start(ZT, y, rows, seed, settings):
@@ -149,6 +157,13 @@ default="balanced_accuracy"
         the rule use only the best ``llm_feature_selection`` of them. Names
         the LLM invents are dropped; if none is valid, every column is kept
         (``llm_feature_selection_`` records what happened).
+    on_llm_error : {"fallback", "raise"}, default="fallback"
+        What happens when ``llm`` fails for good (server down, budget spent)
+        during :meth:`fit`, :meth:`describe` or :meth:`explain`:
+        ``"fallback"`` finishes offline (every column kept, template text)
+        and issues one :class:`~tabsift.llm.LLMFallbackWarning`; ``"raise"``
+        lets the error propagate. A ``Binarizer(strategy="llm")`` follows its
+        own ``on_llm_error``.
     n_jobs : int, default=None
         Parallel jobs over starts (joblib); None means 1.
     random_state : int, RandomState instance or None, default=None
@@ -179,6 +194,10 @@ default="balanced_accuracy"
         The columns the rule may use (all, unless ``llm_feature_selection``).
     llm_feature_selection_ : dict or None
         The LLM's ranking, unknown names dropped, and any fallback.
+    llm_report_ : LLMReport
+        What the LLM did during :meth:`fit`, the binariser's LLM thresholds
+        included (requests, accepted answers, rejections by reason, offline
+        fallbacks, errors); all zeros when no LLM was used.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -239,6 +258,7 @@ default="balanced_accuracy"
         "llm": "no_validation",
         "feature_descriptions": [dict, None],
         "llm_feature_selection": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "on_llm_error": [StrOptions({"fallback", "raise"})],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -264,6 +284,7 @@ default="balanced_accuracy"
         llm=None,
         feature_descriptions=None,
         llm_feature_selection=None,
+        on_llm_error="fallback",
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -285,6 +306,7 @@ default="balanced_accuracy"
         self.llm = llm
         self.feature_descriptions = feature_descriptions
         self.llm_feature_selection = llm_feature_selection
+        self.on_llm_error = on_llm_error
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -312,6 +334,17 @@ default="balanced_accuracy"
         if hasattr(self, "feature_names_in_"):
             return [str(name) for name in self.feature_names_in_]
         return [f"x{j}" for j in range(self.n_features_in_)]
+
+    def _fit_session(self, binarizer):
+        """The LLM session of one fit, holding the fitted binariser's LLM record already."""
+        by_binarizer = binarizer.llm if binarizer.strategy == "llm" else None
+        client = self.llm if self.llm_feature_selection is not None else by_binarizer
+        session = LLMSession(client, owner=type(self).__name__, on_llm_error=self.on_llm_error)
+        report = binarizer.llm_report_
+        session.merge(report, source="Binarizer")
+        if report.failed and (client is by_binarizer or client is None):
+            session.report.failed = True  # the same server: do not ask it again
+        return session
 
     # --------------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
@@ -349,7 +382,12 @@ default="balanced_accuracy"
         binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
         # The search runs on NumPy whatever the configured array backend (see _search.py).
         host = host_namespace()
-        Z = binarizer.fit(X)._transform_host(X)
+        with warnings.catch_warnings():
+            # The binariser's LLM record joins this estimator's: one warning, from finish().
+            warnings.simplefilter("ignore", LLMFallbackWarning)
+            binarizer.fit(X)
+        Z = binarizer._transform_host(X)
+        session = self._fit_session(binarizer)
         check_consistent_length(Z, y)
         self.binarizer_ = binarizer
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -363,7 +401,10 @@ default="balanced_accuracy"
         self.selected_features_ = names
         self.llm_feature_selection_ = None
         if self.llm_feature_selection is not None:
-            self.selected_features_ = self._llm_select(names, y)
+            self.selected_features_ = self._llm_select(session, names, y)
+        if binarizer.llm_report_.failed:
+            session.report.failed = True
+        session.finish(self, what="the offline method (quantile thresholds, every column)")
         chosen = set(self.selected_features_)
         allowed = np.asarray(
             [i for i, lit in enumerate(literals) if lit["column"] in chosen], dtype=np.intp
@@ -515,20 +556,26 @@ default="balanced_accuracy"
         fallback = xp.asarray(self._fallback, dtype=decided.dtype, device=where)
         return xp.where(xp.any(fired, axis=1), decided, fallback)
 
-    def _llm_select(self, names, y):
+    def _llm_select(self, session, names, y):
         """Ask the LLM for the most relevant columns; keep only real, distinct names."""
-        from tabsift.llm import LLMError
-
         k = min(self.llm_feature_selection, len(names))
         descriptions = self.feature_descriptions or {}
         target = getattr(y, "name", None) or "the target"
-        lines = [f"- {n}" + (f": {descriptions[n]}" if n in descriptions else "") for n in names]
+        # Names, descriptions and labels are data: they enter the prompt as JSON strings.
+        lines = [
+            f"- {json.dumps(n)}"
+            + (f": {json.dumps(str(descriptions[n]))}" if n in descriptions else "")
+            for n in names
+        ]
+        classes = json.dumps([str(_plain(c)) for c in self.classes_])
         prompt = (
             f"Rank table columns by how relevant they are, from domain knowledge, to predicting "
-            f"{target} (classes: {', '.join(map(str, self.classes_))}). Name the {k} most "
-            "relevant columns, most relevant first, using the exact names below.\n\nColumns:\n"
+            f"{json.dumps(str(target))} (classes: {classes}). Name the {k} most relevant "
+            "columns, most relevant first, using the exact names below (given as JSON "
+            "strings).\n\nColumns:\n"
             + "\n".join(lines)
-            + '\n\nReply with JSON only: {"features": ["<column>", ...]}'
+            + '\n\nReply with JSON only, an object of the form {"features": ["column name", '
+            "...]}."
         )
         schema = {
             "type": "object",
@@ -536,28 +583,38 @@ default="balanced_accuracy"
             "required": ["features"],
         }
         record = {"requested": k, "reply": None, "unknown": [], "fallback": None}
-        try:
-            reply, _ = self.llm.chat_json(
-                [{"role": "user", "content": prompt}], schema=schema, temperature=0.0
-            )
-            record["reply"] = list(reply["features"])
-        except LLMError as err:
-            record["fallback"] = f"the LLM request failed ({err}); using every column"
+        messages = [{"role": "user", "content": prompt}]
+
+        box = {}
+
+        def question(llm):
+            box["reply"] = llm.chat_json(messages, schema=schema)[0]
+            return box["reply"]
+
+        def validate(reply):
+            if not any(name in names for name in reply["features"]):
+                raise ValueError("the LLM named no existing column")
+
+        reply = session.ask(question, validate=validate)
+        if "reply" in box:
+            record["reply"] = list(box["reply"]["features"])
+            record["unknown"] = [n for n in record["reply"] if n not in names]
+        if reply is None:
+            if "reply" in box:
+                record["fallback"] = "the LLM named no existing column; using every column"
+            else:
+                last = session.report.errors[-1] if session.report.errors else "no usable reply"
+                record["fallback"] = f"the LLM request failed ({last}); using every column"
+            session.fallback()
             self.llm_feature_selection_ = record
             return names
         kept = []
         for name in record["reply"]:
             if name in names and name not in kept:
                 kept.append(name)
-            elif name not in names:
-                record["unknown"].append(name)
-        kept = kept[:k]
-        if not kept:
-            record["fallback"] = "the LLM named no existing column; using every column"
-            kept = names
-        record["selected"] = kept
+        record["selected"] = kept[:k]
         self.llm_feature_selection_ = record
-        return kept
+        return record["selected"]
 
     # ----------------------------------------------------------------- predict
     def _check_X(self, X, reset):
@@ -778,7 +835,10 @@ default="balanced_accuracy"
             If given (or if the estimator has ``llm``), the first
             ``max_llm_rows`` rows also get an LLM-written sentence in
             ``llm_explanation``, checked like :meth:`describe` (the template
-            reason is used when the check fails).
+            reason is used when the check fails). When the LLM fails for good
+            the remaining rows get the template reason, with one
+            :class:`~tabsift.llm.LLMFallbackWarning` (``on_llm_error="raise"``:
+            the error propagates).
         max_llm_rows : int, default=20
             Most rows sent to the LLM.
 
@@ -832,9 +892,11 @@ default="balanced_accuracy"
         table = pd.DataFrame.from_records(records)
         client = llm if llm is not None else self.llm
         if client is not None and len(table):
+            session = self._text_session(client)
             table["llm_explanation"] = None
             for i in range(min(max_llm_rows, len(table))):
-                table.loc[i, "llm_explanation"] = self._llm_local(client, table.loc[i])
+                table.loc[i, "llm_explanation"] = self._llm_local(session, table.loc[i])
+            session.finish(what="the template reason")
         return table
 
     def _reason(self, rule, row, did_fire, rule_class, record, fired_row):
@@ -879,7 +941,10 @@ default="balanced_accuracy"
         outside the rule and no number that is not one of the rule's
         thresholds or counts, and the template is returned when the check
         (or the request) fails. ``description_check_`` records which was
-        used and why.
+        used and why. A reply that only repeats the format template is
+        rejected. When the LLM fails for good, the template is returned with
+        one :class:`~tabsift.llm.LLMFallbackWarning` (``on_llm_error="raise"``:
+        the error propagates).
 
         Parameters
         ----------
@@ -903,13 +968,15 @@ default="balanced_accuracy"
         self.description_check_ = {"source": "template", "reason": None}
         if client is None:
             return template
+        session = self._text_session(client)
         text, reason = self._llm_text(
-            client,
+            session,
             "Rewrite this description of a classification rule for a non-expert, in at most "
             "three sentences. Mention only the conditions it contains; do not add other "
             "columns or numbers.",
             template,
         )
+        session.finish(what="the template")
         if reason is not None:
             self.description_check_ = {"source": "template", "reason": reason}
             return template
@@ -932,36 +999,68 @@ default="balanced_accuracy"
         )
         return " ".join(lines)
 
-    def _llm_text(self, client, instruction, template):
-        from tabsift.llm import LLMError
+    def _text_session(self, client):
+        """The LLM session of one :meth:`describe` or :meth:`explain` call."""
+        return LLMSession(
+            client,
+            owner=f"{type(self).__name__}.describe/explain",
+            on_llm_error=getattr(self, "on_llm_error", "fallback"),
+        )
 
+    def _llm_text(self, session, instruction, template):
+        """LLM-written text checked against the rule; ``(text, None)`` or ``(None, why)``."""
         descriptions = self.feature_descriptions or {}
         used = sorted({c for rule in self._rules() for c in rule.columns()})
-        context = "\n".join(f"- {c}: {descriptions[c]}" for c in used if c in descriptions)
+        context = "\n".join(
+            f"- {json.dumps(c)}: {json.dumps(str(descriptions[c]))}"
+            for c in used
+            if c in descriptions
+        )
         prompt = (
             f"{instruction}\n\nDescription:\n{template}\n"
-            + (f"\nWhat the columns mean:\n{context}\n" if context else "")
-            + '\nReply with JSON only: {"text": "<your text>"}'
+            + (f"\nWhat the columns mean (names as JSON strings):\n{context}\n" if context else "")
+            + '\nReply with JSON only: an object with one key, "text", whose value is your '
+            "wording as a string."
         )
         schema = {
             "type": "object",
             "properties": {"text": {"type": "string", "minLength": 1}},
             "required": ["text"],
         }
-        try:
-            reply, _ = client.chat_json(
-                [{"role": "user", "content": prompt}], schema=schema, temperature=0.0
-            )
-        except LLMError as err:
-            return None, f"the LLM request failed: {err}"
-        text = reply["text"].strip()
+        messages = [{"role": "user", "content": prompt}]
         extra = template + " " + " ".join(map(str, self.classes_)) + " " + context
-        problem = check_description(text, self._rules(), self._column_names(), extra_text=extra)
-        return (None, problem) if problem else (text, None)
 
-    def _llm_local(self, client, record):
+        why = {}
+
+        def question(llm):
+            try:
+                return llm.chat_json(messages, schema=schema)[0]
+            except LLMError as err:
+                why["reason"] = f"the LLM request failed: {err}"
+                raise
+
+        def validate(reply):
+            text = reply["text"].strip()
+            if not text or _PLACEHOLDER.search(text):
+                why["reason"] = f"the reply repeats the format template: {text[:60]!r}"
+            else:
+                why["reason"] = check_description(
+                    text, self._rules(), self._column_names(), extra_text=extra
+                )
+            if why["reason"]:
+                raise ValueError(why["reason"])
+
+        if not session.active:
+            return None, "the LLM failed earlier in this call"
+        reply = session.ask(question, validate=validate)
+        if reply is None:
+            session.fallback()
+            return None, why.get("reason") or "the LLM request failed"
+        return reply["text"].strip(), None
+
+    def _llm_local(self, session, record):
         text, reason = self._llm_text(
-            client,
+            session,
             "Explain to a non-expert, in one or two sentences, why this row got this "
             "prediction. Mention only the conditions listed.",
             f"Prediction: {record['prediction']!r}. Conditions that held: "

@@ -608,8 +608,9 @@ class Rule:
 
 def is_finite_number(value):
     """True for a finite int/float that is not a bool."""
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, (bool, np.bool_))
-        and math.isfinite(float(value))
-    )
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int too large for a float (e.g. 4,000 digits from an LLM)
+        return False
