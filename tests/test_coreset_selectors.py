@@ -451,7 +451,7 @@ def test_llm_choice_uses_the_validated_reply(rare):
         assert entry["reason"] == "covers a new region"
     assert selector.sample_indices_[2:].tolist() == [e["chosen"] for e in selector.choices_]
     assert "Class counts: 0: 1, 1: 1" in prompt and "Candidates:" in prompt
-    assert "x0=" in prompt and "label=" in prompt
+    assert '"x0"=' in prompt and "label=" in prompt
 
 
 def test_llm_choice_invalid_replies_fall_back(rare):

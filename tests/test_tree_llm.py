@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tabsift.datasets import make_planted_tree
+from tabsift.llm import LLMFallbackWarning
 from tabsift.llm.testing import LocalLLMServer, ScriptedResponder
 from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor
 from tabsift.tree._llm import mutation_log_weights
@@ -69,7 +70,7 @@ def test_llm_offspring_are_requested_parsed_and_accepted(data):
     assert not any(r.get("logprobs") for r in crossover)
     text = crossover[0]["messages"][-1]["content"]
     assert text.startswith("Task: Predict the planted class.")
-    assert "- x0: [" in text and "first column" in text
+    assert '- "x0": [' in text and "first column" in text
     # Parents in increasing fitness, then a target above the best: f* = f_max + alpha * span.
     fit = [float(v) for v in re.findall(r"\(fitness ([0-9.]+)\)", text)]
     target = float(re.search(r"with a fitness of ([0-9]+\.[0-9]+)", text)[1])
@@ -104,22 +105,26 @@ def test_garbage_invalid_trees_and_errors_never_break_a_run(data):
     ]
     responder = ScriptedResponder(replies)
     calls = {"n": 0}
+    per_generation = FEW["n_crossover_prompts"] + FEW["n_mutation_prompts"]
 
     def flaky(request):
-        # Every 4th request fails on the server; the others get the next replies in turn.
+        # The first generation gets the replies in turn; then the model crashes for good.
         calls["n"] += 1
-        if calls["n"] % 4 == 0:
+        if calls["n"] > per_generation:
             raise RuntimeError("the model crashed")
         return [responder(request) for _ in range(request["n"])]
 
     with LocalLLMServer(flaky) as server:
-        server.inject("500", times=2)
-        server.inject("garbage")
         clf = EvolvedTreeClassifier(server.client(max_retries=0), **FEW)
-        clf.fit(data.data, data.target)
+        with pytest.warns(LLMFallbackWarning) as caught:
+            clf.fit(data.data, data.target)
+    assert len([w for w in caught if w.category is LLMFallbackWarning]) == 1
     stats = clf.llm_stats_
     assert clf.n_generations_ == FEW["n_generations"]
-    assert stats["errors"] >= 2
+    # The failure for good (HTTP 500 after the client's retries) stopped the LLM: one
+    # error, no request after it, and what the first generation gave was kept.
+    assert stats["errors"] == 1 and stats["requests"] == per_generation + 1
+    assert clf.llm_report_.failed and clf.llm_report_.accepted > 0
     for reason in ("unparsable", "unknown_feature", "threshold_out_of_range", "not_complementary"):
         assert stats[f"rejected_{reason}"] > 0, reason
     assert stats["rejected_too_deep"] + stats["rejected_malformed"] > 0
@@ -137,7 +142,8 @@ def test_budget_exceeded_switches_to_gp_operators(data):
         client = server.client(max_requests=3)
         reg_data = make_planted_tree(n_samples=200, depth=2, task="regression", random_state=0)
         reg = EvolvedTreeRegressor(client, **{**FEW, "n_generations": 3})
-        reg.fit(reg_data.data, reg_data.target)
+        with pytest.warns(LLMFallbackWarning, match="max_requests=3"):
+            reg.fit(reg_data.data, reg_data.target)
     assert reg.llm_stats_["budget_exceeded"]
     assert reg.llm_stats_["requests"] == 3
     assert reg.n_generations_ == 3
@@ -146,10 +152,11 @@ def test_budget_exceeded_switches_to_gp_operators(data):
 
 
 def test_slow_server_and_time_limit(data):
+    # A slow server that answers: the time limit ends the run.
     with LocalLLMServer(parent_responder) as server:
-        server.inject("slow", times=50, delay=1.0)
+        server.inject("slow", times=50, delay=0.3)
         clf = EvolvedTreeClassifier(
-            server.client(timeout=0.2, max_retries=0),
+            server.client(timeout=5.0, max_retries=0),
             time_limit=1.0,
             **{**FEW, "n_generations": 50},
         )
@@ -158,7 +165,22 @@ def test_slow_server_and_time_limit(data):
         elapsed = time.monotonic() - start
     assert clf.stopped_by_time_limit_ and clf.n_generations_ < 50
     assert elapsed < 5.0
-    assert clf.llm_stats_["errors"] > 0
+    assert not clf.llm_report_.failed
+    # A server slower than the client's timeout fails for good: the genetic operators
+    # finish the run, within the time limit.
+    with LocalLLMServer(parent_responder) as server:
+        server.inject("slow", times=50, delay=1.0)
+        clf = EvolvedTreeClassifier(
+            server.client(timeout=0.2, max_retries=0),
+            time_limit=5.0,
+            **{**FEW, "n_generations": 5},
+        )
+        start = time.monotonic()
+        with pytest.warns(LLMFallbackWarning, match="genetic operators"):
+            clf.fit(data.data, data.target)
+        elapsed = time.monotonic() - start
+    assert elapsed < 5.0 and clf.n_generations_ == 5
+    assert clf.llm_stats_["errors"] > 0 and clf.llm_report_.failed
 
 
 def test_mutation_weights_use_logprobs_or_novelty():

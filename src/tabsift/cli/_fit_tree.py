@@ -209,6 +209,7 @@ def run(args):
         "generations": model.n_generations_,
         "stopped_by_time_limit": model.stopped_by_time_limit_,
         "llm_stats": model.llm_stats_,
+        "llm_report": model.llm_report_.to_dict(),
         "settings": settings,
         "preparation": prepared.steps,
     }

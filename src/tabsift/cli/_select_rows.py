@@ -490,6 +490,8 @@ def _make_coreset_select(name):
         for attr in ("radius_", "objective_", "n_swaps_", "n_llm_choices_", "n_fallbacks_"):
             if hasattr(selector, attr):
                 summary[attr.rstrip("_")] = getattr(selector, attr)
+        if hasattr(selector, "llm_report_"):
+            summary["llm_report"] = selector.llm_report_.to_dict()
         return _coreset_result(selector, data, summary)
 
     return select

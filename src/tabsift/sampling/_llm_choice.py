@@ -1,5 +1,6 @@
 """LLMChoiceSelector: greedy Add-One-In selection where an LLM picks each next row."""
 
+import json
 import numbers
 
 import numpy as np
@@ -22,6 +23,8 @@ _SYSTEM = (
     '{"choice": <candidate number>, "reason": "<a few words>"}.'
 )
 
+_MAX_REASON = 200
+
 _SCHEMA = {
     "type": "object",
     "properties": {"choice": {"type": "integer"}, "reason": {"type": "string"}},
@@ -31,6 +34,11 @@ _SCHEMA = {
 
 def _fmt(value):
     return f"{value:.4g}"
+
+
+def _quote(name):
+    """A column name as a JSON string: a name cannot change the prompt's structure."""
+    return json.dumps(str(name), ensure_ascii=False)
 
 
 def prompt_columns(X, names):
@@ -61,6 +69,7 @@ def _value(values, i, numeric):
 
 
 def _summary(name, values, numeric):
+    name = _quote(name)
     if numeric:
         present = values[~np.isnan(values)]
         if not len(present):
@@ -97,7 +106,9 @@ def describe_candidates(columns, rows, y, max_features):
     shown = columns[:max_features]
     lines = []
     for i, (row, label) in enumerate(zip(rows, y, strict=True)):
-        values = ", ".join(f"{name}={_value(v, row, numeric)}" for name, v, numeric in shown)
+        values = ", ".join(
+            f"{_quote(name)}={_value(v, row, numeric)}" for name, v, numeric in shown
+        )
         lines.append(f"{i}: {values}; label={label}")
     return "Candidates:\n" + "\n".join(lines)
 
@@ -110,9 +121,14 @@ class LLMChoiceSelector(CoresetSampler):
     window of ``window`` candidate rows, show the model a summary of the
     current subset (size, class counts, per-feature mean and range) and the
     candidates as text, and add the candidate it names. Replies are parsed as
-    JSON and validated (an integer index inside the window); a reply that
-    stays invalid after a retry is replaced, for that step only, by the
-    fallback criterion below and counted in ``n_fallbacks_``.
+    JSON (the last JSON value of the reply, after the client removed any
+    reasoning) and validated (an integer index inside the window; ``1.0``,
+    huge numbers and anything else are rejected); a reply that stays invalid
+    after a retry is replaced, for that step only, by the fallback criterion
+    below and counted in ``n_fallbacks_``. When the LLM fails for good
+    (outage, budget spent), the rows chosen so far are kept and the fallback
+    criterion makes the remaining choices, with ONE
+    :class:`~tabsift.llm.LLMFallbackWarning` (see ``on_llm_error``).
 
     Any table is accepted: prompts show the values as the user wrote them
     (text, categories and missing values included), while distances use the
@@ -128,6 +144,11 @@ class LLMChoiceSelector(CoresetSampler):
     ----------
     llm : tabsift.llm.LLMClient or None, default=None
         The model making the choices; None uses the fallback criterion.
+    on_llm_error : {"fallback", "raise"}, default="fallback"
+        What a failure for good of the LLM does: ``"fallback"`` keeps the
+        choices made and lets the fallback criterion finish, with one
+        warning (``llm_report_.failed`` is True); ``"raise"`` lets the error
+        propagate out of ``fit``.
     n_samples : int or float, default=0.1
         Rows to select: a count, or a fraction of the rows in (0, 1]. Each
         row after the first per class costs one LLM request (more on retry).
@@ -156,10 +177,17 @@ class LLMChoiceSelector(CoresetSampler):
         One entry per step after the seeds: ``window`` (row indices shown),
         ``chosen`` (row index), ``by`` (``"llm"`` or ``"fallback"``) and the
         model's ``reason`` when it gave one.
+    llm_report_ : LLMReport
+        What the LLM did, the same record in every LLM estimator
+        (:class:`tabsift.llm.LLMReport`): one request per step, ``accepted``
+        choices, ``rejected`` replies by reason, ``fallbacks`` (steps the
+        fallback criterion decided), ``errors`` and ``failed``. All zeros
+        when ``llm`` is None.
     n_llm_choices_ : int
-        Steps decided by the model.
+        Steps decided by the model (``llm_report_.accepted``).
     n_fallbacks_ : int
-        Steps where the model's reply was invalid and the fallback decided.
+        Steps where the model's reply was invalid, or the LLM had failed,
+        and the fallback decided (``llm_report_.fallbacks``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -202,6 +230,7 @@ class LLMChoiceSelector(CoresetSampler):
     _needs_classes = True
     _parameter_constraints = {
         "llm": "no_validation",
+        "on_llm_error": [StrOptions({"fallback", "raise"})],
         "n_samples": N_SAMPLES_CONSTRAINT,
         "stratify": STRATIFY_CONSTRAINT,
         "window": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -215,6 +244,7 @@ class LLMChoiceSelector(CoresetSampler):
         self,
         llm=None,
         *,
+        on_llm_error="fallback",
         n_samples=0.1,
         stratify=None,
         window=8,
@@ -224,6 +254,7 @@ class LLMChoiceSelector(CoresetSampler):
         verbose=0,
     ):
         self.llm = llm
+        self.on_llm_error = on_llm_error
         self.n_samples = n_samples
         self.stratify = stratify
         self.window = window
@@ -253,6 +284,9 @@ class LLMChoiceSelector(CoresetSampler):
                 f"llm must be a tabsift.llm.LLMClient (or None for the fallback criterion), "
                 f"got {type(self.llm).__name__}."
             )
+        from tabsift.llm import LLMSession
+
+        session = LLMSession(self.llm, owner=type(self).__name__, on_llm_error=self.on_llm_error)
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         total, budgets = self._budgets(y, n)
@@ -284,8 +318,6 @@ class LLMChoiceSelector(CoresetSampler):
             np.minimum(min_sq, ((Z - Z[i]) ** 2).sum(axis=1), out=min_sq)
 
         self.choices_ = []
-        self.n_llm_choices_ = 0
-        self.n_fallbacks_ = 0
         steps = total - len(selected)
         for _ in progress(range(steps), verbose=self.verbose, desc="Add-One-In", unit="row"):
             eligible = ~chosen_mask
@@ -302,15 +334,14 @@ class LLMChoiceSelector(CoresetSampler):
             entry = {"window": window.tolist(), "by": "fallback"}
             pick = fallback
             if self.llm is not None:
-                answer = self._ask(shown, selected, y[selected], window, y[window])
+                answer = self._ask(session, shown, selected, y[selected], window, y[window])
                 if answer is None:
-                    self.n_fallbacks_ += 1
+                    session.fallback(1)
                 else:
                     pick = int(window[answer["choice"]])
                     entry["by"] = "llm"
                     if isinstance(answer.get("reason"), str):
-                        entry["reason"] = answer["reason"]
-                    self.n_llm_choices_ += 1
+                        entry["reason"] = answer["reason"][:_MAX_REASON]
             entry["chosen"] = pick
             self.choices_.append(entry)
             selected.append(pick)
@@ -318,17 +349,25 @@ class LLMChoiceSelector(CoresetSampler):
             np.minimum(min_sq, ((Z - Z[pick]) ** 2).sum(axis=1), out=min_sq)
             if remaining is not None:
                 remaining[y[pick]] -= 1
+        report = session.finish(self, what="the fallback criterion")
+        self.n_llm_choices_ = report.accepted
+        self.n_fallbacks_ = report.fallbacks
         return np.asarray(selected, dtype=np.int64), None
 
-    def _ask(self, columns, subset, y_sub, window, y_win):
-        """The model's validated choice ``{"choice": i, ...}``, or None when it stays invalid."""
-        from tabsift.llm import LLMResponseError
-
+    def _ask(self, session, columns, subset, y_sub, window, y_win):
+        """The model's validated choice ``{"choice": i, ...}``, or None (rejected, or the
+        LLM has failed: the session counts which)."""
+        if not session.active:
+            return None
         w = len(window)
 
         def in_window(value):
-            if not 0 <= value["choice"] < w:
-                raise ValueError(f"choice must be a candidate number from 0 to {w - 1}.")
+            choice = value.get("choice") if isinstance(value, dict) else None
+            # An int only: 1.0, true, "1" or a huge number is not a candidate number.
+            if not (isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < w):
+                raise ValueError(
+                    f"choice must be a candidate number from 0 to {w - 1} (an integer)."
+                )
 
         prompt = (
             describe_subset(columns, subset, y_sub, self.max_features)
@@ -337,13 +376,12 @@ class LLMChoiceSelector(CoresetSampler):
             + f"\n\nWhich candidate (0 to {w - 1}) should be added?"
         )
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
-        try:
-            value, _ = self.llm.chat_json(
-                messages, schema=_SCHEMA, validator=in_window, max_attempts=2
-            )
-        except LLMResponseError:
-            return None
-        return value
+
+        def question(llm):
+            # A reply that stays invalid raises LLMResponseError: a counted rejection.
+            return llm.chat_json(messages, schema=_SCHEMA, validator=in_window, max_attempts=2)[0]
+
+        return session.ask(question, validate=in_window)
 
 
 def _names(selector, n_columns):

@@ -10,6 +10,7 @@ in a node's column, and True elsewhere, so that trees differing only there are o
 """
 
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,9 +58,18 @@ class Run:
     """One evolution: the data, the operators and the state saved between generations."""
 
     def __init__(self, est, X, y, names, descriptions, fingerprint, state, *, source=None):
+        from tabsift.llm import LLMSession
+
         self.est = est
         self.task = est._task
         self.timed_out = False
+        # This fit's LLM accounting: the failure policy, and counts not kept in checkpoints.
+        self.session = LLMSession(est.llm, owner=est._owner(), on_llm_error=est.on_llm_error)
+        self.extra_stats = {
+            "rejected_truncated": 0,
+            "rejected_refused": 0,
+            "mutation_without_logprobs": 0,
+        }
         self.start = time.monotonic()
         size = n_positions(est.max_depth)
         self.size = size
@@ -441,23 +451,31 @@ class Run:
 
     # --------------------------------------------------------------- LLM
     def _llm_active(self, state):
-        return self.est.llm is not None and not state["llm_stats"]["budget_exceeded"]
+        return self.session.active and not state["llm_stats"]["budget_exceeded"]
 
     def _ask_all(self, jobs):
-        """Send every prompt (in parallel with n_jobs threads); results in job order."""
-        from tabsift.llm import BudgetExceededError, LLMError
+        """Send every prompt (in parallel with n_jobs threads); results in job order.
+
+        Each result is ``("ok", response)``, ``("error", exception)`` or
+        ``("skipped", None)`` (out of time, or another request of this
+        generation failed for good: the rest are not sent). Only the sending
+        happens in the threads; the answers go through the session in the
+        caller's thread."""
+        from tabsift.llm import LLMError, LLMResponseError
+
+        stop = threading.Event()
 
         def work(job):
             prompt, n, logprobs = job
-            if self.out_of_time():
-                return ("skipped", None, 0)
+            if stop.is_set() or self.out_of_time():
+                return ("skipped", None)
             try:
-                replies, tokens = _llm.ask(self.est.llm, prompt, n, logprobs=logprobs)
-                return ("ok", replies, tokens)
-            except BudgetExceededError as err:
-                return ("budget", str(err), 0)
-            except LLMError as err:
-                return ("error", str(err), 0)
+                return ("ok", _llm.request(self.est.llm, prompt, n, logprobs=logprobs))
+            except LLMResponseError as err:  # this prompt's reply only (e.g. refused)
+                return ("error", err)
+            except LLMError as err:  # outage, budget, replay miss: for good
+                stop.set()
+                return ("error", err)
 
         n_jobs = self.est.n_jobs
         if n_jobs is not None and n_jobs < 0:
@@ -469,30 +487,72 @@ class Run:
         with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
             return list(pool.map(work, jobs))
 
-    def _parse(self, text, stats):
+    def _take(self, results, stats):
+        """Each prompt's valid trees (with their log-probabilities) through the session.
+
+        Answers are taken before failures (a failure for good stops the session,
+        and what was finished is kept). A reply whose choices give no valid tree
+        is a rejection of the session, by the reason of its first choice. Returns
+        ``(trees per prompt, rejected choices, errors)``."""
+        from tabsift.llm import BudgetExceededError, LLMResponseError
+
+        out = [[] for _ in results]
+        rejected = errors = 0
+        order = sorted(range(len(results)), key=lambda i: results[i][0] != "ok")
+        for i in order:
+            status, payload = results[i]
+            if status == "skipped":
+                continue
+            if status == "error" and not isinstance(payload, LLMResponseError):
+                errors += 1
+                if isinstance(payload, BudgetExceededError):
+                    stats["budget_exceeded"] = True
+
+            def question(llm, status=status, payload=payload):
+                if status == "error":
+                    raise payload
+                return payload
+
+            def validate(response, i=i):
+                nonlocal rejected
+                reasons = []
+                for text, logp, finish in _llm.replies(response):
+                    tree, reason = self._parse(text, finish, stats)
+                    if tree is None:
+                        rejected += 1
+                        reasons.append(reason)
+                    else:
+                        out[i].append((tree, logp))
+                if not out[i]:
+                    reason = reasons[0] if reasons else "unparsable"
+                    raise LLMResponseError(
+                        f"no valid tree in the {len(reasons)} choice(s) of the reply",
+                        reason=reason,
+                    )
+
+            self.session.ask(question, validate=validate)
+        return out, rejected, errors
+
+    def _parse(self, text, finish, stats):
+        """``(tree, None)`` for a valid tree, else ``(None, reason of the session)``."""
+        if finish == "length":
+            self.extra_stats["rejected_truncated"] += 1
+            return None, "truncated"
+        if finish == "content_filter":
+            self.extra_stats["rejected_refused"] += 1
+            return None, "refused"
         try:
             tree = text_to_arrays(text, self.schema)
         except TreeTextError as err:
             stats[f"rejected_{err.reason}"] += 1
-            return None
+            return None, "unparsable" if err.reason == "unparsable" else "invalid"
         stats["accepted"] += 1
-        return tree
+        return tree, None
 
-    def _parse_all(self, replies, stats):
-        """Valid trees (with their log-probabilities) of each prompt's replies, their
-        missing-value sides learned where unstated, and the number rejected."""
-        parsed, rejected = [], 0
-        for prompt_replies in replies:
-            valid = []
-            for text, logp in prompt_replies or []:
-                tree = self._parse(text, stats)
-                if tree is None:
-                    rejected += 1
-                else:
-                    valid.append((tree, logp))
-            parsed.append(valid)
+    def _learn_all(self, parsed):
+        """The trees of each prompt with their missing-value sides learned where unstated."""
         learned = iter(self._learn_sides([tree for valid in parsed for tree, _ in valid]))
-        return [[(next(learned), logp) for _, logp in valid] for valid in parsed], rejected
+        return [[(next(learned), logp) for _, logp in valid] for valid in parsed]
 
     def _texts(self, state):
         labels = self.labels
@@ -519,9 +579,8 @@ class Run:
         cross_children, mut_choices = [], []
         rejected = errors = 0
         llm_counts = (0, 0)
-        cross_replies = [None] * len(cross_sets)
-        mut_replies = [None] * len(mut_sets)
 
+        parsed = [[] for _ in range(len(cross_sets) + len(mut_sets))]
         if self._llm_active(state):
             usage0 = est.llm.usage
             texts = self._texts(state)
@@ -538,17 +597,7 @@ class Run:
                 prompt = _llm.mutation_prompt(header, [texts[k] for k in parents])
                 jobs.append((prompt, est.n_mutation_completions, True))
             results = self._ask_all(jobs)
-            for i, (status, payload, _) in enumerate(results):
-                if status == "ok":
-                    if i < len(cross_sets):
-                        cross_replies[i] = payload
-                    else:
-                        mut_replies[i - len(cross_sets)] = payload
-                elif status == "budget":
-                    stats["budget_exceeded"] = True
-                    errors += 1
-                elif status == "error":
-                    errors += 1
+            parsed, rejected, errors = self._take(results, stats)
             usage1 = est.llm.usage
             llm_counts = (
                 usage1.requests - usage0.requests,
@@ -560,13 +609,14 @@ class Run:
             if self.out_of_time():
                 return None
 
-        parsed, rejected = self._parse_all(cross_replies + mut_replies, stats)
+        parsed = self._learn_all(parsed)
         cross_parsed, mut_parsed = parsed[: len(cross_sets)], parsed[len(cross_sets) :]
 
         # Crossover: LLM offspring first; the GP operator fills what the LLM did not give.
         for parents, valid in zip(cross_sets, cross_parsed, strict=True):
             trees = [tree for tree, _ in valid]
-            missing = est.n_crossover_completions - len(trees)
+            missing = max(est.n_crossover_completions - len(trees), 0)
+            self.session.fallback(missing)
             cross_children += trees + self._gp_crossover(state, parents, missing)
 
         # Mutation: one offspring per prompt, chosen among its candidates for novelty.
@@ -574,7 +624,11 @@ class Run:
         for parents, llm_valid in zip(mut_sets, mut_parsed, strict=True):
             valid = [(*tree, "llm") for tree, _ in llm_valid]
             logps = [logp for _, logp in llm_valid]
+            if valid and any(logp is None for logp in logps):
+                # No (finite) log-probabilities: novelty is the substitute weight.
+                self.extra_stats["mutation_without_logprobs"] += 1
             if not valid:
+                self.session.fallback(1)
                 valid = self._gp_mutation_candidates(state, parents, est.n_mutation_completions)
                 logps = [None] * len(valid)
             pending.append((valid, logps))

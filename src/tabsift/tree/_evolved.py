@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,6 +32,7 @@ class _EvolvedTreeBase(BaseEstimator):
 
     _parameter_constraints = {
         "llm": "no_validation",  # an LLMClient or None, checked in fit
+        "on_llm_error": [StrOptions({"fallback", "raise"})],
         "max_depth": [Interval(numbers.Integral, 1, 10, closed="both")],
         "population_size": [Interval(numbers.Integral, 2, None, closed="left")],
         "n_generations": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -57,6 +58,7 @@ class _EvolvedTreeBase(BaseEstimator):
         self,
         llm=None,
         *,
+        on_llm_error="fallback",
         max_depth=3,
         population_size=25,
         n_generations=25,
@@ -78,6 +80,7 @@ class _EvolvedTreeBase(BaseEstimator):
         verbose=0,
     ):
         self.llm = llm
+        self.on_llm_error = on_llm_error
         self.max_depth = max_depth
         self.population_size = population_size
         self.n_generations = n_generations
@@ -177,8 +180,8 @@ class _EvolvedTreeBase(BaseEstimator):
             k: v
             for k, v in self.get_params(deep=False).items()
             if k
-            not in ("llm", "n_generations", "time_limit", "checkpoint", "warm_start", "n_jobs",
-                    "verbose")
+            not in ("llm", "on_llm_error", "n_generations", "time_limit", "checkpoint",
+                    "warm_start", "n_jobs", "verbose")
         }
         if not isinstance(params["random_state"], (numbers.Integral, type(None))):
             params["random_state"] = "instance"
@@ -289,8 +292,9 @@ class _EvolvedTreeBase(BaseEstimator):
         ]
         self.history_ = [dict(row) for row in state["history"]]
         self.n_generations_ = int(state["generation"])
-        self.llm_stats_ = dict(state["llm_stats"])
+        self.llm_stats_ = {**state["llm_stats"], **run.extra_stats}
         self.stopped_by_time_limit_ = bool(run.timed_out)
+        run.session.finish(self, what="the genetic operators")
 
     # -------------------------------------------------------------- predict
     def _encoded(self, X):
@@ -420,9 +424,18 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     llm : LLMClient, default=None
         The model that does crossover and mutation
         (:class:`tabsift.llm.LLMClient`). None uses the genetic operators.
-        Requests that fail (timeouts, server errors, budget exceeded) are
-        counted in ``llm_stats_`` and the genetic operators fill in; replies
-        that hold no valid tree are dropped and counted.
+        Replies that hold no valid tree are dropped and counted, and the
+        genetic operators fill in. The answer is the last tree of a reply
+        (after the client removed any reasoning), read in linear time; a
+        reply over 200,000 characters is rejected unread.
+    on_llm_error : {"fallback", "raise"}, default="fallback"
+        What a failure for good of the LLM does (a request that still fails
+        after the client's retries: outage, budget spent, replay cache miss).
+        ``"fallback"``: the trees the LLM already made are kept, no more
+        requests are sent, the genetic operators do the rest of the run, and
+        ONE :class:`~tabsift.llm.LLMFallbackWarning` says so
+        (``llm_report_.failed`` is True). ``"raise"``: the error propagates
+        out of ``fit`` (a checkpoint keeps the last complete generation).
     max_depth : int, default=3
         Maximum depth of every tree, 1 to 10.
     population_size : int, default=25
@@ -437,8 +450,10 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     tau : float, default=10.0
         Mutation's temperature: a candidate's weight is ``exp(s / tau)`` with
         ``s`` its surprise: ``-logp``, the total token log-probability of the
-        reply, when the server returns log-probabilities; otherwise
-        ``100 * novelty``, where novelty (in [0, 1]) is the fraction of
+        reply, when the server returns log-probabilities; otherwise (the
+        server refused or dropped them, or sent values that are not finite;
+        counted in ``llm_stats_["mutation_without_logprobs"]``) the
+        substitute ``100 * novelty``, where novelty (in [0, 1]) is the fraction of
         population trees disagreeing with the candidate's training predictions
         (classification) or their mean distance to the population's mean
         prediction in target standard deviations (regression, capped at 1).
@@ -503,9 +518,22 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     llm_stats_ : dict
         Totals over the run: ``requests``, ``tokens``, ``errors``,
         ``accepted`` (valid LLM trees), ``budget_exceeded``, and
-        ``rejected_<reason>`` for each reason a reply was dropped
+        ``rejected_<reason>`` for each reason a reply's choice was dropped
         (``unparsable``, ``malformed``, ``unknown_feature``,
         ``threshold_out_of_range``, ``not_complementary``, ``too_deep``).
+        For this ``fit`` only (not kept in checkpoints): ``rejected_truncated``
+        (cut at the length limit), ``rejected_refused`` (content filter) and
+        ``mutation_without_logprobs``, the mutation prompts whose reply had no
+        finite log-probabilities, where novelty replaced ``-logp`` (see
+        ``tau``).
+    llm_report_ : LLMReport
+        What the LLM did in this ``fit``, the same record in every LLM
+        estimator (:class:`tabsift.llm.LLMReport`): ``requests`` (prompts
+        sent), ``accepted`` (replies that gave at least one valid tree),
+        ``rejected`` (replies that gave none, by reason: ``"truncated"``,
+        ``"refused"``, ``"unparsable"``, ``"invalid"``), ``fallbacks``
+        (offspring the genetic operators made instead of the LLM),
+        ``errors`` and ``failed``. All zeros when ``llm`` is None.
     n_generations_ : int
         Generations completed (fewer than ``n_generations`` when the time
         limit stopped the run).
@@ -619,6 +647,7 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     ----------
     llm : LLMClient, default=None
         See :class:`EvolvedTreeClassifier`.
+    on_llm_error : {"fallback", "raise"}, default="fallback"
     max_depth : int, default=3
     population_size : int, default=25
     n_generations : int, default=25
@@ -647,6 +676,7 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     hall_of_fame_ : list of dict
     history_ : list of dict
     llm_stats_ : dict
+    llm_report_ : LLMReport
     n_generations_ : int
     stopped_by_time_limit_ : bool
     feature_names_ : list of str

@@ -3,8 +3,13 @@
 Fitness-guided crossover shows parents with their fitness in increasing order
 and asks for a tree reaching a target fitness; diversity-guided mutation shows
 parents without fitness and asks for a different tree. Replies are parsed and
-validated by :mod:`tabsift.tree._text`; nothing a model writes is executed.
+validated by :mod:`tabsift.tree._text`; nothing a model writes is executed. Column
+names enter prompts only as JSON strings, so a name cannot change a prompt's structure.
+No temperature is sent: the client decides (see :class:`tabsift.llm.LLMClient`).
 """
+
+import json
+import math
 
 import numpy as np
 
@@ -40,10 +45,11 @@ def prompt_header(context):
     for name, low, high, gaps in zip(
         context["feature_names"], context["x_min"], context["x_max"], n_missing, strict=True
     ):
+        quoted = json.dumps(name, ensure_ascii=False)
         if np.isnan(low):
-            line = f"- {name}: no values"
+            line = f"- {quoted}: no values"
         else:
-            line = f"- {name}: [{format_number(low)}, {format_number(high)}]"
+            line = f"- {quoted}: [{format_number(low)}, {format_number(high)}]"
         if gaps:
             line += f", missing in {int(gaps)} rows"
         base = name.split("=", 1)[0] if name not in descriptions else name
@@ -91,17 +97,34 @@ def mutation_prompt(header, parent_texts):
 
 
 def sequence_logprob(choice):
-    """Total log-probability of a reply, or None when the server sent none."""
-    if not choice.logprobs:
+    """Total log-probability of a reply, or None when the server sent none (it refused or
+    dropped them: ``choice.logprobs is None``) or sent values that are not finite numbers."""
+    tokens = choice.logprobs
+    if not tokens:
         return None
-    return float(sum(token.logprob for token in choice.logprobs))
+    try:
+        total = math.fsum(float(token.logprob) for token in tokens)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return total if math.isfinite(total) else None
 
 
-def ask(client, prompt, n, *, logprobs):
-    """Send one prompt for ``n`` completions; return ``[(text, logprob or None)]`` and tokens."""
-    response = client.chat(prompt, n=n, logprobs=logprobs)
-    replies = [(choice.text or "", sequence_logprob(choice)) for choice in response.choices]
-    return replies, int(response.usage.total_tokens)
+def request(client, prompt, n, *, logprobs):
+    """Send one prompt for ``n`` completions and return the :class:`ChatResponse`.
+
+    Nothing else is set (no temperature): the client negotiates with the server,
+    and the reply may hold fewer than ``n`` choices or no log-probabilities.
+    """
+    return client.chat(prompt, n=n, logprobs=logprobs)
+
+
+def replies(response):
+    """``[(text, logprob or None, finish_reason)]`` of a response's choices."""
+    return [
+        (choice.text if isinstance(choice.text, str) else "", sequence_logprob(choice),
+         choice.finish_reason)
+        for choice in response.choices
+    ]
 
 
 def mutation_log_weights(logps, novelty, tau):
@@ -109,6 +132,7 @@ def mutation_log_weights(logps, novelty, tau):
 
     The surprise is ``-logp`` (LLEGO: weight ``exp(-logp / tau)``, favouring
     unlikely, novel replies) when every candidate has a log-probability, else
+    (the server sent none, or not finite ones) the documented substitute
     ``NOVELTY_NATS * novelty``.
     """
     if len(logps) and all(lp is not None for lp in logps):

@@ -7,6 +7,12 @@ small tolerant parser (single or double quotes, bare words, code fences, prose a
 the tree, ``True``/``None``), never by ``eval``; the structure is then validated against
 the data before it becomes a tree. A split written without a missing-value side is
 reported as such, and the caller gives it one.
+
+The answer is the LAST tree of a reply (the client has already removed reasoning
+blocks; a draft or an example written before the answer is never taken for it).
+Reading is linear in the reply's length, and a reply is capped at
+:data:`MAX_REPLY_CHARS`: whatever a reply holds, it either gives a tree or raises
+:class:`TreeTextError`, whose ``reason`` is counted.
 """
 
 import json
@@ -26,15 +32,25 @@ REJECTION_REASONS = (
     "too_deep",
 )
 
-_MAX_NESTING = 64
-_MAX_STARTS = 40
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+#: Longest reply read, in characters (a depth-10 tree is about 80,000); a longer
+#: one is rejected as unparsable without being scanned.
+MAX_REPLY_CHARS = 200_000
+
+_MAX_NESTING = 32
+_MAX_KEY_CHARS = 500
+# The work all parse attempts on one reply may do (characters read, plus a charge per
+# token), per character of the reply (plus a constant): reading stays linear in its length.
+_WORK_PER_CHAR = 3
+_WORK_PER_TOKEN = 2
+_WORK_EXTRA = 10_000
+# No backtracking between two digit runs (``\d+\.?\d*`` is quadratic on long digits).
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # "or missing", "(or missing)", "| NaN", ", missing", ...: the branch missing values take.
-_MISSING = r"(?P<missing>\s*\(?\s*(?:or|and|\||,|;|/|\+)?\s*(?:missing|nan|na|null|none)\s*\)?)?"
-_LEFT_KEY = re.compile(rf"^\s*(?:<=|=<|≤|<)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE)
-_RIGHT_KEY = re.compile(rf"^\s*(?:>=|=>|≥|>)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE)
+_MISSING = r"(?P<missing>\s?\(?\s?(?:or|and|\||,|;|/|\+)?\s?(?:missing|nan|na|null|none)\s?\)?)?"
+_LEFT_KEY = re.compile(rf"^\s?(?:<=|=<|≤|<)\s?({_NUMBER}){_MISSING}\s?$", re.IGNORECASE)
+_RIGHT_KEY = re.compile(rf"^\s?(?:>=|=>|≥|>)\s?({_NUMBER}){_MISSING}\s?$", re.IGNORECASE)
 _NAMED_KEY = re.compile(
-    rf"^\s*(.+?)\s*(<=|=<|≤|<|>=|=>|≥|>)\s*({_NUMBER}){_MISSING}\s*$", re.IGNORECASE
+    rf"^\s?(.+?)\s?(<=|=<|≤|<|>=|=>|≥|>)\s?({_NUMBER}){_MISSING}\s?$", re.IGNORECASE
 )
 _LEAF_KEYS = ("value", "class", "prediction", "label", "leaf")
 _TOKEN = re.compile(
@@ -42,12 +58,14 @@ _TOKEN = re.compile(
         (?P<punct>[{}\[\]:,])
       | "(?P<dq>(?:[^"\\]|\\.)*)"
       | '(?P<sq>(?:[^'\\]|\\.)*)'
-      | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
+      | (?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
       | (?P<word>[^\s{}\[\]:,"']+(?:[ \t]+[^\s{}\[\]:,"']+)*)
     )""",
     re.VERBOSE,
 )
-_FENCE = re.compile(r"```[\w+-]*[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
+_BLANK_TO_END = re.compile(r"\s*\Z")
+# Where a non-empty dict may start: "{" before a key (never before "{", "[", ":" or ",").
+_OPEN = re.compile(r"\{(?=\s*[^\s{}\[\]:,])")
 
 
 class TreeTextError(ValueError):
@@ -56,6 +74,10 @@ class TreeTextError(ValueError):
     def __init__(self, reason, message):
         super().__init__(message)
         self.reason = reason
+
+
+class _OutOfWork(Exception):
+    """The parse attempts on one reply read more than their budget of characters."""
 
 
 # ----------------------------------------------------------------------- writing
@@ -81,97 +103,155 @@ def _unescape(text):
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), text)
 
 
-def _tokens(text, start):
-    pos = start
-    n = len(text)
-    while pos < n:
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            if text[pos:].strip() == "":
-                return
-            raise TreeTextError("unparsable", f"unexpected character {text[pos]!r}")
-        pos = match.end()
-        kind = match.lastgroup
-        value = match[kind]
-        if kind == "punct":
-            yield "punct", value
-        elif kind in ("dq", "sq"):
-            yield "str", _unescape(value)
-        elif kind == "number":
-            yield "num", float(value)
-        else:
-            words = {"true": True, "false": False, "null": None, "none": None}
-            yield "word", words.get(value.lower(), value)
+class _Reader:
+    """Tokens of one reply, from any start, with one reading budget for all attempts."""
+
+    def __init__(self, text):
+        self.text = text
+        self.budget = _WORK_PER_CHAR * len(text) + _WORK_EXTRA
+
+    def _spend(self, n):
+        self.budget -= n
+        if self.budget < 0:
+            raise _OutOfWork()
+
+    def tokens(self, start):
+        """Yield ``(kind, value, end)`` from ``start``; raise TreeTextError at a bad character."""
+        text, pos, n = self.text, start, len(self.text)
+        while pos < n:
+            match = _TOKEN.match(text, pos)
+            if match is None or match.end() == pos:
+                if _BLANK_TO_END.match(text, pos):
+                    return
+                # A string never closed was read to the end of the reply.
+                self._spend(n - pos)
+                raise TreeTextError("unparsable", f"unexpected character {text[pos]!r}")
+            self._spend(match.end() - pos + _WORK_PER_TOKEN)
+            pos = match.end()
+            kind = match.lastgroup
+            value = match[kind]
+            if kind in ("dq", "sq"):
+                kind, value = "str", _unescape(value)
+            elif kind == "number":
+                kind = "num"
+            elif kind == "word":
+                words = {"true": True, "false": False, "null": None, "none": None}
+                value = words.get(value.lower(), value)
+            yield kind, value, pos
 
 
-def _parse_value(tokens, depth):
+def _scalar(kind, value, *, key):
+    if kind == "num":
+        # A key keeps the text as written; a value becomes a float (inf when huge).
+        return value if key else float(value)
+    return value
+
+
+def _parse_value(tokens, depth, first=None):
     if depth > _MAX_NESTING:
         raise TreeTextError("unparsable", "nested too deeply")
-    kind, value = next(tokens, ("end", None))
+    kind, value, _ = first if first is not None else next(tokens, ("end", None, None))
     if kind == "punct" and value == "{":
         result = {}
-        kind, value = next(tokens, ("end", None))
+        kind, value, _ = next(tokens, ("end", None, None))
         if (kind, value) == ("punct", "}"):
             return result
         while True:
             if kind not in ("str", "num", "word"):
                 raise TreeTextError("unparsable", f"expected a key, found {value!r}")
-            key = value if kind != "num" else format_number(value)
-            colon = next(tokens, ("end", None))
+            key = _scalar(kind, value, key=True)
+            colon = next(tokens, ("end", None, None))[:2]
             if colon != ("punct", ":"):
-                raise TreeTextError("unparsable", f"expected ':' after key {key!r}")
+                raise TreeTextError("unparsable", "expected ':' after a key")
             result[str(key)] = _parse_value(tokens, depth + 1)
-            kind, value = next(tokens, ("end", None))
+            kind, value, _ = next(tokens, ("end", None, None))
             if (kind, value) == ("punct", "}"):
                 return result
             if (kind, value) != ("punct", ","):
-                raise TreeTextError("unparsable", f"expected ',' or '}}', found {value!r}")
-            kind, value = next(tokens, ("end", None))
+                raise TreeTextError("unparsable", "expected ',' or '}'")
+            kind, value, _ = next(tokens, ("end", None, None))
             if (kind, value) == ("punct", "}"):  # a trailing comma
                 return result
     if kind == "punct" and value == "[":
         items = []
         while True:
-            peek = next(tokens, ("end", None))
-            if peek == ("punct", "]"):
+            peek = next(tokens, ("end", None, None))
+            if peek[:2] == ("punct", "]"):
                 return items
-            items.append(_parse_value(_chain(peek, tokens), depth + 1))
-            sep = next(tokens, ("end", None))
+            items.append(_parse_value(tokens, depth + 1, peek))
+            sep = next(tokens, ("end", None, None))[:2]
             if sep == ("punct", "]"):
                 return items
             if sep != ("punct", ","):
                 raise TreeTextError("unparsable", "expected ',' or ']' in a list")
     if kind in ("str", "num", "word"):
-        return value
-    raise TreeTextError("unparsable", f"unexpected {value!r}")
+        return _scalar(kind, value, key=False)
+    raise TreeTextError("unparsable", f"unexpected {str(value)[:40]!r}")
 
 
-def _chain(first, rest):
-    yield first
-    yield from rest
+class _Tracked:
+    """An iterator of tokens that remembers where the last one ended."""
+
+    def __init__(self, tokens, start):
+        self._tokens = tokens
+        self.end = start
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        token = next(self._tokens)
+        self.end = token[2]
+        return token
+
+
+def _is_leaf(value):
+    return any(str(k).strip().lower() in _LEAF_KEYS for k in value)
 
 
 def parse_literal(text):
-    """Return the first ``{...}`` value in ``text`` as Python dicts, lists and scalars.
+    """Return the LAST ``{...}`` value in ``text`` (the final answer) as Python data.
 
     Tolerates code fences, prose before and after, single quotes, bare words,
-    trailing commas and Python's ``True``/``None``. Raises :class:`TreeTextError`.
+    trailing commas and Python's ``True``/``None``. Every top-level ``{...}``
+    of the reply is read, left to right, and the last one that is not a bare
+    leaf (``{"value": ...}``) is returned, so that a draft or an example before
+    the answer is never taken for it. Reading is linear in the reply's length
+    (a budget of characters for all attempts) and a reply longer than
+    :data:`MAX_REPLY_CHARS` is not read. Raises :class:`TreeTextError` (reason
+    ``"unparsable"``).
     """
     if not isinstance(text, str):
         raise TreeTextError("unparsable", f"the reply is not text ({type(text).__name__})")
-    sources = [m[1] for m in _FENCE.finditer(text)] + [text]
-    first_error = None
-    for source in sources:
-        starts = [m.start() for m in re.finditer(r"\{", source)][:_MAX_STARTS]
-        for start in starts:
+    if len(text) > MAX_REPLY_CHARS:
+        raise TreeTextError(
+            "unparsable",
+            f"the reply has {len(text)} characters; at most {MAX_REPLY_CHARS} are read",
+        )
+    reader = _Reader(text)
+    found, first_error, resume = [], None, 0
+    try:
+        for match in _OPEN.finditer(text):
+            start = match.start()
+            if start < resume:
+                continue  # inside a value already read
+            tokens = _Tracked(reader.tokens(start), start)
             try:
-                value = _parse_value(_tokens(source, start), 0)
+                value = _parse_value(tokens, 0)
             except (TreeTextError, RecursionError) as err:
                 if first_error is None:
                     first_error = err
                 continue
             if isinstance(value, dict) and value:
-                return value
+                found.append(value)
+                resume = tokens.end
+    except _OutOfWork:
+        raise TreeTextError(
+            "unparsable", "the reply is too convoluted to read (no clear tree in it)"
+        ) from None
+    if found:
+        trees = [value for value in found if not _is_leaf(value)]
+        return (trees or found)[-1]
     if first_error is not None:
         raise TreeTextError("unparsable", f"no tree found in the reply: {first_error}")
     raise TreeTextError("unparsable", "the reply holds no '{' at all")
@@ -188,14 +268,14 @@ class TreeSchema:
         self._index = {name: j for j, name in enumerate(self.feature_names)}
         folded = {}
         for j, name in enumerate(self.feature_names):
-            folded.setdefault(name.strip().lower(), []).append(j)
+            folded.setdefault(" ".join(name.split()).lower(), []).append(j)
         self._folded = {k: v[0] for k, v in folded.items() if len(v) == 1}
 
     def column(self, name):
         name = str(name)
         if name in self._index:
             return self._index[name]
-        j = self._folded.get(name.strip().strip("`'\"").lower())
+        j = self._folded.get(" ".join(name.strip().strip("`'\"").split()).lower())
         if j is None:
             raise TreeTextError("unknown_feature", f"unknown feature {name!r}")
         return j
@@ -210,6 +290,14 @@ def _missing_side(left_marked, right_marked, feature):
     return True if left_marked else (False if right_marked else None)
 
 
+def _key(key):
+    """``key`` with one space for any run of white space (the key patterns then match in
+    linear time); a key too long to be a split is malformed."""
+    if len(key) > _MAX_KEY_CHARS:
+        raise TreeTextError("malformed", f"a key is longer than {_MAX_KEY_CHARS} characters")
+    return " ".join(key.split())
+
+
 def _split_of(node):
     """``(feature, threshold, left, right, missing_left)`` of an internal node, or None for a
     leaf; ``missing_left`` is None when the node does not say where missing values go."""
@@ -217,7 +305,7 @@ def _split_of(node):
         if isinstance(node, (int, float, str, bool)) or node is None:
             return None  # a bare value is a leaf
         raise TreeTextError("malformed", f"a node must be a dict, found {type(node).__name__}")
-    keys = [k.strip().lower() for k in node]
+    keys = [_key(k).lower() for k in node]
     if any(k in _LEAF_KEYS for k in keys):
         return None
     if len(node) == 1:
@@ -228,6 +316,7 @@ def _split_of(node):
             )
         left = right = None
         for key, child in branches.items():
+            key = _key(key)
             if (m := _LEFT_KEY.match(key)) is not None:
                 left = (float(m[1]), child, bool(m["missing"]))
             elif (m := _RIGHT_KEY.match(key)) is not None:
@@ -244,7 +333,7 @@ def _split_of(node):
         return feature, left[0], left[1], right[1], _missing_side(left[2], right[2], feature)
     if len(node) == 2:
         # {"x <= 1": left, "x > 1": right}: the feature inside the keys.
-        parsed = [(_NAMED_KEY.match(k), child) for k, child in node.items()]
+        parsed = [(_NAMED_KEY.match(_key(k)), child) for k, child in node.items()]
         if all(m is not None for m, _ in parsed):
             (m1, c1), (m2, c2) = parsed
             if m1[1] == m2[1] and m1[2][0] != m2[2][0] and np.isclose(float(m1[3]), float(m2[3])):
