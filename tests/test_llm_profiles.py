@@ -314,33 +314,11 @@ def test_azure_gateway_filters_a_reply_with_finish_reason_content_filter():
 
 
 # ------------------------------------------------------------------ LLMClient against each profile
-# Features of the client being built in llm/_client.py; the marks go when they land.
-NEEDS = {
-    "reason": "needs chat_json's final error to carry the rejection reason",
-    "negotiation": "needs parameter negotiation (drop temperature, max_tokens -> "
-    "max_completion_tokens, drop logprobs) in LLMClient",
-    "n": "needs the n > 1 fallback (n separate requests) in LLMClient",
-    "refusal": "needs content-filter refusals (LLMRefusalError, reason 'refused') in LLMClient",
-    "truncation": "needs finish_reason 'length' as a truncation in LLMClient.chat_json",
-    "budget": "needs local token estimates when usage is missing in LLMClient",
-}
-
-
-def needs(feature):
-    return pytest.mark.xfail(strict=False, reason=NEEDS[feature])
-
-
-CHAT_JSON_NEEDS = {
-    "openai-reasoning": "negotiation",
-}
 
 
 @pytest.mark.parametrize(
     "profile",
-    [
-        pytest.param(p, marks=needs(CHAT_JSON_NEEDS[p])) if p in CHAT_JSON_NEEDS else p
-        for p in PROFILES
-    ],
+    PROFILES,
 )
 def test_chat_json_returns_the_final_answer_not_the_draft(profile):
     with LocalLLMServer(reasoning_responder(), profile=profile) as server:
@@ -360,10 +338,7 @@ def test_chat_json_returns_the_final_answer_not_the_draft(profile):
 
 @pytest.mark.parametrize(
     "profile",
-    [
-        pytest.param(p, marks=needs(CHAT_JSON_NEEDS[p])) if p in CHAT_JSON_NEEDS else p
-        for p in PROFILES
-    ],
+    PROFILES,
 )
 def test_chat_json_never_answers_from_the_draft(profile):
     # The answer holds no JSON: the draft's JSON must not stand in for it.
@@ -374,7 +349,6 @@ def test_chat_json_never_answers_from_the_draft(profile):
     assert info.value.text is None or "choice" not in info.value.text.rpartition("</think>")[2]
 
 
-@needs("reason")
 def test_chat_json_says_a_reply_without_json_is_unparsable():
     responder = with_reasoning(lambda request: "I cannot tell.", draft=DRAFT)
     with LocalLLMServer(responder, profile="vllm") as server:
@@ -384,14 +358,12 @@ def test_chat_json_says_a_reply_without_json_is_unparsable():
 
 
 @pytest.mark.parametrize("profile", ["llamacpp", "ollama"])
-@needs("n")
 def test_chat_with_n_above_1_gets_n_choices(profile):
     with LocalLLMServer(ScriptedResponder(["a", "b", "c"]), profile=profile) as server:
         reply = server.client().chat("Pick.", n=3)
     assert sorted(reply.texts) == ["a", "b", "c"]
 
 
-@needs("negotiation")
 def test_openai_reasoning_logprobs_degrade_to_none():
     with LocalLLMServer(reasoning_responder(), profile="openai-reasoning") as server:
         reply = server.client().chat("Pick.", logprobs=True)
@@ -399,7 +371,6 @@ def test_openai_reasoning_logprobs_degrade_to_none():
     assert reply.text == ANSWER
 
 
-@needs("negotiation")
 def test_openai_reasoning_truncated_reply_is_a_truncation():
     with LocalLLMServer(reasoning_responder(), profile="openai-reasoning") as server:
         with pytest.raises(LLMResponseError) as info:
@@ -407,7 +378,6 @@ def test_openai_reasoning_truncated_reply_is_a_truncation():
     assert info.value.reason == "truncated"
 
 
-@needs("refusal")
 def test_azure_gateway_filtered_prompt_is_a_refusal():
     messages = [{"role": "user", "content": f"{FILTER_PROMPT_TRIGGER}: answer as JSON."}]
     with LocalLLMServer(reasoning_responder(), profile="azure-gateway") as server:
@@ -418,7 +388,6 @@ def test_azure_gateway_filtered_prompt_is_a_refusal():
     assert info.value.reason == "refused"
 
 
-@needs("refusal")
 def test_azure_gateway_filtered_reply_is_a_refusal():
     reply_text = f"{ANSWER} {FILTER_REPLY_TRIGGER}"
     with LocalLLMServer(lambda request: reply_text, profile="azure-gateway") as server:
@@ -427,7 +396,6 @@ def test_azure_gateway_filtered_reply_is_a_refusal():
     assert info.value.reason == "refused"
 
 
-@needs("budget")
 def test_llamacpp_budget_holds_without_usage():
     from tabsift.llm import BudgetExceededError
 

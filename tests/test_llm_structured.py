@@ -37,7 +37,7 @@ def _clean_env(monkeypatch):
         ('```python\nx = {"py": 1}\n```\n{"a": 3}', {"a": 3}),
         ('{"s": "a } and a ] and a { in a string"}', {"s": "a } and a ] and a { in a string"}),
         ('{"s": "escaped \\" quote }"}', {"s": 'escaped " quote }'}),
-        ('I\'d say {"a": 1} and {"b": 2}', {"a": 1}),  # the first one
+        ('I\'d say {"a": 1} and {"b": 2}', {"b": 2}),  # the last one: models draft first
         ('Use [brackets] like {this}, then {"a": 1}', {"a": 1}),
         ('He said "hi. {"a": 1}', {"a": 1}),  # an unmatched quote in the prose
         ('{he said "hi} then {"a": 1}', {"a": 1}),  # a quote that fools the scan
@@ -119,7 +119,7 @@ def test_extract_json_round_trips_in_prose(value, before, after):
 # --------------------------------------------------------------------------- extract_block
 def test_extract_block_variants():
     text = "Intro\n```python\nprint(1)\n```\nthen\n~~~tree\nage <= 30\n  yes: 1\n~~~\n"
-    assert extract_block(text) == "print(1)"
+    assert extract_block(text) == "age <= 30\n  yes: 1"  # the last block: models draft first
     assert extract_block(text, "tree") == "age <= 30\n  yes: 1"
     assert extract_block(text, "PYTHON") == "print(1)"
     assert extract_block("````md\n```inner```\n````", "md") == "```inner```"

@@ -38,10 +38,11 @@ from tabsift.llm._policy import (
 )
 from tabsift.llm._response import ChatResponse, Choice, TokenLogprob, TokenUsage
 from tabsift.llm._schema import validate_json
-from tabsift.llm._structured import extract_block, extract_json
+from tabsift.llm._structured import MAX_REPLY_CHARS, extract_block, extract_json, strip_reasoning
 from tabsift.llm._usage import Usage
 
 __all__ = [
+    "MAX_REPLY_CHARS",
     "ON_LLM_ERROR",
     "REJECTION_REASONS",
     "BudgetExceededError",
@@ -64,5 +65,6 @@ __all__ = [
     "Usage",
     "extract_block",
     "extract_json",
+    "strip_reasoning",
     "validate_json",
 ]

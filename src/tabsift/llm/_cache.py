@@ -181,6 +181,7 @@ def _is_finite(value):
 _REPLY_REQUIRED = {"choices", "usage"}
 _REPLY_OPTIONAL = {"model"}
 _CHOICE_KEYS = {"text", "finish_reason", "logprobs"}
+_CHOICE_OPTIONAL = {"reasoning"}
 _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens"}
 
 
@@ -231,11 +232,13 @@ def reply_problem(payload):
         return "$.choices is not a non-empty list"
     for i, choice in enumerate(choices):
         where = f"$.choices[{i}]"
-        problem = _keys_problem(choice, where, _CHOICE_KEYS)
+        problem = _keys_problem(choice, where, _CHOICE_KEYS, _CHOICE_OPTIONAL)
         if problem:
             return problem
         if not isinstance(choice["text"], str):
             return f"{where}.text is not a string"
+        if choice.get("reasoning") is not None and not isinstance(choice["reasoning"], str):
+            return f"{where}.reasoning is not a string"
         if choice["finish_reason"] is not None and not isinstance(choice["finish_reason"], str):
             return f"{where}.finish_reason is not a string"
         if choice["logprobs"] is not None:

@@ -9,6 +9,7 @@ import math
 import numbers
 import os
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -20,12 +21,14 @@ from tabsift.llm._cache import ResponseCache
 from tabsift.llm._errors import (
     CacheMissError,
     LLMError,
+    LLMRefusalError,
     LLMResponseError,
+    LLMTruncatedError,
     LLMUnavailableError,
 )
 from tabsift.llm._response import ChatResponse, Choice, TokenLogprob, TokenUsage
 from tabsift.llm._schema import validate_json
-from tabsift.llm._structured import extract_json
+from tabsift.llm._structured import _split_reasoning, extract_json
 from tabsift.llm._usage import _UsageMeter
 
 __all__ = ["LLMClient"]
@@ -60,6 +63,53 @@ _PARAM_NAMES = (
 
 class _MalformedReply(Exception):
     """The server answered 200 with something that is not a chat completion."""
+
+
+class _DeadlineExceeded(Exception):
+    """The request did not finish within the client's total deadline."""
+
+
+class _RequestFailed(Exception):
+    """A redacted stand-in for the openai exception, chained as ``__cause__``.
+
+    The openai exception is never chained: it holds the request, whose headers
+    carry the API key.
+    """
+
+
+class _SingleChoiceOnly(Exception):
+    """The server refuses ``n > 1``."""
+
+
+# Parameters a server may refuse, in the order their names are looked for in
+# an error message (``top_logprobs`` before ``logprobs``: one contains the other).
+_NEGOTIABLE = (
+    "max_completion_tokens",
+    "max_tokens",
+    "top_logprobs",
+    "logprobs",
+    "temperature",
+    "response_format",
+    "seed",
+    "n",
+)
+_NAMED = {name: re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])") for name in _NEGOTIABLE}
+_ONE_CHOICE = re.compile(r"only one (completion )?choice|n\s*>\s*1|n must be 1", re.IGNORECASE)
+_CONTENT_FILTER = re.compile(
+    r"content[ _-]?filter|content management policy|content[ _-]?policy|responsibleaipolicy"
+    r"|safety system|flagged as potentially violating",
+    re.IGNORECASE,
+)
+# Characters per token when the server reports no usage: fewer than any real
+# tokenizer averages, so the estimate errs on the side of the budget.
+_CHARS_PER_TOKEN = 3
+# Seconds a request may run past ``timeout`` before it is abandoned.
+_DEADLINE_MARGIN = 0.05
+
+
+def _estimate_tokens(text):
+    """A conservative local token count: ``ceil(len(text) / 3)``, no vocabulary needed."""
+    return -(-len(text) // _CHARS_PER_TOKEN)
 
 
 def _import_openai():
@@ -162,9 +212,15 @@ def _parse_completion(raw, requested_model):
             raise _MalformedReply("the server's reply has no 'choices'")
         choices = []
         for raw_choice in raw_choices:
-            content = raw_choice.message.content
+            message = raw_choice.message
+            content = message.content
             if content is not None and not isinstance(content, str):
                 raise _MalformedReply("a choice's message content is not a string")
+            text, thought = _split_reasoning(content or "")
+            field = getattr(message, "reasoning_content", None) or getattr(
+                message, "reasoning", None
+            )
+            reasoning = field if isinstance(field, str) and field else thought
             logprobs = None
             raw_logprobs = getattr(raw_choice, "logprobs", None)
             tokens = getattr(raw_logprobs, "content", None) if raw_logprobs is not None else None
@@ -180,7 +236,15 @@ def _parse_completion(raw, requested_model):
                     )
                     for t in tokens
                 )
-            choices.append(Choice(content or "", raw_choice.finish_reason, logprobs))
+                if not all(
+                    math.isfinite(t.logprob) and all(math.isfinite(a[1]) for a in t.top_logprobs)
+                    for t in logprobs
+                ):
+                    logprobs = None  # NaN or infinite log-probabilities are no information
+            finish = raw_choice.finish_reason
+            choices.append(
+                Choice(text, finish if isinstance(finish, str) else None, logprobs, reasoning)
+            )
         raw_usage = getattr(raw, "usage", None)
         if raw_usage is not None:
             prompt = int(getattr(raw_usage, "prompt_tokens", 0) or 0)
@@ -198,6 +262,39 @@ def _parse_completion(raw, requested_model):
         cached=False,
         model=model if isinstance(model, str) else requested_model,
     )
+
+
+def _error_text(err):
+    """The message of an HTTP error reply (body and exception message)."""
+    body = getattr(err, "body", None)
+    parts = [str(getattr(err, "message", "") or "")]
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = inner.get("message")
+        if isinstance(message, str) and message not in parts[0]:
+            parts.append(message)
+    return " ".join(p for p in parts if p)
+
+
+def _error_field(err, name):
+    body = getattr(err, "body", None)
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    value = inner.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _names(err, text, name):
+    """Whether an HTTP error reply names the request parameter ``name``."""
+    if _error_field(err, "param") == name:
+        return True
+    return bool(_NAMED[name].search(text))
+
+
+def _is_content_filter(err, text):
+    code = _error_field(err, "code") or ""
+    return "content_filter" in code.lower() or bool(_CONTENT_FILTER.search(text))
 
 
 def _retry_after(response):
@@ -254,7 +351,9 @@ class LLMClient:
     api_key_env : str, default="OPENAI_API_KEY"
         The environment variable holding the key.
     timeout : float, default=30.0
-        Seconds to wait for each request.
+        Total seconds one request may take: connecting, waiting and reading
+        the whole reply (a server that trickles bytes is cut off at the
+        deadline, and the request counts as timed out).
     max_retries : int, default=4
         Retries after a failed request (so at most ``max_retries + 1``
         requests per call).
@@ -262,8 +361,9 @@ class LLMClient:
         Seconds before the first retry; doubled at each retry (capped at 60 s)
         and multiplied by a random factor in [0.5, 1]. A ``Retry-After`` header
         from the server replaces it (capped at 60 s).
-    temperature : float, default=0.7
-        Sampling temperature, unless a call gives its own.
+    temperature : float, default=None
+        Sampling temperature, unless a call gives its own. None sends none, so
+        the server's default applies (reasoning models accept no other).
     seed : int, default=None
         Sampling seed sent to the server (best effort on the server's side),
         unless a call gives its own.
@@ -274,7 +374,8 @@ class LLMClient:
         means no limit.
     max_total_tokens : int, default=None
         The most tokens (prompt and completion, as reported by the server) this
-        client may use. A request is refused when the tokens used so far, plus
+        client may use. When a server reports no usage, the tokens are
+        estimated locally and conservatively (one token per 3 characters). A request is refused when the tokens used so far, plus
         the worst case ``n * max_tokens`` of the request when ``max_tokens`` is
         set, would exceed it. None means no limit.
     cache : str, path-like or ResponseCache, default=None
@@ -298,6 +399,20 @@ class LLMClient:
 
     Notes
     -----
+    Parameters are negotiated with the server: when it answers HTTP 400 (or
+    422) naming a parameter or value it does not support (``temperature``,
+    ``max_tokens``, ``logprobs``, ``top_logprobs``, ``n``,
+    ``response_format`` or ``seed``), the client drops it (``max_tokens`` is
+    renamed ``max_completion_tokens``), remembers that for later requests and
+    sends the request again. A server that refuses ``n > 1`` gets ``n``
+    separate requests. A reply without log-probabilities has
+    ``logprobs=None``. Such errors, and other deterministic ones (HTTP 400,
+    401, 403, 404, 422), are never retried by the backoff loop; a content
+    filter's HTTP 400 raises :class:`LLMRefusalError`.
+
+    Reasoning (``<think>`` blocks, a ``reasoning_content`` field) is removed
+    from every choice's text and kept in :attr:`Choice.reasoning`.
+
     A cached reply is returned for an identical request (same model, messages,
     temperature, seed, ``n``, ``max_tokens``, log-probability options,
     ``response_format`` and ``stop``), even with a positive temperature: ask for
@@ -331,7 +446,7 @@ class LLMClient:
         timeout=30.0,
         max_retries=4,
         backoff=0.5,
-        temperature=0.7,
+        temperature=None,
         seed=None,
         max_tokens=None,
         max_requests=None,
@@ -361,6 +476,10 @@ class LLMClient:
         self._cache_store = None
         self._meter = _UsageMeter(usage)
         self._rng = random.Random()
+        # What the server refused, learnt from its HTTP 400 replies.
+        self._dropped = set()
+        self._max_tokens_name = "max_tokens"
+        self._single_choice = False
 
     # ------------------------------------------------------------ parameters
     def get_params(self, deep=False):
@@ -420,9 +539,12 @@ class LLMClient:
         return type(self)(**self.get_params(deep=False), api_key=self.api_key)
 
     def __getstate__(self):
-        state = self.get_params(deep=False)
-        state["_usage"] = asdict(self._meter.snapshot())
-        return state
+        # Only the settings: usage counters and what was learnt about the
+        # server are run-time state. They stay out of pickles so that fitting
+        # an estimator does not change the hash of its ``llm`` parameter
+        # (scikit-learn's check_estimators_overwrite_params); a pickle starts
+        # with a fresh budget, as a clone does.
+        return self.get_params(deep=False)
 
     def __setstate__(self, state):
         state = dict(state)
@@ -556,6 +678,8 @@ class LLMClient:
         openai = _import_openai()
         if isinstance(err, _MalformedReply):
             return f"unreadable reply: {err}", True, None
+        if isinstance(err, _DeadlineExceeded):
+            return f"timeout (no complete answer within timeout={self.timeout}s)", True, None
         if isinstance(err, (json.JSONDecodeError, UnicodeDecodeError)):
             return f"unreadable reply: invalid JSON ({err})", True, None
         if isinstance(err, openai.APITimeoutError):
@@ -566,92 +690,276 @@ class LLMClient:
             return f"connection error ({detail})", True, None
         if isinstance(err, openai.APIStatusError):
             status = err.status_code
-            retryable = status in (408, 429) or status >= 500
+            retryable = (status in (408, 429) or status >= 500) and not _ONE_CHOICE.search(
+                _error_text(err)
+            )
             return f"HTTP {status}", retryable, _retry_after(err.response) if retryable else None
         if isinstance(err, openai.APIResponseValidationError):
             return f"unreadable reply: {err}", True, None
         return f"{type(err).__name__}: {err}", False, None
 
-    def _send(self, request):
-        """Send one chat request with retries and the budget; return a ChatResponse."""
-        openai = _import_openai()
-        client = self._openai_client()
-        key = client.api_key
+    def _kwargs(self, request):
+        """The arguments of ``create`` for ``request``, as negotiated with the server."""
         kwargs = {name: value for name, value in request.items() if value is not None}
         if kwargs.get("n") == 1:
             del kwargs["n"]  # the default; some servers reject the field
         if not kwargs.get("logprobs"):
             kwargs.pop("logprobs", None)
+        for name in self._dropped:
+            kwargs.pop(name, None)
+        if "max_tokens" in kwargs and self._max_tokens_name != "max_tokens":
+            kwargs[self._max_tokens_name] = kwargs.pop("max_tokens")
+        return kwargs
+
+    def _negotiate(self, err, kwargs):
+        """Learn from a refused parameter; return what changed, or None.
+
+        Raises :class:`_SingleChoiceOnly` when the server refuses ``n > 1``.
+        """
+        openai = _import_openai()
+        if not isinstance(err, openai.APIStatusError):
+            return None
+        text = _error_text(err)
+        if kwargs.get("n", 1) > 1 and (
+            _ONE_CHOICE.search(text) or (err.status_code in (400, 422) and _names(err, text, "n"))
+        ):
+            raise _SingleChoiceOnly
+        if err.status_code not in (400, 422):
+            return None
+        for name in _NEGOTIABLE:
+            if name == "n" or name not in kwargs or not _names(err, text, name):
+                continue
+            with self._lock:
+                if name == "max_tokens":
+                    self._max_tokens_name = "max_completion_tokens"
+                    change = "max_tokens sent as max_completion_tokens"
+                elif name == "max_completion_tokens":
+                    self._dropped.add("max_tokens")
+                    self._max_tokens_name = "max_tokens"
+                    change = "max_tokens dropped"
+                elif name in ("logprobs", "top_logprobs"):
+                    self._dropped.update(("logprobs", "top_logprobs"))
+                    change = "logprobs dropped (replies have logprobs=None)"
+                else:
+                    self._dropped.add(name)
+                    change = f"{name} dropped"
+            logger.warning(
+                "The LLM server at %s refused the parameter %r; %s for this client's later "
+                "requests.",
+                self._resolved_base_url(),
+                name,
+                change,
+            )
+            return change
+        return None
+
+    def _create(self, client, kwargs):
+        """Call the server with a total deadline of ``timeout`` seconds."""
+        box = {}
+
+        def work():
+            try:
+                box["raw"] = client.chat.completions.create(**kwargs)
+            except BaseException as err:  # handed to the calling thread
+                box["error"] = err
+
+        worker = threading.Thread(target=work, name="tabsift-llm-request", daemon=True)
+        worker.start()
+        worker.join(float(self.timeout) + _DEADLINE_MARGIN)
+        if worker.is_alive():
+            # The read timeout of the HTTP client ends the abandoned request later.
+            raise _DeadlineExceeded
+        if "error" in box:
+            raise box["error"]
+        return box["raw"]
+
+    def _send(self, request):
+        """Send one chat request (negotiated, retried, budgeted); return a ChatResponse."""
+        if request["n"] > 1 and self._single_choice:
+            return self._send_separately(request)
+        try:
+            response = self._send_once(request)
+        except _SingleChoiceOnly:
+            pass
+        else:
+            if len(response.choices) >= request["n"]:
+                return response
+            # Some servers (Ollama's OpenAI endpoint) ignore n and return one choice
+            # without an error: ask for the missing ones one at a time from now on.
+            missing = request["n"] - len(response.choices)
+            with self._lock:
+                self._single_choice = True
+            logger.warning(
+                "The LLM server at %s answered %d of n=%d choices; this client now sends "
+                "n separate requests.",
+                self._resolved_base_url(),
+                len(response.choices),
+                request["n"],
+            )
+            rest = self._send_separately(dict(request, n=missing), first_seed=len(response.choices))
+            return ChatResponse(
+                choices=[*response.choices, *rest.choices],
+                usage=TokenUsage(
+                    response.usage.prompt_tokens + rest.usage.prompt_tokens,
+                    response.usage.completion_tokens + rest.usage.completion_tokens,
+                    response.usage.total_tokens + rest.usage.total_tokens,
+                ),
+                cached=False,
+                model=response.model,
+            )
+        with self._lock:
+            self._single_choice = True
+        logger.warning(
+            "The LLM server at %s refuses n > 1; this client now sends n separate requests.",
+            self._resolved_base_url(),
+        )
+        return self._send_separately(request)
+
+    def _send_separately(self, request, *, first_seed=0):
+        """``n`` requests of one choice each, for servers that refuse ``n > 1``."""
+        choices = []
+        usage = [0, 0, 0]
+        model = None
+        for i in range(first_seed, first_seed + request["n"]):
+            single = dict(request, n=1)
+            if request["seed"] is not None:
+                single["seed"] = request["seed"] + i  # the same seed would repeat the sample
+            response = self._send_once(single)
+            choices.extend(response.choices)
+            usage[0] += response.usage.prompt_tokens
+            usage[1] += response.usage.completion_tokens
+            usage[2] += response.usage.total_tokens
+            model = response.model
+        return ChatResponse(choices=choices, usage=TokenUsage(*usage), cached=False, model=model)
+
+    def _send_once(self, request):
+        openai = _import_openai()
+        client = self._openai_client()
+        key = client.api_key
         worst_case = (request["n"] * request["max_tokens"]) if request["max_tokens"] else 0
         attempts = self.max_retries + 1
+        negotiations = len(_NEGOTIABLE)
         failures = []
-        for attempt in range(1, attempts + 1):
+        attempt = 0
+        retry = False
+        while True:
+            kwargs = self._kwargs(request)
             reservation = self._meter.begin_request(
-                retry=attempt > 1,
+                retry=retry,
                 max_requests=self.max_requests,
                 max_total_tokens=self.max_total_tokens,
                 worst_case_tokens=worst_case,
             )
+            retry = True
+            failure = None
             try:
-                raw = client.chat.completions.create(**kwargs)
+                raw = self._create(client, kwargs)
                 response = _parse_completion(raw, request["model"])
             except (
                 openai.OpenAIError,
                 _MalformedReply,
+                _DeadlineExceeded,
                 json.JSONDecodeError,
                 UnicodeDecodeError,
             ) as err:
                 self._meter.end_request(reservation, failed=True)
-                what, retryable, wait = self._classify(err)
-                what = _redact(what, key)
-                failures.append(what)
-                if not retryable:
-                    raise self._rejected_error(err, what, key) from err
-                if attempt == attempts:
-                    summary = ", ".join(f"{n}x {w}" for w, n in Counter(failures).items())
-                    raise LLMUnavailableError(
-                        f"The LLM server at {self._resolved_base_url()} (model {self.model!r}) "
-                        f"did not answer after {attempts} attempts (max_retries="
-                        f"{self.max_retries}). Failures: {summary}. Last error: {what}. Check "
-                        "that the server is running and reachable, or raise max_retries or "
-                        "timeout.",
-                        attempts=attempts,
-                        errors=failures,
-                    ) from err
-                if wait is None:
-                    wait = min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
-                    wait *= 0.5 + 0.5 * self._rng.random()
-                logger.info(
-                    "LLM request failed (%s); retry %d of %d in %.2f s",
-                    what,
-                    attempt,
-                    self.max_retries,
-                    wait,
-                )
-                time.sleep(wait)
+                failure = self._describe_failure(err, key)
+                changed = None
+                if negotiations > 0:
+                    changed = self._negotiate(err, kwargs)  # may raise _SingleChoiceOnly
+            if failure is None:
+                break
+            what, retryable, wait, error, status = failure
+            failures.append(what)
+            if error is not None:
+                raise error from _RequestFailed(what)
+            if changed is not None:
+                negotiations -= 1
+                logger.info("LLM request refused (%s); sent again with %s", what, changed)
                 continue
-            self._meter.end_request(reservation, usage=response.usage)
-            logger.debug(
-                "LLM reply: model=%s choices=%d tokens=%d attempts=%d",
-                response.model,
-                len(response.choices),
-                response.usage.total_tokens,
+            attempt += 1
+            if not retryable:
+                raise self._rejected_error(what, status) from _RequestFailed(what)
+            if attempt >= attempts:
+                summary = ", ".join(f"{n}x {w}" for w, n in Counter(failures).items())
+                raise LLMUnavailableError(
+                    f"The LLM server at {self._resolved_base_url()} (model {self.model!r}) "
+                    f"did not answer after {attempts} attempts (max_retries="
+                    f"{self.max_retries}). Failures: {summary}. Last error: {what}. Check "
+                    "that the server is running and reachable, or raise max_retries or "
+                    "timeout.",
+                    attempts=attempts,
+                    errors=failures,
+                ) from _RequestFailed(what)
+            if wait is None:
+                wait = min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF)
+                wait *= 0.5 + 0.5 * self._rng.random()
+            logger.info(
+                "LLM request failed (%s); retry %d of %d in %.2f s",
+                what,
                 attempt,
+                self.max_retries,
+                wait,
             )
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(wait)
+        self._meter.end_request(reservation, usage=self._charged_usage(request, response))
+        logger.debug(
+            "LLM reply: model=%s choices=%d tokens=%d attempts=%d",
+            response.model,
+            len(response.choices),
+            response.usage.total_tokens,
+            attempt + 1,
+        )
+        return response
 
-    def _rejected_error(self, err, what, key):
+    @staticmethod
+    def _charged_usage(request, response):
+        """The server's usage, or a conservative local estimate when it reports none."""
+        if response.usage.total_tokens > 0:
+            return response.usage
+        prompt = _estimate_tokens("".join(m["content"] for m in request["messages"]))
+        completion = sum(
+            _estimate_tokens(c.text) + _estimate_tokens(c.reasoning or "")
+            for c in response.choices
+        )
+        return TokenUsage(prompt, completion, prompt + completion)
+
+    def _describe_failure(self, err, key):
+        """``(what, retryable, wait, error, status)`` for a failed request, key redacted.
+
+        ``error`` is an exception to raise at once (a refusal), else None.
+        """
         openai = _import_openai()
-        base_url = self._resolved_base_url()
+        what, retryable, wait = self._classify(err)
+        what = _redact(what, key)
+        status = None
         if isinstance(err, openai.APIStatusError):
-            detail = _redact(getattr(err, "message", err), key)
-            status = err.status_code
-            if status in (401, 403):
+            detail = _redact(_error_text(err), key)
+            status = (err.status_code, detail)
+            if err.status_code in (400, 403, 422) and _is_content_filter(err, detail):
+                return (
+                    what,
+                    False,
+                    None,
+                    LLMRefusalError(
+                        f"The LLM server at {self._resolved_base_url()} refused the request "
+                        f"with {what} (a content filter): {detail}. It is not retried; "
+                        "rephrase the prompt or relax the gateway's content filter.",
+                        reason="refused",
+                    ),
+                    status,
+                )
+        return what, retryable, wait, None, status
+
+    def _rejected_error(self, what, status):
+        base_url = self._resolved_base_url()
+        if status is not None:
+            code, detail = status
+            if code in (401, 403):
                 hint = (
                     f"Check the API key (environment variable {self.api_key_env!r} or api_key=...)."
                 )
-            elif status == 404:
+            elif code == 404:
                 hint = f"Check model={self.model!r} and base_url={base_url!r}."
             else:
                 hint = "Fix the request (model name, parameters); it is not retried."
@@ -815,6 +1123,12 @@ class LLMClient:
         every choice of a reply fails, the reply and a user message stating the
         error are appended to the conversation and the model is asked again.
 
+        A choice cut off at the length limit (``finish_reason="length"``) is
+        rejected as truncated and the model is asked for a shorter answer; one
+        blocked by a content filter (``finish_reason="content_filter"``) is
+        rejected as refused. Reasoning never enters the parsing (see
+        :func:`strip_reasoning`).
+
         Parameters
         ----------
         messages : str or list of dict
@@ -842,7 +1156,11 @@ class LLMClient:
         ------
         LLMResponseError
             When no attempt gave a valid value; ``errors`` lists why each
-            failed.
+            failed and ``reason`` is the last attempt's reason
+            (``"truncated"`` and ``"refused"`` raise
+            :class:`LLMTruncatedError` and :class:`LLMRefusalError`,
+            ``"unparsable"`` when no JSON was found, ``"invalid"`` when the
+            value failed validation).
 
         Examples
         --------
@@ -864,11 +1182,24 @@ class LLMClient:
         msgs = _normalize_messages(messages)
         errors = []
         text = None
+        first_error = None
         for attempt in range(1, max_attempts + 1):
             response = self.chat(msgs, **chat_kwargs)
             first_error = None
             for choice in response.choices:
                 try:
+                    if choice.finish_reason == "length":
+                        raise LLMTruncatedError(
+                            "the reply was cut off at the length limit (finish_reason='length') "
+                            "before it was complete.",
+                            text=choice.text,
+                        )
+                    if choice.finish_reason == "content_filter":
+                        raise LLMRefusalError(
+                            "the reply was blocked by the server's content filter "
+                            "(finish_reason='content_filter').",
+                            text=choice.text,
+                        )
                     value = extract_json(choice.text)
                     if schema is not None:
                         validate_json(value, schema)
@@ -883,23 +1214,42 @@ class LLMClient:
             message = str(first_error) or type(first_error).__name__
             errors.append(message)
             logger.info("LLM JSON reply rejected (attempt %d of %d): %s", attempt, max_attempts, message)
+            if isinstance(first_error, LLMTruncatedError):
+                ask = (
+                    "Your previous reply was cut off at the length limit before it was "
+                    "complete. Reply again with a shorter answer: only the JSON, no "
+                    "explanation."
+                )
+            elif isinstance(first_error, LLMRefusalError):
+                ask = (
+                    "Your previous reply was blocked by a content filter. Reply again with "
+                    "only the JSON the task asks for."
+                )
+            else:
+                ask = (
+                    f"Your previous reply could not be used: {message}\n"
+                    "Reply again with only the corrected JSON, and no other text."
+                )
             msgs = [
                 *msgs,
-                {"role": "assistant", "content": text},
-                {
-                    "role": "user",
-                    "content": (
-                        f"Your previous reply could not be used: {message}\n"
-                        "Reply again with only the corrected JSON, and no other text."
-                    ),
-                },
+                {"role": "assistant", "content": text or "(no reply)"},
+                {"role": "user", "content": ask},
             ]
         listed = "\n".join(f"  attempt {i}: {e}" for i, e in enumerate(errors, start=1))
-        raise LLMResponseError(
+        # The class and reason of the last attempt's error: what an estimator counts.
+        reason = getattr(first_error, "reason", "invalid")
+        if isinstance(first_error, LLMTruncatedError):
+            error_class = LLMTruncatedError
+        elif isinstance(first_error, LLMRefusalError):
+            error_class = LLMRefusalError
+        else:
+            error_class = LLMResponseError
+        raise error_class(
             f"No valid JSON reply after {max_attempts} attempts:\n{listed}\nMake the prompt "
             "state the expected format, or raise max_attempts.",
             errors=errors,
             text=text,
+            reason=reason,
         )
 
 

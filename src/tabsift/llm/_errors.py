@@ -33,8 +33,9 @@ class LLMUnavailableError(LLMError):
     """The server could not answer after every allowed attempt.
 
     Raised after the last retry of a rate limit (HTTP 429), a server error
-    (HTTP 5xx), a timeout, a dropped connection or an unreadable reply. The
-    last underlying error is chained as ``__cause__``.
+    (HTTP 5xx), a timeout, a dropped connection or an unreadable reply. Its
+    ``__cause__`` is a redacted stand-in for the last underlying error, never
+    the openai exception itself (which can carry request headers).
 
     Attributes
     ----------

@@ -43,6 +43,11 @@ class Choice:
         Why generation stopped: ``"stop"``, ``"length"``, ...
     logprobs : tuple of TokenLogprob or None, default=None
         Token log-probabilities, or None when the server did not return them.
+    reasoning : str or None, default=None
+        The model's reasoning, kept apart from ``text`` and never parsed: the
+        server's ``reasoning_content`` (or ``reasoning``) field, or the
+        ``<think>`` blocks removed from the reply by
+        :func:`~tabsift.llm.strip_reasoning`.
 
     Examples
     --------
@@ -54,6 +59,7 @@ class Choice:
     text: str
     finish_reason: str | None
     logprobs: tuple | None = None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class ChatResponse:
                     "logprobs": None
                     if c.logprobs is None
                     else [[t.token, t.logprob, [list(p) for p in t.top_logprobs]] for t in c.logprobs],
+                    **({} if c.reasoning is None else {"reasoning": c.reasoning}),
                 }
                 for c in self.choices
             ],
@@ -145,19 +152,25 @@ class ChatResponse:
 
     @classmethod
     def _from_payload(cls, payload, *, cached):
-        choices = [
-            Choice(
-                text=c["text"],
-                finish_reason=c["finish_reason"],
-                logprobs=None
-                if c["logprobs"] is None
-                else tuple(
-                    TokenLogprob(tok, float(lp), tuple((a, float(b)) for a, b in top))
-                    for tok, lp, top in c["logprobs"]
-                ),
+        from tabsift.llm._structured import _split_reasoning
+
+        choices = []
+        for c in payload["choices"]:
+            # Entries stored before reasoning was split off are split here.
+            text, thought = _split_reasoning(c["text"])
+            choices.append(
+                Choice(
+                    text=text,
+                    finish_reason=c["finish_reason"],
+                    logprobs=None
+                    if c["logprobs"] is None
+                    else tuple(
+                        TokenLogprob(tok, float(lp), tuple((a, float(b)) for a, b in top))
+                        for tok, lp, top in c["logprobs"]
+                    ),
+                    reasoning=c.get("reasoning", thought),
+                )
             )
-            for c in payload["choices"]
-        ]
         return cls(
             choices=choices,
             usage=TokenUsage(**payload["usage"]),

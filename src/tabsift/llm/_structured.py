@@ -1,25 +1,130 @@
-"""Find JSON values and fenced code blocks in free-form LLM replies."""
+"""Find JSON values and fenced code blocks in free-form LLM replies.
+
+Every scan here is linear in the length of the reply, and replies longer than
+:data:`MAX_REPLY_CHARS` are refused, so a hostile or runaway reply cannot stall
+an estimator. Reasoning blocks (``<think>...</think>`` and the like) are removed
+first by :func:`strip_reasoning`, and the LAST answer of a reply is used: a
+reasoning model drafts before it answers.
+"""
 
 import json
+import math
 import re
 from dataclasses import dataclass
 
 from tabsift.llm._errors import LLMResponseError
 
-__all__ = ["extract_block", "extract_json"]
+__all__ = ["MAX_REPLY_CHARS", "extract_block", "extract_json", "strip_reasoning"]
+
+#: Longest reply (in characters) that :func:`extract_json` and
+#: :func:`extract_block` accept.
+MAX_REPLY_CHARS = 1_000_000
 
 _PREVIEW = 200
-# The fallback scan tries at most this many opening brackets.
-_MAX_FALLBACK_STARTS = 1000
 # Deepest nesting of a candidate JSON value (far beyond any real reply).
 _MAX_DEPTH = 200
+# The fallback scan gives up after this many starts nested past the recursion limit.
+_MAX_TOO_DEEP = 10
 
 _JSON_LANGUAGES = ("json", "json5", "jsonc", "")
 
-_FENCE_OPEN = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*?)[ \t]*$")
-_ONE_LINE_BLOCK = re.compile(r"^[ \t]*(?P<fence>`{3,})(?P<lang>[\w+.-]*)[ \t]+(?P<body>.*?)(?P=fence)[ \t]*$")
+# Reasoning tags of the reasoning models served by vLLM, Ollama and llama.cpp.
+_REASONING_TAG = re.compile(
+    r"<(/?)[ \t]*(think|thinking|reasoning)(?:[ \t][^<>\n]{0,200})?[ \t]*(/?)>", re.IGNORECASE
+)
+_CONSTANT = re.compile(r"NaN|-?Infinity")
+_LANGUAGE = re.compile(r"[\w+.-]*")
 
 
+# ---------------------------------------------------------------------- reasoning
+def _split_reasoning(text):
+    """Return ``(answer, reasoning)``; ``reasoning`` is None when there is none."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, found {type(text).__name__}.")
+    if "<" not in text:
+        return text, None
+    answer = []
+    reasoning = []
+    kept_from = 0  # start of the answer text not yet copied
+    open_name = None
+    open_at = depth = 0
+    found = False
+    for match in _REASONING_TAG.finditer(text):
+        closing, name, self_closing = match[1], match[2].lower(), match[3]
+        if self_closing and not closing:
+            found = True
+            answer.append(text[kept_from : match.start()])
+            kept_from = match.end()
+            continue
+        if open_name is None:
+            if not closing:
+                found = True
+                answer.append(text[kept_from : match.start()])
+                open_name, open_at, depth = name, match.end(), 1
+            else:
+                # A closing tag with no opening one: the server's chat template
+                # opened the block, so everything before it is reasoning.
+                found = True
+                reasoning.append("".join(answer) + text[kept_from : match.start()])
+                answer = []
+                kept_from = match.end()
+        elif name == open_name:
+            depth += -1 if closing else 1
+            if depth == 0:
+                reasoning.append(text[open_at : match.start()])
+                open_name = None
+                kept_from = match.end()
+    if not found:
+        return text, None
+    if open_name is not None:
+        # Never closed: the rest is reasoning (a reply cut off while thinking).
+        reasoning.append(text[open_at:])
+    else:
+        answer.append(text[kept_from:])
+    thought = "\n\n".join(part.strip() for part in reasoning if part.strip())
+    return "".join(answer).strip(), thought or None
+
+
+def strip_reasoning(text):
+    """Remove the reasoning of a reasoning model from a reply, leaving its answer.
+
+    Removes ``<think>...</think>``, ``<thinking>...</thinking>`` and
+    ``<reasoning>...</reasoning>`` blocks (any case). A closing tag with no
+    opening one (the chat template opened the block) makes everything before
+    it reasoning; an opening tag that is never closed makes everything after it
+    reasoning, so a reply cut off while thinking has an empty answer. A reply
+    without such tags is returned unchanged.
+
+    Parameters
+    ----------
+    text : str
+        A reply from a model.
+
+    Returns
+    -------
+    answer : str
+        The reply without its reasoning (stripped of surrounding whitespace
+        when reasoning was removed).
+
+    See Also
+    --------
+    extract_json : Applies this before looking for the answer.
+    Choice.reasoning : Where the client keeps the removed reasoning.
+
+    Examples
+    --------
+    >>> from tabsift.llm import strip_reasoning
+    >>> strip_reasoning('<think>Maybe {"k": 0}? No.</think>\\n{"k": 5}')
+    '{"k": 5}'
+    >>> strip_reasoning("Let me think.</think>42")
+    '42'
+    >>> strip_reasoning("<think>Still thinking when the reply was cut")
+    ''
+    """
+    return _split_reasoning(text)[0]
+
+
+# ---------------------------------------------------------------------- code blocks
 @dataclass(frozen=True)
 class _Block:
     language: str
@@ -33,31 +138,65 @@ def _preview(text):
     return repr(text if len(text) <= _PREVIEW else text[:_PREVIEW] + "...")
 
 
+def _check_text(text):
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, found {type(text).__name__}.")
+    if len(text) > MAX_REPLY_CHARS:
+        raise LLMResponseError(
+            f"the reply is {len(text):,} characters long, over the limit of "
+            f"{MAX_REPLY_CHARS:,}; it was not parsed. Ask for a shorter answer (set max_tokens).",
+            text=text[:_PREVIEW],
+            reason="unparsable",
+        )
+
+
+def _fence_of(line):
+    """``(indent, fence, rest)`` when ``line`` opens with a fence, else None (linear)."""
+    body = line.lstrip(" \t")
+    if not body or body[0] not in "`~":
+        return None
+    char = body[0]
+    size = len(body) - len(body.lstrip(char))
+    if size < 3:
+        return None
+    return char, size, body[size:]
+
+
 def _iter_blocks(text):
     """Yield the fenced code blocks of ``text`` in order (CommonMark-like, lenient)."""
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        line = lines[i]
-        one = _ONE_LINE_BLOCK.match(line)
-        if one:
-            yield _Block(one["lang"].lower(), one["body"], True, range(i, i + 1))
+        opening = _fence_of(lines[i])
+        if opening is None:
             i += 1
             continue
-        opening = _FENCE_OPEN.match(line)
-        if opening is None or (opening["fence"][0] == "`" and "`" in opening["info"]):
+        char, size, rest = opening
+        if char == "`" and "`" in rest:
+            # ```lang body``` on one line; a backtick in the info string is not a fence.
+            language = _LANGUAGE.match(rest)[0]
+            after = rest[len(language) :]
+            tail = after.rstrip(" \t")
+            fence = "`" * size
+            if after[:1] in (" ", "\t") and tail.endswith(fence) and len(tail.lstrip()) >= size:
+                content = tail.lstrip(" \t")[:-size]
+                yield _Block(language.lower(), content, True, range(i, i + 1))
             i += 1
             continue
-        fence = opening["fence"]
-        info = opening["info"].split()
+        info = rest.split()
         language = info[0].lower() if info else ""
-        closing = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
         body = []
         first = i
         i += 1
         closed = False
         while i < len(lines):
-            if closing.match(lines[i]):
+            closing = _fence_of(lines[i])
+            if (
+                closing is not None
+                and closing[0] == char
+                and closing[1] >= size
+                and not closing[2].strip()
+            ):
                 closed = True
                 i += 1
                 break
@@ -68,11 +207,12 @@ def _iter_blocks(text):
 
 
 def extract_block(text, language=None):
-    """Return the content of the first fenced code block in ``text``.
+    """Return the content of the last fenced code block in ``text``.
 
-    Blocks are fenced with three or more backticks or tildes, as in Markdown.
-    A fence left open runs to the end of the text (a reply cut by
-    ``max_tokens``).
+    Reasoning is removed first (:func:`strip_reasoning`). Blocks are fenced
+    with three or more backticks or tildes, as in Markdown. A fence left open
+    runs to the end of the text (a reply cut by ``max_tokens``). When there
+    are several blocks the last one is used: a model drafts before it answers.
 
     Parameters
     ----------
@@ -91,7 +231,7 @@ def extract_block(text, language=None):
     Raises
     ------
     LLMResponseError
-        When no such block is found.
+        When no such block is found (``reason="unparsable"``).
 
     See Also
     --------
@@ -105,86 +245,229 @@ def extract_block(text, language=None):
     age <= 30
       yes: 1
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, found {type(text).__name__}.")
+    _check_text(text)
+    original = text
+    text = strip_reasoning(text)
     wanted = None if language is None else str(language).strip().lower()
     found = []
+    last = None
     for block in _iter_blocks(text):
         if wanted is None or block.language == wanted:
-            return block.content
-        found.append(block.language or "(no language)")
+            last = block
+        else:
+            found.append(block.language or "(no language)")
+    if last is not None:
+        return last.content
     fence = f"```{wanted}" if wanted else "```"
     seen = f"; the blocks found are labelled: {', '.join(found)}" if found else ""
     raise LLMResponseError(
         f"no {fence} code block found in the reply{seen}. Expected the answer between a "
         f"line '{fence}' and a line '```'. The reply starts with: {_preview(text)}",
-        text=text,
+        text=original,
+        reason="unparsable",
     )
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON; use null or a finite number")
+# ---------------------------------------------------------------------- JSON
+class _Constant:
+    """Stands for NaN/Infinity while decoding, so that the value can be rejected."""
+
+
+_CONSTANT_SENTINEL = _Constant()
+_DECODER = json.JSONDecoder(parse_constant=lambda name: _CONSTANT_SENTINEL)
+
+
+def _has_non_finite(value):
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is _CONSTANT_SENTINEL or (isinstance(item, float) and not math.isfinite(item)):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _loads(text):
-    return json.loads(text, parse_constant=_reject_constant)
+    value = _DECODER.decode(text)
+    if _has_non_finite(value):
+        raise ValueError("NaN and Infinity are not valid JSON; use null or a finite number")
+    return value
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_OUTSIDE = re.compile(r"[\[{]")
+_INSIDE = re.compile(r'[\[\]{}"]')
+_STRING_END = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_PAIRS = {"}": "{", "]": "["}
 
 
 def _bracket_spans(text):
-    """Balanced ``{...}``/``[...]`` spans, found in one pass that skips JSON strings.
+    """Balanced ``{...}``/``[...]`` spans, found in one linear pass.
 
     Quotes only open a string inside brackets, so apostrophes and quotes in the
-    surrounding prose do not derail the scan. Returns ``(start, end, depth)``
-    triples sorted by start, where ``depth`` is the nesting depth of the span.
+    surrounding prose do not derail the scan. Returns ``(start, end, height)``
+    triples in closing order (increasing end); ``height`` is the nesting
+    height of the span.
     """
-    pairs = {"}": "{", "]": "["}
     spans = []
-    stack = []  # [opening char, position, deepest nesting inside]
-    in_string = escaped = False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = bool(stack)
+    chars = []  # the open brackets
+    starts = []
+    heights = []  # the greatest height closed inside each open bracket
+    position = 0
+    outside, inside, string_end = _OUTSIDE.search, _INSIDE.search, _STRING_END.match
+    while True:
+        match = inside(text, position) if chars else outside(text, position)
+        if match is None:
+            return spans
+        ch = match[0]
+        i = match.start()
+        position = i + 1
+        if ch == '"':
+            end = string_end(text, position)
+            if end is None:
+                return spans  # the string runs to the end of the text
+            position = end.end()
         elif ch == "{" or ch == "[":
-            stack.append([ch, i, 0])
-        elif ch == "}" or ch == "]":
-            if stack and stack[-1][0] == pairs[ch]:
-                _, start, inner = stack.pop()
-                spans.append((start, i + 1, inner + 1))
-                if stack:
-                    stack[-1][2] = max(stack[-1][2], inner + 1)
-            else:
-                # A mismatched closer: none of the open brackets starts valid JSON.
-                stack.clear()
-    spans.sort()
-    return spans
+            chars.append(ch)
+            starts.append(i)
+            heights.append(0)
+        elif chars[-1] == _PAIRS[ch]:
+            chars.pop()
+            height = heights.pop() + 1
+            spans.append((starts.pop(), i + 1, height))
+            if heights and heights[-1] < height:
+                heights[-1] = height
+        else:
+            # A mismatched closer: none of the open brackets starts valid JSON;
+            # the spans closed inside them stay candidates.
+            chars.clear()
+            starts.clear()
+            heights.clear()
 
 
-def _decode_at(text, start):
-    """Decode the JSON value starting at ``start``; raise ValueError if there is none."""
+def _decode_span(text, start, stop):
+    """Decode the span ``text[start:stop]``; return ``(value, None)`` or ``(None, failure)``.
+
+    ``failure`` is ``(position, error)``, where ``position`` is where the
+    decoder failed: everything before it is a valid JSON prefix, which decides
+    the spans nested in it without decoding them again.
+    """
     try:
-        return _DECODER.raw_decode(text, start)[0]
-    except RecursionError as err:
-        raise ValueError("nested too deeply") from err
+        value, end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as err:
+        return None, (max(err.pos, start + 1), err)
+    except (ValueError, RecursionError) as err:  # e.g. a number over 4,300 digits
+        return None, (start + 1, ValueError(str(err) or "nested too deeply"))
+    if end != stop:
+        return None, (start + 1, ValueError("the value does not end at its bracket"))
+    if _has_non_finite(value):
+        constant = _CONSTANT.search(text, start, stop)
+        position = constant.start() if constant is not None else start + 1
+        return None, (
+            position,
+            ValueError("NaN and Infinity are not valid JSON; use null or a finite number"),
+        )
+    return value, None
+
+
+def _last_value_in_spans(text, spans):
+    """The last complete JSON value among the bracket spans, and the last error seen.
+
+    Top-level spans are tried first, last first; then the nested ones, by
+    decreasing end. Each span is decoded at most once, and a span that starts
+    inside the valid prefix of a failed ancestor is decided from the
+    ancestor's failure position without decoding, so the work is linear.
+    """
+    last_error = None
+    failed = {}  # start -> failure position, for the top-level spans
+    top_start = math.inf
+    for start, stop, height in reversed(spans):
+        if start > top_start:
+            continue  # nested in the last top-level span
+        top_start = start
+        if height > _MAX_DEPTH:
+            failed[start] = start + 1
+            continue
+        value, failure = _decode_span(text, start, stop)
+        if failure is None:
+            return value, None
+        failed[start] = failure[0]
+        if last_error is None:
+            last_error = (start, failure[1])
+    if len(failed) == len(spans):
+        return None, last_error
+    # Decreasing end visits ancestors first; ``ancestors`` holds the spans that
+    # contain the current one, with the failure position each passes down.
+    ancestors = []  # (start, position)
+    for start, stop, height in reversed(spans):
+        while ancestors and ancestors[-1][0] > start:
+            ancestors.pop()
+        bound = ancestors[-1][1] if ancestors else 0
+        if not ancestors and start in failed:
+            position = failed[start]
+        elif start < bound and stop > bound:
+            position = bound  # fails where its ancestor failed
+        elif height > _MAX_DEPTH:
+            position = bound
+        else:
+            value, failure = _decode_span(text, start, stop)
+            if failure is None:
+                return value, last_error
+            position = failure[0]
+        ancestors.append((start, position))
+    return None, last_error
+
+
+def _last_value_by_walk(text, tried):
+    """Fallback for prose that fooled the bracket scan (an unmatched quote inside a bracket).
+
+    Decodes from each opening bracket left to right, jumping past every value
+    found and every failure position, so the work stays linear.
+    """
+    found = None
+    position = 0
+    deep = 0  # starts that nested past the recursion limit
+    opening = re.compile(r"[\[{]")
+    while deep < _MAX_TOO_DEEP:
+        match = opening.search(text, position)
+        if match is None:
+            return found
+        start = match.start()
+        if start in tried:
+            position = start + 1
+            continue
+        try:
+            value, end = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError as err:
+            position = max(err.pos, start + 1)
+            continue
+        except RecursionError:
+            deep += 1
+            position = start + 1
+            continue
+        except ValueError:
+            position = start + 1
+            continue
+        if not _has_non_finite(value):
+            found = value
+        position = end
+    return found
 
 
 def extract_json(text):
-    """Return the first JSON object or array found in a free-form reply.
+    """Return the last complete JSON object or array of a free-form reply.
 
-    Looks first in fenced code blocks labelled ``json`` (or unlabelled), then
-    anywhere in the text with a bracket-matching scan that respects JSON
-    strings, so prose around the value, brackets inside strings and stray
-    brackets in the prose are handled. The JSON itself must be strict: double
-    quotes, no comments, no trailing commas, no NaN.
+    Reasoning is removed first (:func:`strip_reasoning`), so drafts inside
+    ``<think>`` blocks are never taken for the answer. Then the last fenced
+    code block labelled ``json`` (or unlabelled) that parses is used; without
+    one, the last complete JSON value in the text, found with a
+    bracket-matching scan that respects JSON strings, so prose around the
+    value, brackets inside strings and stray brackets in the prose are
+    handled. The JSON itself must be strict: double quotes, no comments, no
+    trailing commas, no NaN. The work is linear in the length of the reply;
+    replies over :data:`MAX_REPLY_CHARS` characters are refused.
 
     Parameters
     ----------
@@ -194,13 +477,14 @@ def extract_json(text):
     Returns
     -------
     value : dict or list
-        The first JSON object or array.
+        The last complete JSON object or array.
 
     Raises
     ------
     LLMResponseError
-        When the text holds no valid JSON object or array; the message quotes
-        the parse error, ready to be sent back to the model.
+        When the text holds no valid JSON object or array
+        (``reason="unparsable"``); the message quotes the parse error, ready to
+        be sent back to the model.
 
     See Also
     --------
@@ -214,31 +498,41 @@ def extract_json(text):
     {'threshold': 3.5, 'note': 'a } in a string'}
     >>> extract_json("```json\\n[1, 2]\\n```")
     [1, 2]
+    >>> extract_json('<think>First idea: {"choice": 0}. No wait, 5.</think>\\n{"choice": 5}')
+    {'choice': 5}
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, found {type(text).__name__}.")
+    _check_text(text)
+    original = text
+    text = strip_reasoning(text)
 
-    # 1. Fenced blocks: the model said where its JSON is.
+    # 1. Fenced blocks: the model said where its JSON is; the last one wins.
     fenced_error = None
+    fenced = None
     other_blocks = []
     for block in _iter_blocks(text):
         if block.language not in _JSON_LANGUAGES:
             other_blocks.append(block)
             continue
+        content = block.content.strip()
+        if not block.language and content[:1] not in ("{", "["):
+            continue
         try:
-            value = _loads(block.content.strip())
+            value = _loads(content)
         except (ValueError, RecursionError) as err:
-            if block.language and fenced_error is None:
+            if block.language:
                 fenced_error = err
             continue
         if isinstance(value, (dict, list)):
-            return value
+            fenced, fenced_error = value, None
+    if fenced is not None:
+        return fenced
     if fenced_error is not None:
         # Scanning inside a broken ```json block would return a fragment of it.
         raise LLMResponseError(
             f"the ```json block in the reply is not valid JSON: {fenced_error}. Expected strict "
             "JSON: double-quoted keys and strings, no comments, no trailing commas.",
-            text=text,
+            text=original,
+            reason="unparsable",
         )
 
     if other_blocks:
@@ -250,35 +544,19 @@ def extract_json(text):
                 lines[k] = " " * len(lines[k])
         text = "\n".join(lines)
 
-    # 2. Balanced bracket spans, leftmost first. Spans nested deeper than any
-    # real reply are skipped, which keeps hostile input (a long run of "[")
-    # linear instead of quadratic.
-    first_error = None
-    tried = set()
-    for start, _, depth in _bracket_spans(text):
-        if depth > _MAX_DEPTH:
-            continue
-        tried.add(start)
-        try:
-            return _decode_at(text, start)
-        except ValueError as err:
-            if first_error is None:
-                first_error = (start, err)
+    # 2. Balanced bracket spans, last first.
+    spans = _bracket_spans(text)
+    value, error = _last_value_in_spans(text, spans)
+    if value is not None:
+        return value
 
-    # 3. Fallback for prose that fooled the scan (an unmatched quote inside a
-    # bracket): let the JSON decoder try from the other opening brackets.
-    for count, match in enumerate(re.finditer(r"[\[{]", text)):
-        if count >= _MAX_FALLBACK_STARTS:
-            break
-        if match.start() in tried:
-            continue
-        try:
-            return _decode_at(text, match.start())
-        except ValueError:
-            continue
+    # 3. Fallback for prose that fooled the scan.
+    value = _last_value_by_walk(text, {start for start, _, _ in spans})
+    if value is not None:
+        return value
 
-    if first_error is not None:
-        start, err = first_error
+    if error is not None:
+        start, err = error
         snippet = text[start : start + 60]
         detail = (
             f"the text at position {start} ({snippet!r}...) looks like JSON but does not "
@@ -290,5 +568,6 @@ def extract_json(text):
     raise LLMResponseError(
         f"no JSON object or array found in the reply: {detail} The reply starts with: "
         f"{_preview(text)}",
-        text=text,
+        text=original,
+        reason="unparsable",
     )
