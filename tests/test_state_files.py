@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 from tabsift.cli import main
 from tabsift.datasets import make_boolean_rule, make_missing_interaction
 from tabsift.expr import ExpressionError
-from tabsift.llm import CacheMissError, LLMClient, LLMError, ResponseCache
+from tabsift.llm import CacheMissError, LLMClient, LLMError, LLMFallbackWarning, ResponseCache
 from tabsift.llm.testing import LocalLLMServer
 from tabsift.residual import FrozenCorrections, ResidualAgentRegressor
 from tabsift.residual._format import CorrectionsFormatError
@@ -468,8 +468,14 @@ def test_damaged_cache_never_breaks_a_fit_with_a_raw_error(tmp_path):
         ),
         **params,
     )
-    with pytest.raises(CacheMissError, match="damaged row"):
+    # The failure policy: in fallback mode the offline proposer finishes, with one warning
+    # whose report names the damaged row; on_llm_error="raise" stops with the cache's error.
+    with pytest.warns(LLMFallbackWarning):
         replay.fit(X, y)
+    assert replay.llm_report_.failed
+    assert any("damaged row" in message for message in replay.llm_report_.errors)
+    with pytest.raises(CacheMissError, match="damaged row"):
+        replay.set_params(on_llm_error="raise").fit(X, y)
 
 
 def test_file_that_is_not_a_cache_is_refused_and_left_alone(tmp_path):
