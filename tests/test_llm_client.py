@@ -339,7 +339,7 @@ def test_repr_and_params(server):
     assert set(client.get_params()) == {
         "model", "base_url", "api_key_env", "timeout", "max_retries", "backoff",
         "temperature", "seed", "max_tokens", "max_requests", "max_total_tokens",
-        "cache", "cache_mode",
+        "cache", "cache_mode", "structured_output",
     }  # fmt: skip
     assert client.set_params(temperature=0.5, api_key="other") is client
     assert client.temperature == 0.5 and client.api_key == "other"

@@ -419,3 +419,50 @@ def test_sklearn_checks_with_an_llm_client():
         for check in (check_estimators_overwrite_params, check_estimators_pickle, check_fit_idempotent):
             check(type(clf).__name__, clf)
         assert server.requests, "the checks should have asked the LLM"
+
+
+# --------------------------------------------------------------------------- 8. structured output
+STRUCTURED_SCHEMA = {"type": "object", "properties": {"k": {"type": "integer"}}, "required": ["k"]}
+
+
+def refuses_response_format(message, param=None, code=None):
+    def script(body, headers):
+        if "response_format" in body:
+            return error(400, message, param, code)
+        return 200, completion('{"k": 2}')
+
+    return script
+
+
+@pytest.mark.parametrize(
+    ("message", "param", "code"),
+    [
+        ("Unsupported parameter: 'response_format'", "response_format", "unsupported_parameter"),
+        # vLLM when its guided-decoding backend cannot take the schema: no param named
+        ("The provided JSON schema contains features not supported by xgrammar.", None, None),
+    ],
+)
+def test_refused_response_format_falls_back_to_prompting(message, param, code):
+    import joblib
+
+    with RawServer(refuses_response_format(message, param, code)) as srv:
+        client = srv.client(max_retries=0)
+        before = joblib.hash(client)
+        value, _ = client.chat_json("Give k.", schema=STRUCTURED_SCHEMA)
+        assert value == {"k": 2}
+        value, _ = client.chat_json("Give k again.", schema=STRUCTURED_SCHEMA)
+        assert value == {"k": 2}
+        assert joblib.hash(client) == before  # what was learnt is run-time state
+    assert len(srv.requests) == 3
+    assert srv.requests[0]["response_format"]["type"] == "json_schema"
+    assert srv.requests[0]["response_format"]["json_schema"]["schema"] == STRUCTURED_SCHEMA
+    assert "response_format" not in srv.requests[1]  # the retry, once
+    assert "response_format" not in srv.requests[2]  # remembered by the client
+    assert client.usage.requests == 3
+
+
+def test_other_400s_are_not_mistaken_for_a_refused_response_format():
+    with RawServer(lambda body, headers: error(400, "model 'raw' does not exist", "model")) as srv:
+        with pytest.raises(LLMError, match="HTTP 400"):
+            srv.client().chat_json("Give k.", schema=STRUCTURED_SCHEMA)
+    assert len(srv.requests) == 1

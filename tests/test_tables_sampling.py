@@ -362,11 +362,12 @@ def test_llm_prompts_show_the_values_as_written():
         prompts = [r["messages"][-1]["content"] for r in server.requests]
     text = "\n".join(prompts)
     # Categories by their commonest values, numbers (stored as text too) by mean and range.
-    assert "city most common" in text and "grade most common" in text
-    assert "age mean" in text and "income mean" in text
-    assert any(f"city={c}" in text for c in ("Oslo", "Lima", "Pune"))
-    assert "grade=" in text and "member=" in text
-    assert "=?" not in text and "age=NA" in text  # '?' is a missing number, shown as NA
+    # column names enter the prompts as JSON strings
+    assert '"city" most common' in text and '"grade" most common' in text
+    assert '"age" mean' in text and '"income" mean' in text
+    assert any(f'"city"={c}' in text for c in ("Oslo", "Lima", "Pune"))
+    assert '"grade"=' in text and '"member"=' in text
+    assert "=?" not in text and '"age"=NA' in text  # '?' is a missing number, shown as NA
 
 
 def test_array_api_input_with_nan_comes_back_in_its_library(xp):

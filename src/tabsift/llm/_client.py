@@ -41,6 +41,7 @@ _LOCAL_DUMMY_KEY = "tabsift-local-no-key"
 _MAX_BACKOFF = 60.0  # seconds, cap of the exponential backoff
 _MAX_RETRY_AFTER = 60.0  # seconds, cap of a server's Retry-After
 _CACHE_MODES = ("off", "readwrite", "replay")
+_STRUCTURED_OUTPUT = ("auto", "off")
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _MESSAGE_KEYS = frozenset({"role", "content", "name"})
 
@@ -58,6 +59,7 @@ _PARAM_NAMES = (
     "max_total_tokens",
     "cache",
     "cache_mode",
+    "structured_output",
 )
 
 
@@ -94,6 +96,11 @@ _NEGOTIABLE = (
     "n",
 )
 _NAMED = {name: re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])") for name in _NEGOTIABLE}
+# A server that cannot guide decoding with a schema may say so without naming
+# ``response_format`` (vLLM's "features not supported by xgrammar").
+_GUIDED = re.compile(
+    r"json[_ ]schema|guided[_ ]decoding|structured[_ ]outputs?|grammar", re.IGNORECASE
+)
 _ONE_CHOICE = re.compile(r"only one (completion )?choice|n\s*>\s*1|n must be 1", re.IGNORECASE)
 _CONTENT_FILTER = re.compile(
     r"content[ _-]?filter|content management policy|content[ _-]?policy|responsibleaipolicy"
@@ -289,6 +296,8 @@ def _names(err, text, name):
     """Whether an HTTP error reply names the request parameter ``name``."""
     if _error_field(err, "param") == name:
         return True
+    if name == "response_format" and _GUIDED.search(text):
+        return True
     return bool(_NAMED[name].search(text))
 
 
@@ -386,6 +395,13 @@ class LLMClient:
         replies; ``"off"`` ignores the cache; ``"replay"`` answers only from
         the cache and raises :class:`CacheMissError` on a miss: no network
         call and no key are needed, so a recorded run is reproducible offline.
+    structured_output : {"auto", "off"}, default="auto"
+        With ``"auto"``, :meth:`chat_json` given a ``schema`` also sends it as
+        ``response_format={"type": "json_schema", ...}``, so that servers with
+        structured outputs (vLLM's guided decoding, OpenAI, ...) constrain the
+        reply to it. A server that refuses it is asked by prompting alone from
+        then on. The reply is checked against the schema either way. ``"off"``
+        never sends it.
 
     Attributes
     ----------
@@ -453,6 +469,7 @@ class LLMClient:
         max_total_tokens=None,
         cache=None,
         cache_mode="readwrite",
+        structured_output="auto",
     ):
         self.model = model
         self.base_url = base_url
@@ -468,6 +485,7 @@ class LLMClient:
         self.max_total_tokens = max_total_tokens
         self.cache = cache
         self.cache_mode = cache_mode
+        self.structured_output = structured_output
         self._init_private()
 
     def _init_private(self, usage=None):
@@ -617,6 +635,11 @@ class LLMClient:
             raise TypeError(
                 "cache must be None, a path or a ResponseCache, found "
                 f"{type(self.cache).__name__}."
+            )
+        if self.structured_output not in _STRUCTURED_OUTPUT:
+            raise ValueError(
+                f"structured_output must be one of {list(_STRUCTURED_OUTPUT)}, found "
+                f"{self.structured_output!r}."
             )
         if self.cache_mode == "replay" and self.cache is None:
             raise ValueError(
@@ -1129,6 +1152,14 @@ class LLMClient:
         rejected as refused. Reasoning never enters the parsing (see
         :func:`strip_reasoning`).
 
+        With ``structured_output="auto"`` (the client's default) and a dict
+        ``schema``, the schema is also sent as ``response_format={"type":
+        "json_schema", "json_schema": {"name": "answer", "schema": schema,
+        "strict": False}}``, so that a server with structured outputs guides
+        its decoding by it. When the server refuses that parameter, the client
+        remembers it and asks by prompting alone. A ``response_format`` passed
+        in ``chat_kwargs`` (None included) is sent as given instead.
+
         Parameters
         ----------
         messages : str or list of dict
@@ -1174,17 +1205,35 @@ class LLMClient:
         >>> "$.k: expected type integer" in server.requests[1]["messages"][-1]["content"]
         True
         """
+        self._check_params()
         _check_number("max_attempts", max_attempts, low=1, integer=True)
         if validator is not None and not callable(validator):
             raise TypeError(f"validator must be callable or None, found {validator!r}.")
         if schema is not None and not isinstance(schema, (dict, bool)):
             raise TypeError(f"schema must be a dict or None, found {type(schema).__name__}.")
         msgs = _normalize_messages(messages)
+        structured = (
+            isinstance(schema, dict)
+            and self.structured_output == "auto"
+            and "response_format" not in chat_kwargs
+        )
+        response_format = (
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": copy.deepcopy(schema), "strict": False},
+            }
+            if structured
+            else None
+        )
         errors = []
         text = None
         first_error = None
         for attempt in range(1, max_attempts + 1):
-            response = self.chat(msgs, **chat_kwargs)
+            kwargs = chat_kwargs
+            # Not once the server refused it: the cache key holds what is sent.
+            if structured and "response_format" not in self._dropped:
+                kwargs = dict(chat_kwargs, response_format=response_format)
+            response = self.chat(msgs, **kwargs)
             first_error = None
             for choice in response.choices:
                 try:
