@@ -237,8 +237,8 @@ def test_column_names_enter_choice_prompts_as_json_strings(rare):
 def test_mutation_without_logprobs_uses_novelty_and_counts_it(data, monkeypatch):
     sent = _llm.request
 
-    def without_logprobs(client, prompt, n, *, logprobs):
-        response = sent(client, prompt, n, logprobs=logprobs)
+    def without_logprobs(client, prompt, n, *, logprobs, deadline=None):
+        response = sent(client, prompt, n, logprobs=logprobs, deadline=deadline)
         choices = tuple(dataclasses.replace(c, logprobs=None) for c in response.choices)
         return dataclasses.replace(response, choices=choices)
 
@@ -266,8 +266,8 @@ def test_no_temperature_is_sent_and_fewer_choices_are_used(data, monkeypatch):
     # A server that returns fewer choices than asked for: what comes back is used.
     sent = _llm.request
 
-    def one_choice(client, prompt, n, *, logprobs):
-        response = sent(client, prompt, n, logprobs=logprobs)
+    def one_choice(client, prompt, n, *, logprobs, deadline=None):
+        response = sent(client, prompt, n, logprobs=logprobs, deadline=deadline)
         return dataclasses.replace(response, choices=response.choices[:1])
 
     monkeypatch.setattr(_llm, "request", one_choice)

@@ -466,3 +466,18 @@ def test_other_400s_are_not_mistaken_for_a_refused_response_format():
         with pytest.raises(LLMError, match="HTTP 400"):
             srv.client().chat_json("Give k.", schema=STRUCTURED_SCHEMA)
     assert len(srv.requests) == 1
+
+
+# ------------------------------------------------------------------ a caller's deadline
+def test_a_deadline_ends_the_wait_and_the_retries():
+    with LocalLLMServer(lambda request: "late") as server:
+        server.inject("slow", times=10, delay=2.0)
+        client = server.client(timeout=30.0, max_retries=3, backoff=0.5)
+        start = time.monotonic()
+        with pytest.raises(LLMUnavailableError, match="time limit ran out"):
+            client.chat("hello", deadline=time.monotonic() + 0.3)
+        assert time.monotonic() - start < 1.0
+        assert len(server.requests) <= 1  # no retry after the deadline
+        # Without a deadline, the same client waits for the slow answer.
+        server.clear_faults()
+        assert client.chat("hello").text == "late"

@@ -3,6 +3,7 @@
 import json
 import re
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -181,6 +182,23 @@ def test_slow_server_and_time_limit(data):
         elapsed = time.monotonic() - start
     assert elapsed < 5.0 and clf.n_generations_ == 5
     assert clf.llm_stats_["errors"] > 0 and clf.llm_report_.failed
+
+
+def test_time_limit_bounds_the_wait_for_an_answer(data):
+    # The client would wait 30 s for a server that takes 3 s; the run's time limit of
+    # 0.5 s ends the wait instead. It is the time limit, not a failing server: no warning.
+    with LocalLLMServer(parent_responder) as server:
+        server.inject("slow", times=50, delay=3.0)
+        clf = EvolvedTreeClassifier(
+            server.client(timeout=30.0, max_retries=2), time_limit=0.5, **FEW
+        )
+        start = time.monotonic()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LLMFallbackWarning)
+            clf.fit(data.data, data.target)
+        elapsed = time.monotonic() - start
+    assert elapsed < 2.0
+    assert clf.stopped_by_time_limit_ and not clf.llm_report_.failed
 
 
 def test_mutation_weights_use_logprobs_or_novelty():

@@ -776,8 +776,8 @@ class LLMClient:
             return change
         return None
 
-    def _create(self, client, kwargs):
-        """Call the server with a total deadline of ``timeout`` seconds."""
+    def _create(self, client, kwargs, deadline=None):
+        """Call the server with a total deadline of ``timeout`` seconds (sooner at ``deadline``)."""
         box = {}
 
         def work():
@@ -788,7 +788,10 @@ class LLMClient:
 
         worker = threading.Thread(target=work, name="tabsift-llm-request", daemon=True)
         worker.start()
-        worker.join(float(self.timeout) + _DEADLINE_MARGIN)
+        wait = float(self.timeout) + _DEADLINE_MARGIN
+        if deadline is not None:
+            wait = min(wait, max(deadline - time.monotonic(), 0.0) + _DEADLINE_MARGIN)
+        worker.join(wait)
         if worker.is_alive():
             # The read timeout of the HTTP client ends the abandoned request later.
             raise _DeadlineExceeded
@@ -796,12 +799,12 @@ class LLMClient:
             raise box["error"]
         return box["raw"]
 
-    def _send(self, request):
+    def _send(self, request, deadline=None):
         """Send one chat request (negotiated, retried, budgeted); return a ChatResponse."""
         if request["n"] > 1 and self._single_choice:
-            return self._send_separately(request)
+            return self._send_separately(request, deadline=deadline)
         try:
-            response = self._send_once(request)
+            response = self._send_once(request, deadline)
         except _SingleChoiceOnly:
             pass
         else:
@@ -819,7 +822,9 @@ class LLMClient:
                 len(response.choices),
                 request["n"],
             )
-            rest = self._send_separately(dict(request, n=missing), first_seed=len(response.choices))
+            rest = self._send_separately(
+                dict(request, n=missing), first_seed=len(response.choices), deadline=deadline
+            )
             return ChatResponse(
                 choices=[*response.choices, *rest.choices],
                 usage=TokenUsage(
@@ -836,9 +841,9 @@ class LLMClient:
             "The LLM server at %s refuses n > 1; this client now sends n separate requests.",
             self._resolved_base_url(),
         )
-        return self._send_separately(request)
+        return self._send_separately(request, deadline=deadline)
 
-    def _send_separately(self, request, *, first_seed=0):
+    def _send_separately(self, request, *, first_seed=0, deadline=None):
         """``n`` requests of one choice each, for servers that refuse ``n > 1``."""
         choices = []
         usage = [0, 0, 0]
@@ -847,7 +852,7 @@ class LLMClient:
             single = dict(request, n=1)
             if request["seed"] is not None:
                 single["seed"] = request["seed"] + i  # the same seed would repeat the sample
-            response = self._send_once(single)
+            response = self._send_once(single, deadline)
             choices.extend(response.choices)
             usage[0] += response.usage.prompt_tokens
             usage[1] += response.usage.completion_tokens
@@ -855,7 +860,7 @@ class LLMClient:
             model = response.model
         return ChatResponse(choices=choices, usage=TokenUsage(*usage), cached=False, model=model)
 
-    def _send_once(self, request):
+    def _send_once(self, request, deadline=None):
         openai = _import_openai()
         client = self._openai_client()
         key = client.api_key
@@ -866,6 +871,14 @@ class LLMClient:
         attempt = 0
         retry = False
         while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise LLMUnavailableError(
+                    f"The caller's time limit ran out before the LLM server at "
+                    f"{self._resolved_base_url()} answered ({attempt} attempt(s) made); raise "
+                    "the time limit to wait longer.",
+                    attempts=attempt,
+                    errors=failures,
+                )
             kwargs = self._kwargs(request)
             reservation = self._meter.begin_request(
                 retry=retry,
@@ -876,7 +889,7 @@ class LLMClient:
             retry = True
             failure = None
             try:
-                raw = self._create(client, kwargs)
+                raw = self._create(client, kwargs, deadline)
                 response = _parse_completion(raw, request["model"])
             except (
                 openai.OpenAIError,
@@ -924,6 +937,8 @@ class LLMClient:
                 self.max_retries,
                 wait,
             )
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
             time.sleep(wait)
         self._meter.end_request(reservation, usage=self._charged_usage(request, response))
         logger.debug(
@@ -1004,6 +1019,7 @@ class LLMClient:
         stop=None,
         response_format=None,
         seed=None,
+        deadline=None,
     ):
         """Send a chat request and return the reply (from the cache when possible).
 
@@ -1030,6 +1046,11 @@ class LLMClient:
             Passed to the server, e.g. ``{"type": "json_object"}``.
         seed : int, default=None
             Sampling seed; None uses the client's.
+        deadline : float, default=None
+            A :func:`time.monotonic` value after which the request is given up
+            (an estimator's time limit): the wait for an answer and the
+            retries end there, with :class:`LLMUnavailableError`. None: only
+            ``timeout`` bounds each attempt. Not part of the cache key.
 
         Returns
         -------
@@ -1110,7 +1131,9 @@ class LLMClient:
         logger.debug(
             "LLM request: model=%s messages=%d n=%d", self.model, len(msgs), request["n"]
         )
-        response = self._send(request)
+        if deadline is not None:
+            _check_number("deadline", deadline)
+        response = self._send(request, deadline)
         if store is not None:
             store.put(key, request, response._to_payload())
         return response

@@ -469,11 +469,18 @@ class Run:
             prompt, n, logprobs = job
             if stop.is_set() or self.out_of_time():
                 return ("skipped", None)
+            limit = self.est.time_limit
+            deadline = None if limit is None else self.start + limit
             try:
-                return ("ok", _llm.request(self.est.llm, prompt, n, logprobs=logprobs))
+                return (
+                    "ok",
+                    _llm.request(self.est.llm, prompt, n, logprobs=logprobs, deadline=deadline),
+                )
             except LLMResponseError as err:  # this prompt's reply only (e.g. refused)
                 return ("error", err)
             except LLMError as err:  # outage, budget, replay miss: for good
+                if self.out_of_time():
+                    return ("skipped", None)  # the time limit ended the wait, not the server
                 stop.set()
                 return ("error", err)
 

@@ -109,13 +109,15 @@ def sequence_logprob(choice):
     return total if math.isfinite(total) else None
 
 
-def request(client, prompt, n, *, logprobs):
+def request(client, prompt, n, *, logprobs, deadline=None):
     """Send one prompt for ``n`` completions and return the :class:`ChatResponse`.
 
     Nothing else is set (no temperature): the client negotiates with the server,
     and the reply may hold fewer than ``n`` choices or no log-probabilities.
+    ``deadline`` (a :func:`time.monotonic` value: the run's time limit) ends the
+    wait for the answer.
     """
-    return client.chat(prompt, n=n, logprobs=logprobs)
+    return client.chat(prompt, n=n, logprobs=logprobs, deadline=deadline)
 
 
 def replies(response):
