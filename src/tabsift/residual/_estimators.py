@@ -66,6 +66,13 @@ class _ResidualAgentBase(BaseEstimator):
         "verbose": ["verbose"],
     }
 
+    def _make_base(self, seed):
+        """A clone of ``base_estimator``, or the default XGBoost (categories native when the
+        table has them)."""
+        if self.base_estimator is not None:
+            return clone(self.base_estimator)
+        return self._default_base(seed, self._layout.base_input == "categories")
+
     def __init__(
         self,
         base_estimator=None,
@@ -679,11 +686,6 @@ class ResidualAgentRegressor(RegressorMixin, _ResidualAgentBase):
             enable_categorical=categories,
         )
 
-    def _make_base(self, seed):
-        if self.base_estimator is not None:
-            return clone(self.base_estimator)
-        return self._default_base(seed, self._layout.base_input == "categories")
-
     def _check_y(self, y):
         check_target(y, owner=type(self).__name__)
         infer_task(y, "regression", owner=type(self).__name__, classifier="ResidualAgentClassifier")
@@ -818,11 +820,6 @@ class ResidualAgentClassifier(ClassifierMixin, _ResidualAgentBase):
             n_jobs=self.n_jobs,
             enable_categorical=categories,
         )
-
-    def _make_base(self, seed):
-        if self.base_estimator is not None:
-            return clone(self.base_estimator)
-        return self._default_base(seed, self._layout.base_input == "categories")
 
     def _check_y(self, y):
         if self.base_estimator is not None and not hasattr(self.base_estimator, "predict_proba"):
