@@ -18,7 +18,6 @@ categories (``colour == 'red'``; ``--categorical`` makes number-like columns cat
 """
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -35,21 +34,13 @@ from tabsift.cli._io import (
     write_table,
 )
 from tabsift.utils import atomic_write_text, neutralise_formulas
+from tabsift.utils._numbers import is_finite_number
 
 OPERATORS = ("And", "Or", "AtLeast", "AtMost", "Choose")
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _is_threshold(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
 
 
 def _thresholds_file(text):
@@ -79,13 +70,13 @@ def _thresholds_file(text):
     for column, values in data.items():
         if not column.strip():
             bad("names an empty column")
-        if _is_threshold(values):
+        if is_finite_number(values):
             continue
         if not isinstance(values, list) or not values:
             found = "an empty list" if values == [] else f"a JSON {type(values).__name__}"
             bad(f"gives column {column!r} {found}, not a number or a non-empty list")
         for i, value in enumerate(values):
-            if not _is_threshold(value):
+            if not is_finite_number(value):
                 shown = json.dumps(value) if not isinstance(value, (list, dict)) else ""
                 shown = shown if 0 < len(shown) <= 40 else f"a long JSON {type(value).__name__}"
                 bad(f"has {column!r}[{i}] = {shown}, not a finite number")

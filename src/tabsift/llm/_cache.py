@@ -7,7 +7,6 @@ the file, never an exception from deep inside a fit.
 
 import hashlib
 import json
-import math
 import os
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ import weakref
 from pathlib import Path
 
 from tabsift.llm._errors import CacheMissError, LLMError
+from tabsift.utils._numbers import is_finite_number
 
 __all__ = ["ResponseCache"]
 
@@ -169,15 +169,6 @@ def _is_count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _is_finite(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
 _REPLY_REQUIRED = {"choices", "usage"}
 _REPLY_OPTIONAL = {"model"}
 _CHOICE_KEYS = {"text", "finish_reason", "logprobs"}
@@ -205,10 +196,10 @@ def _logprobs_problem(tokens, where):
         if not (isinstance(entry, list) and len(entry) == 3):
             return f"{at} is not a [token, logprob, alternatives] list"
         token, logprob, top = entry
-        if not isinstance(token, str) or not _is_finite(logprob):
+        if not isinstance(token, str) or not is_finite_number(logprob):
             return f"{at} needs a string token and a finite log-probability"
         if not isinstance(top, list) or not all(
-            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and _is_finite(p[1])
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and is_finite_number(p[1])
             for p in top
         ):
             return f"{at}[2] is not a list of [token, logprob] pairs"

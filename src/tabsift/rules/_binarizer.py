@@ -10,9 +10,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tabsift.backend import asarray, device, get_namespace, namespace_name, to_numpy
-from tabsift.rules._rule import condition_text, is_finite_number
+from tabsift.rules._rule import condition_text
 from tabsift.table import TableError, check_column_names, column_numbers, describe_column
 from tabsift.table._types import category_values, numeric_values
+from tabsift.utils._numbers import is_finite_number
 
 _SIGNIFICANT = 3
 

@@ -604,13 +604,3 @@ class Rule:
 
     def __repr__(self):
         return f"Rule({self.export_text()})"
-
-
-def is_finite_number(value):
-    """True for a finite int/float that is not a bool."""
-    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int too large for a float (e.g. 4,000 digits from an LLM)
-        return False
