@@ -254,6 +254,25 @@ def test_reply_parser_is_tolerant_but_strict_about_trees():
     assert time.monotonic() - start < 2.0
 
 
+def test_reply_parser_uses_the_shared_reader_and_its_last_tree():
+    # Trees are read by tabsift.llm.extract_literal: reasoning removed, the last tree
+    # wins over a draft, a leaf example after the tree is not taken for it, and the
+    # reader's errors arrive as TreeTextError with their reason.
+    schema = TreeSchema(["age", "bmi"], [0, 10], [100, 50], max_depth=2)
+    reply = (
+        "<think>Draft: {'age': {'<= 90': 0, '> 90': 1}}</think>\n"
+        "Old tree {'age': {'<= 10': 0, '> 10': 1}}; new tree:\n"
+        "{'bmi': {'<= 20': 0, '> 20': 1}}\nA leaf is written {'value': 0}."
+    )
+    f, t, _, _ = text_to_arrays(reply, schema)
+    assert f[0] == 1 and t[0] == 20.0
+    assert text_to_arrays("{'value': 3}", schema)[0][0] == -1  # a bare leaf is a tree
+    for bad in ["{'age': ", "x" * 300_000, 42]:
+        with pytest.raises(TreeTextError) as err:
+            text_to_arrays(bad, schema)
+        assert err.value.reason == "unparsable"
+
+
 def test_llm_tree_without_missing_sides_gets_the_better_one(data):
     # The planted tree, written without sides, on a table where a missing root value
     # belongs to the right branch: the run must send missing values right.

@@ -3,9 +3,10 @@
 :class:`LLMClient` wraps the official ``openai`` client (imported on the first
 request, not with this package). Estimators take an ``LLMClient`` as a
 parameter; it never exposes its API key. :func:`extract_json`,
-:func:`extract_block` and :func:`validate_json` turn free-form replies into
-data, and :meth:`LLMClient.chat_json` asks again when a reply does not
-validate. :mod:`tabsift.llm.testing` provides a local server for tests.
+:func:`extract_literal`, :func:`extract_block` and :func:`validate_json` turn
+free-form replies into data (every family reads its replies through them),
+and :meth:`LLMClient.chat_json` asks again when a reply does not validate.
+:mod:`tabsift.llm.testing` provides a local server for tests.
 
 Examples
 --------
@@ -29,6 +30,7 @@ from tabsift.llm._errors import (
     LLMUnavailableError,
     SchemaValidationError,
 )
+from tabsift.llm._literal import extract_literal
 from tabsift.llm._policy import (
     ON_LLM_ERROR,
     REJECTION_REASONS,
@@ -65,6 +67,7 @@ __all__ = [
     "Usage",
     "extract_block",
     "extract_json",
+    "extract_literal",
     "strip_reasoning",
     "validate_json",
 ]

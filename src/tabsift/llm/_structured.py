@@ -138,13 +138,15 @@ def _preview(text):
     return repr(text if len(text) <= _PREVIEW else text[:_PREVIEW] + "...")
 
 
-def _check_text(text):
+def _check_text(text, limit=None):
+    """Refuse a non-string and, unread, a reply over ``limit`` (:data:`MAX_REPLY_CHARS`)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, found {type(text).__name__}.")
-    if len(text) > MAX_REPLY_CHARS:
+    limit = MAX_REPLY_CHARS if limit is None else limit
+    if len(text) > limit:
         raise LLMResponseError(
             f"the reply is {len(text):,} characters long, over the limit of "
-            f"{MAX_REPLY_CHARS:,}; it was not parsed. Ask for a shorter answer (set max_tokens).",
+            f"{limit:,}; it was not parsed. Ask for a shorter answer (set max_tokens).",
             text=text[:_PREVIEW],
             reason="unparsable",
         )

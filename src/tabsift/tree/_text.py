@@ -2,17 +2,18 @@
 
 The format is LLEGO's: an internal node is ``{feature: {"<= t": left, "> t": right}}``,
 a leaf ``{"value": v}``; the branch rows with a missing value take carries
-``" or missing"`` after its threshold (``"> t or missing"``). Replies are read by a
-small tolerant parser (single or double quotes, bare words, code fences, prose around
-the tree, ``True``/``None``), never by ``eval``; the structure is then validated against
-the data before it becomes a tree. A split written without a missing-value side is
+``" or missing"`` after its threshold (``"> t or missing"``). Replies are read by
+:func:`tabsift.llm.extract_literal`, the tolerant reader shared by every family
+(single or double quotes, bare words, code fences, prose around the tree,
+``True``/``None``; never ``eval``); the structure is then validated against the
+data before it becomes a tree. A split written without a missing-value side is
 reported as such, and the caller gives it one.
 
-The answer is the LAST tree of a reply (the client has already removed reasoning
-blocks; a draft or an example written before the answer is never taken for it).
-Reading is linear in the reply's length, and a reply is capped at
-:data:`MAX_REPLY_CHARS`: whatever a reply holds, it either gives a tree or raises
-:class:`TreeTextError`, whose ``reason`` is counted.
+The answer is the LAST tree of a reply (reasoning blocks are removed; a draft or an
+example written before the answer is never taken for it). Reading is linear in the
+reply's length, and a reply is capped at :data:`MAX_REPLY_CHARS`: whatever a reply
+holds, it either gives a tree or raises :class:`TreeTextError`, whose ``reason`` is
+counted.
 """
 
 import json
@@ -20,6 +21,7 @@ import re
 
 import numpy as np
 
+from tabsift.llm import LLMResponseError, extract_literal
 from tabsift.tree._tree import branch_keys, canonical, format_number, n_positions
 
 # Why an LLM reply did not give a usable tree; these are the keys of the rejection counts.
@@ -36,13 +38,7 @@ REJECTION_REASONS = (
 #: one is rejected as unparsable without being scanned.
 MAX_REPLY_CHARS = 200_000
 
-_MAX_NESTING = 32
 _MAX_KEY_CHARS = 500
-# The work all parse attempts on one reply may do (characters read, plus a charge per
-# token), per character of the reply (plus a constant): reading stays linear in its length.
-_WORK_PER_CHAR = 3
-_WORK_PER_TOKEN = 2
-_WORK_EXTRA = 10_000
 # No backtracking between two digit runs (``\d+\.?\d*`` is quadratic on long digits).
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 # "or missing", "(or missing)", "| NaN", ", missing", ...: the branch missing values take.
@@ -53,19 +49,6 @@ _NAMED_KEY = re.compile(
     rf"^\s?(.+?)\s?(<=|=<|≤|<|>=|=>|≥|>)\s?({_NUMBER}){_MISSING}\s?$", re.IGNORECASE
 )
 _LEAF_KEYS = ("value", "class", "prediction", "label", "leaf")
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<punct>[{}\[\]:,])
-      | "(?P<dq>(?:[^"\\]|\\.)*)"
-      | '(?P<sq>(?:[^'\\]|\\.)*)'
-      | (?P<number>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
-      | (?P<word>[^\s{}\[\]:,"']+(?:[ \t]+[^\s{}\[\]:,"']+)*)
-    )""",
-    re.VERBOSE,
-)
-_BLANK_TO_END = re.compile(r"\s*\Z")
-# Where a non-empty dict may start: "{" before a key (never before "{", "[", ":" or ",").
-_OPEN = re.compile(r"\{(?=\s*[^\s{}\[\]:,])")
 
 
 class TreeTextError(ValueError):
@@ -74,10 +57,6 @@ class TreeTextError(ValueError):
     def __init__(self, reason, message):
         super().__init__(message)
         self.reason = reason
-
-
-class _OutOfWork(Exception):
-    """The parse attempts on one reply read more than their budget of characters."""
 
 
 # ----------------------------------------------------------------------- writing
@@ -99,162 +78,26 @@ def tree_to_text(feature, threshold, missing, leaf, feature_names, *, labels=Non
 
 
 # ----------------------------------------------------------------------- reading
-def _unescape(text):
-    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), text)
-
-
-class _Reader:
-    """Tokens of one reply, from any start, with one reading budget for all attempts."""
-
-    def __init__(self, text):
-        self.text = text
-        self.budget = _WORK_PER_CHAR * len(text) + _WORK_EXTRA
-
-    def _spend(self, n):
-        self.budget -= n
-        if self.budget < 0:
-            raise _OutOfWork()
-
-    def tokens(self, start):
-        """Yield ``(kind, value, end)`` from ``start``; raise TreeTextError at a bad character."""
-        text, pos, n = self.text, start, len(self.text)
-        while pos < n:
-            match = _TOKEN.match(text, pos)
-            if match is None or match.end() == pos:
-                if _BLANK_TO_END.match(text, pos):
-                    return
-                # A string never closed was read to the end of the reply.
-                self._spend(n - pos)
-                raise TreeTextError("unparsable", f"unexpected character {text[pos]!r}")
-            self._spend(match.end() - pos + _WORK_PER_TOKEN)
-            pos = match.end()
-            kind = match.lastgroup
-            value = match[kind]
-            if kind in ("dq", "sq"):
-                kind, value = "str", _unescape(value)
-            elif kind == "number":
-                kind = "num"
-            elif kind == "word":
-                words = {"true": True, "false": False, "null": None, "none": None}
-                value = words.get(value.lower(), value)
-            yield kind, value, pos
-
-
-def _scalar(kind, value, *, key):
-    if kind == "num":
-        # A key keeps the text as written; a value becomes a float (inf when huge).
-        return value if key else float(value)
-    return value
-
-
-def _parse_value(tokens, depth, first=None):
-    if depth > _MAX_NESTING:
-        raise TreeTextError("unparsable", "nested too deeply")
-    kind, value, _ = first if first is not None else next(tokens, ("end", None, None))
-    if kind == "punct" and value == "{":
-        result = {}
-        kind, value, _ = next(tokens, ("end", None, None))
-        if (kind, value) == ("punct", "}"):
-            return result
-        while True:
-            if kind not in ("str", "num", "word"):
-                raise TreeTextError("unparsable", f"expected a key, found {value!r}")
-            key = _scalar(kind, value, key=True)
-            colon = next(tokens, ("end", None, None))[:2]
-            if colon != ("punct", ":"):
-                raise TreeTextError("unparsable", "expected ':' after a key")
-            result[str(key)] = _parse_value(tokens, depth + 1)
-            kind, value, _ = next(tokens, ("end", None, None))
-            if (kind, value) == ("punct", "}"):
-                return result
-            if (kind, value) != ("punct", ","):
-                raise TreeTextError("unparsable", "expected ',' or '}'")
-            kind, value, _ = next(tokens, ("end", None, None))
-            if (kind, value) == ("punct", "}"):  # a trailing comma
-                return result
-    if kind == "punct" and value == "[":
-        items = []
-        while True:
-            peek = next(tokens, ("end", None, None))
-            if peek[:2] == ("punct", "]"):
-                return items
-            items.append(_parse_value(tokens, depth + 1, peek))
-            sep = next(tokens, ("end", None, None))[:2]
-            if sep == ("punct", "]"):
-                return items
-            if sep != ("punct", ","):
-                raise TreeTextError("unparsable", "expected ',' or ']' in a list")
-    if kind in ("str", "num", "word"):
-        return _scalar(kind, value, key=False)
-    raise TreeTextError("unparsable", f"unexpected {str(value)[:40]!r}")
-
-
-class _Tracked:
-    """An iterator of tokens that remembers where the last one ended."""
-
-    def __init__(self, tokens, start):
-        self._tokens = tokens
-        self.end = start
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        token = next(self._tokens)
-        self.end = token[2]
-        return token
-
-
 def _is_leaf(value):
     return any(str(k).strip().lower() in _LEAF_KEYS for k in value)
 
 
 def parse_literal(text):
-    """Return the LAST ``{...}`` value in ``text`` (the final answer) as Python data.
+    """Return the LAST tree-like ``{...}`` value in ``text`` (the final answer) as Python data.
 
-    Tolerates code fences, prose before and after, single quotes, bare words,
-    trailing commas and Python's ``True``/``None``. Every top-level ``{...}``
-    of the reply is read, left to right, and the last one that is not a bare
-    leaf (``{"value": ...}``) is returned, so that a draft or an example before
-    the answer is never taken for it. Reading is linear in the reply's length
-    (a budget of characters for all attempts) and a reply longer than
-    :data:`MAX_REPLY_CHARS` is not read. Raises :class:`TreeTextError` (reason
-    ``"unparsable"``).
+    Reads with :func:`tabsift.llm.extract_literal`, preferring a mapping that is
+    not a bare leaf (``{"value": ...}``), so that a leaf example after the tree
+    is never taken for it; a reply longer than :data:`MAX_REPLY_CHARS` is not
+    read. Raises :class:`TreeTextError` (reason ``"unparsable"``).
     """
     if not isinstance(text, str):
         raise TreeTextError("unparsable", f"the reply is not text ({type(text).__name__})")
-    if len(text) > MAX_REPLY_CHARS:
-        raise TreeTextError(
-            "unparsable",
-            f"the reply has {len(text)} characters; at most {MAX_REPLY_CHARS} are read",
-        )
-    reader = _Reader(text)
-    found, first_error, resume = [], None, 0
     try:
-        for match in _OPEN.finditer(text):
-            start = match.start()
-            if start < resume:
-                continue  # inside a value already read
-            tokens = _Tracked(reader.tokens(start), start)
-            try:
-                value = _parse_value(tokens, 0)
-            except (TreeTextError, RecursionError) as err:
-                if first_error is None:
-                    first_error = err
-                continue
-            if isinstance(value, dict) and value:
-                found.append(value)
-                resume = tokens.end
-    except _OutOfWork:
-        raise TreeTextError(
-            "unparsable", "the reply is too convoluted to read (no clear tree in it)"
-        ) from None
-    if found:
-        trees = [value for value in found if not _is_leaf(value)]
-        return (trees or found)[-1]
-    if first_error is not None:
-        raise TreeTextError("unparsable", f"no tree found in the reply: {first_error}")
-    raise TreeTextError("unparsable", "the reply holds no '{' at all")
+        return extract_literal(
+            text, prefer=lambda value: not _is_leaf(value), max_chars=MAX_REPLY_CHARS
+        )
+    except LLMResponseError as err:
+        raise TreeTextError("unparsable", str(err)) from None
 
 
 class TreeSchema:
@@ -344,7 +187,9 @@ def _split_of(node):
                 side = _missing_side(bool(lm["missing"]), bool(rm["missing"]), m1[1])
                 return m1[1], float(m1[3]), left, right, side
             raise TreeTextError("not_complementary", f"keys {list(node)} are not one split")
-    raise TreeTextError("malformed", f"a node needs one feature key or a 'value'; found {list(node)}")
+    raise TreeTextError(
+        "malformed", f"a node needs one feature key or a 'value'; found {list(node)}"
+    )
 
 
 def dict_to_arrays(tree, schema):
@@ -367,9 +212,7 @@ def dict_to_arrays(tree, schema):
         if split is None:
             continue
         if depth >= schema.max_depth:
-            raise TreeTextError(
-                "too_deep", f"the tree is deeper than max_depth={schema.max_depth}"
-            )
+            raise TreeTextError("too_deep", f"the tree is deeper than max_depth={schema.max_depth}")
         name, t, left, right, side = split
         j = schema.column(name)
         if not (np.isfinite(t) and schema.x_min[j] <= t <= schema.x_max[j]):
