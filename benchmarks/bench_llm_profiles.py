@@ -28,7 +28,7 @@ from pathlib import Path
 from _common import best_of, machine, markdown_table
 
 from tabsift.llm import MAX_REPLY_CHARS as JSON_CAP
-from tabsift.llm import LLMFallbackWarning, extract_json
+from tabsift.llm import LLMFallbackWarning, extract_json, extract_literal
 from tabsift.llm.testing import PROFILES
 from tabsift.tree._text import MAX_REPLY_CHARS as TREE_CAP
 from tabsift.tree._text import parse_literal
@@ -54,6 +54,7 @@ HOSTILE = {
     "backticks": lambda n: _fill("`", n),
     "'['": lambda n: _fill("[", n),
     "'{\"a\":'": lambda n: _fill('{"a":', n),
+    "'{a:'": lambda n: _fill("{a:", n),
     "nested <think>": _nested_think,
 }
 
@@ -72,6 +73,7 @@ def parser_rows():
     for kind, make in HOSTILE.items():
         for parser, parse, cap in (
             ("extract_json", extract_json, JSON_CAP),
+            ("extract_literal", extract_literal, JSON_CAP),
             ("tree parse_literal", parse_literal, TREE_CAP),
         ):
             for size in sorted({MB, cap}):
