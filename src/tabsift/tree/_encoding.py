@@ -80,6 +80,14 @@ class OneHotLayout:
         return cls(None, input_names, infos)
 
     @property
+    def input_of(self):
+        """Per column of :attr:`names`, the position of the input column it comes from."""
+        out = []
+        for j in range(len(self.input_names)):
+            out += [j] * (len(self.categories[j]) if j in self.categories else 1)
+        return np.array(out, dtype=np.int64)
+
+    @property
     def categorical(self):
         """Positions of the one-hot encoded input columns."""
         return sorted(self.categories)

@@ -41,7 +41,14 @@ from tabsift.tree._text import (
     text_to_arrays,
     tree_to_text,
 )
-from tabsift.tree._tree import Tree, level, n_positions, reachable
+from tabsift.tree._tree import (
+    Tree,
+    level,
+    merge_same_class_leaves,
+    n_positions,
+    reachable,
+    round_thresholds,
+)
 from tabsift.utils import progress
 
 
@@ -713,7 +720,11 @@ class Run:
 
         A split on a column without missing values in the training rows sends missing
         values to its child with more rows (scikit-learn's rule): its side was never
-        tested, so the printed tree shows the most likely one."""
+        tested, so the printed tree shows the most likely one. Then (classification)
+        splits whose two leaves predict their parent's class are merged, and each
+        threshold becomes the shortest decimal that sends the rows of ``X`` the same
+        way; neither changes a prediction on those rows. Only the returned tree is
+        touched: the population and the checkpoint keep the evolved arrays."""
         X = self.X_train if X is None else X
         y = self.y_train if y is None else y
         F, T, M = feature[None].copy(), threshold[None].copy(), missing[None].copy()
@@ -736,9 +747,15 @@ class Run:
         if untested.size:
             M[0, untested] = counts[0, 2 * untested + 1] >= counts[0, 2 * untested + 2]
             value, counts = refit()
+        if self.task == "classification":
+            # A split whose leaves predict one class only makes the printed tree longer.
+            *_, merged = merge_same_class_leaves(F[0], T[0], M[0], value[0])
+            if merged:
+                value, counts = refit()
         if self.task == "regression":
             value = value * self.est._y_scale + self.est._y_mean
         classes = self.est.classes_ if self.task == "classification" else None
-        return Tree(
+        tree = Tree(
             F[0], T[0], value[0], counts[0], self.names, classes=classes, missing_go_to_left=M[0]
         )
+        return round_thresholds(tree, X)

@@ -21,6 +21,7 @@ from tabsift.table import (
 from tabsift.tree._checkpoint import read_checkpoint, remove_stale_temp_files, write_checkpoint
 from tabsift.tree._encoding import OneHotLayout, check_no_infinity
 from tabsift.tree._evolution import Run
+from tabsift.tree._tree import impurity_decrease
 
 _NO_Y = "no_validation"  # validate_data's marker for "no y given"
 
@@ -290,6 +291,13 @@ class _EvolvedTreeBase(BaseEstimator):
             }
             for k in np.argsort(-score, kind="stable")
         ]
+        n_classes = len(self.classes_) if self._task == "classification" else None
+        by_column = impurity_decrease(self.tree_, X, y_enc, n_classes)
+        importances = np.bincount(
+            self._layout.input_of, weights=by_column, minlength=self.n_features_in_
+        )
+        total = importances.sum()
+        self.feature_importances_ = importances / total if total > 0 else importances
         self.history_ = [dict(row) for row in state["history"]]
         self.n_generations_ = int(state["generation"])
         self.llm_stats_ = {**state["llm_stats"], **run.extra_stats}
@@ -302,7 +310,12 @@ class _EvolvedTreeBase(BaseEstimator):
         return self._validate_X(X, reset=False)
 
     def apply(self, X):
-        """Return the position of the leaf of ``tree_`` each row reaches.
+        """Return the index of the leaf of ``tree_`` each row reaches.
+
+        Nodes are numbered by their position in ``tree_``'s arrays (the root
+        is 0, the children of node ``i`` are ``2 i + 1`` and ``2 i + 2``), as
+        in :meth:`decision_path`. A row with a missing value follows the side
+        each split sends missing values to.
 
         Parameters
         ----------
@@ -311,9 +324,86 @@ class _EvolvedTreeBase(BaseEstimator):
         Returns
         -------
         leaves : ndarray of int of shape (n_samples,)
+
+        Examples
+        --------
+        >>> from tabsift.datasets import make_planted_tree
+        >>> from tabsift.tree import EvolvedTreeClassifier
+        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
+        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
+        >>> clf = clf.fit(data.data, data.target)
+        >>> sorted(set(clf.apply(data.data).tolist()))
+        [1, 2]
         """
         X = self._encoded(X)
         return self.tree_.apply(X)
+
+    def decision_path(self, X):
+        """Return the nodes of ``tree_`` each row passes through.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+
+        Returns
+        -------
+        indicator : scipy.sparse.csr_matrix of shape (n_samples, n_nodes)
+            ``indicator[r, i]`` is 1 when row ``r`` goes through node ``i``;
+            nodes are numbered as in :meth:`apply`, and ``n_nodes`` counts
+            every position of the complete tree of depth ``max_depth``
+            (those below a leaf are never reached).
+
+        Examples
+        --------
+        >>> from tabsift.datasets import make_planted_tree
+        >>> from tabsift.tree import EvolvedTreeClassifier
+        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
+        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
+        >>> clf = clf.fit(data.data, data.target)
+        >>> path = clf.decision_path(data.data[:2])
+        >>> path.shape, path.sum(axis=1).tolist()
+        ((2, 3), [[2], [2]])
+        """
+        X = self._encoded(X)
+        return self.tree_.decision_path(X)
+
+    def get_depth(self):
+        """Return the depth of ``tree_`` (0 for a single leaf).
+
+        Returns
+        -------
+        depth : int
+
+        Examples
+        --------
+        >>> from tabsift.datasets import make_planted_tree
+        >>> from tabsift.tree import EvolvedTreeClassifier
+        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
+        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
+        >>> clf.fit(data.data, data.target).get_depth()
+        1
+        """
+        check_is_fitted(self, "tree_")
+        return self.tree_.depth
+
+    def get_n_leaves(self):
+        """Return the number of leaves of ``tree_``.
+
+        Returns
+        -------
+        n_leaves : int
+
+        Examples
+        --------
+        >>> from tabsift.datasets import make_planted_tree
+        >>> from tabsift.tree import EvolvedTreeClassifier
+        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
+        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
+        >>> clf.fit(data.data, data.target).get_n_leaves()
+        2
+        """
+        check_is_fitted(self, "tree_")
+        return self.tree_.n_leaves
 
     def export_text(self, *, decimals=3):
         """Text drawing of ``tree_`` (see :meth:`Tree.export_text`).
@@ -503,9 +593,21 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     Attributes
     ----------
     tree_ : Tree
-        The chosen tree, with leaves refit on all rows.
+        The chosen tree, with leaves refit on all rows. Splits whose two
+        leaves predict their parent's class are merged into that parent (no
+        prediction changes), and each threshold is the shortest decimal
+        between the largest training value sent left and the smallest sent
+        right, so ``export_text`` and ``to_dict`` print ``5.6``, not
+        ``5.644999980926514``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        Impurity-based importance of each input column, as scikit-learn's
+        trees compute it: the total decrease of Gini impurity brought by the
+        splits on that column, each weighted by the share of training rows
+        reaching it, normalised to sum to 1 (all zeros when ``tree_`` is a
+        single leaf). Computed on all training rows; the one-hot columns of a
+        categorical input are summed back into that input.
     hall_of_fame_ : list of dict
         The best trees seen (by validation fitness): ``tree``,
         ``train_fitness``, ``validation_fitness``, ``generation``, sorted by
@@ -672,7 +774,11 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     Attributes
     ----------
     tree_ : Tree
-        The chosen tree; leaf values are mean targets.
+        The chosen tree; leaf values are mean targets; thresholds as in
+        :class:`EvolvedTreeClassifier`.
+    feature_importances_ : ndarray of shape (n_features_in_,)
+        As in :class:`EvolvedTreeClassifier`, with the decrease of variance
+        (mean squared error) in place of Gini impurity.
     hall_of_fame_ : list of dict
     history_ : list of dict
     llm_stats_ : dict

@@ -77,6 +77,9 @@ def plot_history(history, *, metric, ax=None):
         values = [row[key] for row in history]
         if not all(np.isnan(values)):
             ax.plot(gen, values, style, label=label)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # generations are whole numbers
     ax.set_xlabel("generation")
     ax.set_ylabel(metric)
     ax.legend(loc="lower right", fontsize=8)

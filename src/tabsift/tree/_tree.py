@@ -87,6 +87,114 @@ def format_number(value):
     return f"{value:.6g}"
 
 
+def shortest_threshold(threshold, low, high):
+    """The shortest decimal ``d`` with ``low <= d < high``, nearest ``threshold`` among equals.
+
+    ``low`` is the largest training value sent to the ``<=`` side of a split and
+    ``high`` the smallest sent to the ``>`` side, so any such ``d`` keeps the split
+    on those rows; the shortest prints at the data's own precision (``5.6``, not
+    ``5.644999980926514``). ``threshold`` is returned when no row bounds a side.
+    """
+    threshold = float(threshold)
+    if not (np.isfinite(low) and np.isfinite(high) and low <= threshold < high):
+        return threshold
+    for k in range(17):
+        base = round(threshold, k)
+        step = 10.0**-k
+        fits = [
+            c
+            for c in (base, round(base - step, k), round(base + step, k))
+            if low <= c < high
+        ]
+        if fits:
+            return float(min(fits, key=lambda c: (abs(c - threshold), c)))
+    return threshold
+
+
+def merge_same_class_leaves(feature, threshold, missing, value):
+    """Turn splits whose two leaves predict their parent's class into a leaf (in place).
+
+    ``value`` holds every node's class frequencies, so a merged node keeps its own
+    (its rows are the union of its leaves'). Only splits whose parent predicts the
+    same class as both leaves are merged, so no row's prediction changes; merging
+    repeats up the tree. Returns ``(feature, threshold, missing, changed)``.
+    """
+    changed = False
+    top = np.argmax(value, axis=1)
+    for i in range((feature.shape[0] - 1) // 2 - 1, -1, -1):  # bottom-up
+        left, right = 2 * i + 1, 2 * i + 2
+        if feature[i] < 0 or feature[left] >= 0 or feature[right] >= 0:
+            continue
+        if top[left] == top[right] == top[i]:
+            feature[i] = -1
+            changed = True
+    if changed:
+        canonical(feature, threshold, missing)
+    return feature, threshold, missing, changed
+
+
+def split_bounds(tree, X):
+    """Per node, the largest value sent left and the smallest sent right by the rows of ``X``.
+
+    Returns ``(low, high)`` of shape ``(n_positions,)``; NaN where no row bounds that side.
+    """
+    path = tree.decision_path(X).tocsc()
+    low = np.full(tree.feature.shape[0], np.nan)
+    high = np.full(tree.feature.shape[0], np.nan)
+    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
+        rows = path.indices[path.indptr[i] : path.indptr[i + 1]]
+        x = X[rows, tree.feature[i]]
+        x = x[~np.isnan(x)]
+        left, right = x[x <= tree.threshold[i]], x[x > tree.threshold[i]]
+        if left.size:
+            low[i] = left.max()
+        if right.size:
+            high[i] = right.min()
+    return low, high
+
+
+def round_thresholds(tree, X):
+    """Replace each threshold by the shortest decimal that routes the rows of ``X`` alike.
+
+    Every row of ``X`` reaches the same leaf before and after (in place; returns ``tree``).
+    """
+    low, high = split_bounds(tree, X)
+    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
+        tree.threshold[i] = shortest_threshold(tree.threshold[i], low[i], high[i])
+    return tree
+
+
+def impurity_decrease(tree, X, y, n_classes=None):
+    """Total weighted impurity decrease of the splits on each column, on the rows ``(X, y)``.
+
+    Gini impurity for class indices ``y`` (``n_classes`` given), variance for a
+    numeric ``y``: ``sum over splits on j of n_t / n * (i(t) - n_l / n_t i(l) -
+    n_r / n_t i(r))``, as scikit-learn's ``feature_importances_`` before
+    normalising. Returns an array of shape ``(len(feature_names),)``.
+    """
+    path = tree.decision_path(X).tocsc().astype(np.float64)
+    n = max(X.shape[0], 1)
+    counts = np.asarray(path.sum(axis=0)).ravel()
+    safe = np.maximum(counts, 1)
+    if n_classes is not None:
+        onehot = np.eye(n_classes)[np.asarray(y, dtype=np.int64)]
+        by_class = np.asarray(path.T @ onehot) / safe[:, None]
+        impurity = 1.0 - (by_class**2).sum(axis=1)
+    else:
+        y = np.asarray(y, dtype=np.float64)
+        mean = np.asarray(path.T @ y).ravel() / safe
+        impurity = np.asarray(path.T @ (y**2)).ravel() / safe - mean**2
+    impurity = np.where(counts > 0, np.maximum(impurity, 0.0), 0.0)
+    out = np.zeros(len(tree.feature_names))
+    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
+        left, right = 2 * i + 1, 2 * i + 2
+        gain = (
+            counts[i] * impurity[i] - counts[left] * impurity[left] - counts[right] * impurity[right]
+        )
+        out[tree.feature[i]] += gain / n
+    return out
+
+
 def _label(value):
     """A class label as a plain Python scalar (JSON-friendly)."""
     return value.item() if isinstance(value, np.generic) else value
@@ -225,6 +333,51 @@ class Tree:
         return apply_population(
             self.feature[None], self.threshold[None], X, missing=self.missing_go_to_left[None]
         )[0]
+
+    def decision_path(self, X):
+        """Return the nodes each row of ``X`` passes through, as a sparse indicator matrix.
+
+        Node ``i`` is position ``i`` of the arrays (the numbering of
+        :meth:`apply`); a row's path runs from the root to its leaf, each split
+        sending rows with a missing value to the side ``missing_go_to_left``
+        names.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Numeric, in the encoded columns of ``feature_names``; NaN marks a
+            missing value.
+
+        Returns
+        -------
+        indicator : scipy.sparse.csr_matrix of shape (n_samples, n_positions)
+            ``indicator[r, i]`` is 1 when row ``r`` reaches node ``i``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.tree import Tree
+        >>> tree = Tree([0, -1, -1], [0.0, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"])
+        >>> tree.decision_path(np.array([[-1.0], [1.0]])).toarray().tolist()
+        [[1, 1, 0], [1, 0, 1]]
+        """
+        from scipy.sparse import csr_matrix
+
+        leaves = self.apply(X)
+        depth = self.max_depth
+        # Walk each leaf up to the root: the ancestors of position i are (i - 1) // 2, ...
+        nodes = np.empty((depth + 1, leaves.shape[0]), dtype=np.int64)
+        nodes[0] = leaves
+        for k in range(1, depth + 1):
+            nodes[k] = np.maximum((nodes[k - 1] - 1) // 2, 0)
+        levels = np.floor(np.log2(leaves + 1.0)).astype(np.int64)
+        keep = np.arange(depth + 1)[:, None] <= levels[None, :]
+        # Row-major over (row, level from the deepest up): each row's nodes in increasing order.
+        indices = nodes[::-1].T[keep[::-1].T]
+        indptr = np.concatenate([[0], np.cumsum(levels + 1)])
+        data = np.ones(indices.shape[0], dtype=np.int64)
+        n = leaves.shape[0]
+        return csr_matrix((data, indices, indptr), shape=(n, self.feature.shape[0]))
 
     def predict(self, X):
         """Predict the class label (classification) or mean (regression) of each row.
