@@ -475,3 +475,36 @@ def test_llm_choice_invalid_replies_fall_back(rare):
     offline = LLMChoiceSelector(None, n_samples=5, window=4, random_state=0).fit(X, y)
     # Fallback steps pick what the offline criterion picks from the same window.
     assert selector.choices_[0]["chosen"] == offline.choices_[0]["chosen"]
+
+
+def test_unsupervised_selectors_accept_y_none():
+    # issue 16: k-center (and OT with lam=0, no stratify) read no y; imbalanced-learn's
+    # FunctionSampler(validate=False) convention: (X_resampled, None).
+    X = np.random.RandomState(0).rand(60, 3)
+    for selector in (KCenterSelector(n_samples=5, random_state=0),
+                     OTCoresetSelector(n_samples=5, lam=0, validation=0.3, random_state=0)):
+        X_res, y_res = selector.fit_resample(X)
+        assert X_res.shape == (5, 3) and y_res is None
+        assert selector.fit_resample(X, None)[1] is None
+        assert selector.sampling_strategy_ == {}
+    with pytest.raises(ValueError, match="lam=0.05 weighs each row .* pass lam=0"):
+        OTCoresetSelector(n_samples=5).fit_resample(X)
+    with pytest.raises(ValueError, match="stratify='balanced' .* pass stratify=None"):
+        KCenterSelector(n_samples=5, stratify="balanced").fit_resample(X)
+
+
+def test_list_and_one_hot_targets_follow_imblearn():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 2)
+    y = np.repeat([0, 1, 2], [10, 10, 20])
+    selector = KCenterSelector(n_samples=6, stratify="proportional", random_state=0)
+    X_res, y_res = selector.fit_resample(X.tolist(), y.tolist())
+    assert isinstance(X_res, list) and isinstance(y_res, list)
+    assert X_res == [X.tolist()[i] for i in selector.sample_indices_]
+    kept = y[selector.sample_indices_]
+    assert selector.sampling_strategy_ == {c: int(np.sum(kept == c)) for c in (0, 1, 2)}
+    one_hot = np.eye(3, dtype=int)[y]
+    X_oh, y_oh = selector.fit_resample(X, one_hot)
+    np.testing.assert_array_equal(X_oh, X[selector.sample_indices_])
+    np.testing.assert_array_equal(y_oh, one_hot[selector.sample_indices_])
+    assert selector.__sklearn_tags__().sampler_tags.sample_indices

@@ -343,3 +343,27 @@ def test_common_check_with_a_target_of_its_width(check_name):
     target = np.random.RandomState(0).uniform(size=(4, width)).tolist()
     sampler = ImportanceResampler(target, n_samples=0.5, num_buckets=64, random_state=0)
     getattr(estimator_checks, check_name)("ImportanceResampler", sampler)
+
+
+def test_repr_shows_the_target_shape_not_its_rows():
+    import pandas as pd
+    from sklearn.base import clone
+
+    target = pd.DataFrame(np.zeros((500, 3)), columns=["a", "b", "c"])
+    sampler = ImportanceResampler(target, n_samples=10)
+    assert repr(sampler) == "ImportanceResampler(n_samples=10, target=<DataFrame 500x3>)"
+    assert sampler.get_params()["target"] is target
+    assert clone(sampler).target.equals(target)
+    assert "<list of 2>" in repr(ImportanceResampler(["a goal", "the match"]))
+
+
+def test_is_an_imblearn_sampler():
+    from imblearn.base import BaseSampler
+
+    sampler = ImportanceResampler(["what a goal", "the match"], n_samples=2, top_k=True)
+    assert isinstance(sampler, BaseSampler)
+    assert sampler.__sklearn_tags__().sampler_tags.sample_indices
+    y = ["s", "f", "s"]
+    X_res, y_res = sampler.fit_resample(["a late goal", "stocks fell", "the match ended"], y)
+    assert isinstance(X_res, list) and y_res == [y[i] for i in sampler.sample_indices_]
+    assert sampler.sampling_strategy_ == {c: y_res.count(c) for c in sorted(set(y_res))}

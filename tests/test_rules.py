@@ -217,8 +217,9 @@ def test_explain_and_describe_binary():
         "On the training rows: balanced_accuracy 1.00."
     )
     assert clf.description_check_["source"] == "template"
-    ax = clf.plot()
-    assert sorted(t.get_text() for t in ax.texts) == sorted(
+    axes = clf.plot()
+    assert axes.shape == (1,)
+    assert sorted(t.get_text() for t in axes[0].texts) == sorted(
         ["AtLeast2", "b <= 0.59", "a > -0.05", "d > 0.36"]
     )
 

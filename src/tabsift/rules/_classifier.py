@@ -21,6 +21,7 @@ from tabsift.backend import asarray, device, namespace_name, to_numpy
 from tabsift.llm import LLMError, LLMFallbackWarning, LLMSession
 from tabsift.rules._binarizer import Binarizer, _input_namespace, _is_device_array
 from tabsift.rules._describe import check_description, describe_node, describe_rule
+from tabsift.rules._prune import column_importances, drop_redundant
 from tabsift.rules._refine import refine_thresholds, reindex
 from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule, host_namespace
 from tabsift.rules._search import METRICS, Scorer, anneal, baseline, polish, simplify
@@ -188,6 +189,17 @@ default="balanced_accuracy"
         of its class).
     fallback_class_ : object
         The class predicted when no rule fires (multiclass).
+    feature_importances_ : ndarray of shape (`n_features_in_`,)
+        Per input column, the drop in the training ``metric`` when every
+        literal on that column is removed from the rule(s), summed over the
+        rules (one per class for multiclass). A removed literal leaves its
+        operator, which counts over its remaining children with the same kind
+        and ``k`` (``And``: all remaining hold; ``Or``: at least one does; an
+        operator with no child left holds for ``And``, ``AtMost`` and
+        ``Choose0``, not for ``Or`` and ``AtLeast``); a rule that is a single
+        literal on the column never fires. Negative drops count as 0; the
+        drops are normalised to sum 1, or all zeros when no column matters
+        (e.g. a constant rule). Columns the rule does not read get 0.
     binarizer_ : Binarizer
         The fitted binariser.
     selected_features_ : list of str
@@ -210,6 +222,12 @@ default="balanced_accuracy"
 
     Notes
     -----
+    Last, a rule never keeps two literals on one column inside one operator
+    where one implies the other (``AtLeast3(a > 0.22, a > -0.92, ...)``):
+    one of them is dropped (``k`` kept or lowered by one) whenever the
+    simpler rule's predictions on every training row stay identical, so the
+    scores do not change.
+
     Each move changes one node; only that node and its ancestors are
     re-evaluated (see :mod:`tabsift.rules`), and the named metrics come from
     two counts, which is where the speed-up over the ``boolxai`` package
@@ -483,7 +501,13 @@ default="balanced_accuracy"
             start_rules = [[reindex(rule, index_of) for rule in per] for per in start_rules]
             Z = binarizer._transform_host(X)
 
+        # No two literals on one column where one implies the other, when dropping one
+        # keeps every training prediction (so the scores stay as they are).
+        rules = [drop_redundant(rule, Z) for rule in rules]
         self._set_decision(rules, Z, y_idx)
+        self.feature_importances_ = column_importances(
+            rules, Z, [Scorer(y_idx == target, self.metric) for target in targets], names
+        )
         if self.classes_.size == 2:
             self.rule_, self.score_ = rules[0], float(scores[0])
             self.rules_, self.start_scores_ = start_rules[0], np.asarray(start_scores[0])
@@ -782,16 +806,23 @@ default="balanced_accuracy"
         }
 
     def plot(self, ax=None):
-        """Draw the rule as a tree (one panel per class for multiclass).
+        """Draw the rule(s) as trees: one panel per rule.
+
+        The return type does not depend on the number of classes: always a
+        1-D ndarray of Axes, one per rule (one for a binary target, one per
+        class otherwise), as scikit-learn's multi-panel displays keep their
+        axes in an ndarray (``PartialDependenceDisplay.axes_``).
 
         Parameters
         ----------
-        ax : matplotlib Axes or array of Axes, default=None
-            Where to draw (one Axes per rule); a new figure by default.
+        ax : matplotlib Axes or array-like of Axes, default=None
+            Where to draw, one Axes per rule (a single Axes is accepted for
+            a binary target); a new figure by default.
 
         Returns
         -------
-        ax : matplotlib Axes, or ndarray of Axes for multiclass
+        axes : ndarray of matplotlib Axes of shape (n_rules,)
+            Their ``figure`` attribute is the figure drawn on.
 
         Examples
         --------
@@ -799,17 +830,17 @@ default="balanced_accuracy"
         >>> from tabsift.rules import BooleanRuleClassifier
         >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
         >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> clf.fit(X, [0, 0, 1, 1]).plot().texts[0].get_text()
-        'x0 > 1'
+        >>> axes = clf.fit(X, [0, 0, 1, 1]).plot()
+        >>> axes.shape, axes[0].texts[0].get_text()
+        ((1,), 'x0 > 1')
         """
         from tabsift.rules._plot import plot_rule
 
         check_is_fitted(self, "rule_")
         labelled = self._label_rules()
-        if len(labelled) == 1:
-            title = f"predict {_plain(labelled[0][0])!r} when"
-            return plot_rule(labelled[0][1], ax=ax, title=title)
-        if ax is None:
+        if ax is None and len(labelled) == 1:
+            axes = np.empty(1, dtype=object)  # plot_rule sizes the figure to the rule
+        elif ax is None:
             from matplotlib.figure import Figure
 
             widths = [
@@ -817,12 +848,22 @@ default="balanced_accuracy"
                 for _, r in labelled
             ]
             fig = Figure(figsize=(sum(widths), 3.6), layout="constrained")
-            ax = fig.subplots(
+            axes = fig.subplots(
                 1, len(labelled), squeeze=False, gridspec_kw={"width_ratios": widths}
             ).ravel()
-        axes = np.asarray(ax).ravel()
-        for a, (label, rule) in zip(axes, labelled, strict=True):
-            plot_rule(rule, ax=a, title=f"class {_plain(label)!r}")
+        else:
+            axes = np.empty(np.size(ax), dtype=object)
+            axes[:] = list(np.asarray(ax, dtype=object).ravel())
+            if axes.size != len(labelled):
+                raise ValueError(
+                    f"ax must hold one Axes per rule ({len(labelled)}); found {axes.size}."
+                )
+        for i, (label, rule) in enumerate(labelled):
+            title = (
+                f"predict {_plain(label)!r} when" if len(labelled) == 1
+                else f"class {_plain(label)!r}"
+            )
+            axes[i] = plot_rule(rule, ax=axes[i], title=title)
         return axes
 
     def explain(self, X, *, llm=None, max_llm_rows=20):

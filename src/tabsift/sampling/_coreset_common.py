@@ -13,9 +13,10 @@ import warnings
 
 import numpy as np
 from imblearn.base import BaseSampler
+from imblearn.utils import check_target_type
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
 from tabsift.table import (
@@ -186,7 +187,7 @@ class CoresetSampler(BaseSampler):
     # Dask path: whether each partition keeps the whole budget (else twice its share).
     _dask_full_budget = False
 
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Select the rows; same as :meth:`fit_resample` but returns the selector.
 
         Parameters
@@ -194,8 +195,8 @@ class CoresetSampler(BaseSampler):
         X : array-like or DataFrame of shape (n_samples, n_features)
             The table: numbers, text, categories, booleans and missing
             values are all accepted.
-        y : array-like of shape (n_samples,)
-            Targets.
+        y : array-like of shape (n_samples,) or None, default=None
+            Targets; None for a selector whose settings do not read them.
 
         Returns
         -------
@@ -206,24 +207,28 @@ class CoresetSampler(BaseSampler):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_resample(self, X, y):
+    def fit_resample(self, X, y=None):
         """Select rows and return them with their targets.
 
         Parameters
         ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
+        X : array-like, list or DataFrame of shape (n_samples, n_features)
             The table: numbers, text, categories, booleans and missing
             values are all accepted (a pandas DataFrame keeps its index,
-            columns and dtypes in the output).
-        y : array-like of shape (n_samples,)
-            Targets.
+            columns and dtypes in the output, a list comes back as a list).
+        y : array-like of shape (n_samples,) or (n_samples, n_classes), or None, \
+                default=None
+            Targets: labels, numbers, or classes one-hot encoded (imbalanced-learn's
+            one-vs-all encoding, returned one-hot). None when the selection does
+            not read them (no ``stratify``, and a selector that does not work per
+            class); ``y_resampled`` is then None.
 
         Returns
         -------
-        X_resampled : ndarray or DataFrame of shape (n_selected, n_features)
+        X_resampled : ndarray, list or DataFrame of shape (n_selected, n_features)
             The selected rows of ``X`` as given, in ``sample_indices_`` order.
-        y_resampled : ndarray or Series of shape (n_selected,)
-            Their targets.
+        y_resampled : ndarray, list, Series or None
+            Their targets, in the type of ``y``.
         """
         if is_dask_collection(X) or is_dask_collection(y):
             if not self._accepts_dask:
@@ -236,8 +241,29 @@ class CoresetSampler(BaseSampler):
             return fit_resample_dask(self, X, y)
         if _array_api_library(X) is not None:
             return self._fit_resample_array_api(X, y)
+        if isinstance(X, list) or isinstance(y, list):
+            # imbalanced-learn's contract: lists come back as lists (the user's own rows).
+            X_res, y_res = self.fit_resample(
+                np.asarray(X) if isinstance(X, list) else X,
+                np.asarray(y) if isinstance(y, list) else y,
+            )
+            rows = self.sample_indices_
+            return (
+                [X[i] for i in rows] if isinstance(X, list) else X_res,
+                [y[i] for i in rows] if isinstance(y, list) else y_res,
+            )
+        if _is_pandas(X) and getattr(X, "ndim", 2) == 2 and _has_sparse_columns(X):
+            # Select on a dense copy; the rows returned keep the sparse columns.
+            _, y_res = self.fit_resample(_dense_frame(X), y)
+            return X.iloc[self.sample_indices_], y_res
+        y_given, y = y, one_hot_to_labels(y)
         owner = type(self).__name__
         check_column_names(X, owner=owner)
+        if y is None and self._needs_target():
+            raise ValueError(
+                f"{owner} requires y to be passed, but the target y is None: "
+                f"{self._why_target()}."
+            )
         if y is not None and self._needs_target():
             check_target(y, owner=owner)
         plain = is_plain_numeric(X)
@@ -256,7 +282,10 @@ class CoresetSampler(BaseSampler):
         self.sample_indices_ = indices
         if weights is not None:
             self.sample_weight_ = np.asarray(weights, dtype=np.float64)
-        return _take_rows(X, Xv, indices), _take_rows(y, yv, indices)
+        self.sampling_strategy_ = kept_per_class(None if yv is None else yv[indices])
+        if y_given is not y:  # one-hot y: the selected rows, one-hot
+            return _take_rows(X, Xv, indices), _take_rows(y_given, np.asarray(y_given), indices)
+        return _take_rows(X, Xv, indices), (None if y is None else _take_rows(y, yv, indices))
 
     def _validate(self, X, y, dtype):
         """``validate_data`` on ``X`` and ``y``; a ``y`` only carried along may have gaps.
@@ -274,9 +303,7 @@ class CoresetSampler(BaseSampler):
         else:
             return validate_data(self, X, y, y_numeric=False, **kwargs)
         if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
+            return X, None
         yv = column_or_1d(y, warn=True)  # gaps: allowed, or ruled out by check_target
         check_consistent_length(X, yv)
         return X, yv
@@ -298,6 +325,15 @@ class CoresetSampler(BaseSampler):
     def _needs_target(self):
         """Whether the selection reads ``y`` (else ``y`` is only carried along with the rows)."""
         return self._needs_classes or self._stratify_param() is not None
+
+    def _why_target(self):
+        """Why this selector's settings read ``y`` (for the message when it is None)."""
+        if self._needs_classes:
+            return "it selects rows per class"
+        return (
+            f"stratify={self._stratify_param()!r} splits the budget over classes; pass "
+            "stratify=None to select without y"
+        )
 
     def _check_classes(self, y):
         """Raise when ``y`` is not a set of class labels and the selection works per class."""
@@ -369,7 +405,50 @@ class CoresetSampler(BaseSampler):
         tags.input_tags.sparse = False
         tags.input_tags.allow_nan = True
         tags.input_tags.string = True
+        tags.target_tags.required = self._needs_target()
+        tags.sampler_tags.sample_indices = True
         return tags
+
+
+def one_hot_to_labels(y):
+    """Class labels from a one-hot ``y`` (imbalanced-learn's one-vs-all encoding), else ``y``.
+
+    A multilabel ``y`` (a row with several ones) is refused with
+    imbalanced-learn's message.
+    """
+    if y is None or getattr(y, "ndim", np.ndim(y)) != 2 or np.shape(y)[1] < 2:
+        return y
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            kind = type_of_target(y)
+        except (TypeError, ValueError):
+            return y
+    if kind != "multilabel-indicator":
+        return y
+    return check_target_type(np.asarray(y))
+
+
+def kept_per_class(y_selected):
+    """``sampling_strategy_`` of a selector: ``{class: rows kept}``, sorted by class.
+
+    imbalanced-learn's samplers record per class the number of rows they
+    resample to; a selector records how many of each class it kept. Empty
+    when ``y`` is None or not a set of class labels (a regression target).
+    """
+    if y_selected is None:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            kind = type_of_target(y_selected)
+        except (TypeError, ValueError):
+            return {}
+    if kind not in ("binary", "multiclass"):
+        return {}
+    classes, counts = np.unique(y_selected, return_counts=True)
+    return {c.item() if hasattr(c, "item") else c: int(n)
+            for c, n in zip(classes, counts, strict=True)}
 
 
 def as_is(n_columns):
@@ -390,6 +469,18 @@ def _named(X, Xv, plain):
 
 def _is_pandas(X):
     return type(X).__module__.startswith("pandas") and hasattr(X, "iloc")
+
+
+def _has_sparse_columns(X):
+    import pandas as pd
+
+    return any(isinstance(dtype, pd.SparseDtype) for dtype in X.dtypes)
+
+
+def _dense_frame(X):
+    import pandas as pd
+
+    return X.astype({c: d.subtype for c, d in X.dtypes.items() if isinstance(d, pd.SparseDtype)})
 
 
 def _has_missing(y):
@@ -417,8 +508,11 @@ def _take_rows(original, validated, indices):
     return validated[indices]
 
 
-def groups(y, budgets):
-    """``[(class, row indices, budget)]`` or one group of all rows when ``budgets`` is None."""
+def groups(y, budgets, n_rows=None):
+    """``[(class, row indices, budget)]`` or one group of all rows when ``budgets`` is None.
+
+    ``n_rows`` counts the rows when ``y`` is None (a selection that does not read it).
+    """
     if budgets is None:
-        return [(None, np.arange(len(y)), None)]
+        return [(None, np.arange(len(y) if n_rows is None else n_rows), None)]
     return [(c, np.flatnonzero(y == c), b) for c, b in budgets.items() if b > 0]

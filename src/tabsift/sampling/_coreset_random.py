@@ -77,7 +77,7 @@ class StratifiedRandomSelector(CoresetSampler):
         rng = check_random_state(self.random_state)
         total, budgets = self._budgets(y, X.shape[0])
         indices, weights = [], []
-        for _, rows, budget in groups(y, budgets):
+        for _, rows, budget in groups(y, budgets, X.shape[0]):
             k = total if budget is None else budget
             chosen = np.sort(rng.choice(rows, size=k, replace=False))
             indices.append(chosen)

@@ -1,13 +1,16 @@
 """ImportanceResampler: keep the pool rows that look like a target sample (DSIR)."""
 
+import copy
 import numbers
 
 import numpy as np
+from imblearn.base import BaseSampler
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tabsift.sampling._coreset_common import kept_per_class, one_hot_to_labels
 from tabsift.sampling._dsir_core import (
     bottom_k,
     gumbel_noise,
@@ -46,7 +49,7 @@ def _quote(names, limit=8):
     return ", ".join(items)
 
 
-class ImportanceResampler(BaseEstimator):
+class ImportanceResampler(BaseSampler):
     """Select the pool rows whose distribution matches a target sample (DSIR).
 
     Data selection with importance resampling (Xie et al. 2023), for tables
@@ -131,6 +134,10 @@ class ImportanceResampler(BaseEstimator):
     sample_indices_ : ndarray of shape (n_selected,)
         Positions of the selected rows in the pool, ascending (repeated when
         sampling with replacement).
+    sampling_strategy_ : dict
+        Set by ``fit_resample``: ``{class: rows kept}`` when ``y`` holds class
+        labels, else empty (imbalanced-learn's attribute; a selector records
+        what it kept, it does not balance classes).
     log_importance_weights_ : ndarray of shape (n_pool,)
         Log importance weight of every pool row.
     kl_reduction_ : float
@@ -182,6 +189,8 @@ class ImportanceResampler(BaseEstimator):
     """
 
     _required_parameters = ["target"]
+    # imbalanced-learn: the sampler neither balances nor reads y (it is carried along).
+    _sampling_type = "bypass"
 
     _parameter_constraints = {
         "target": ["array-like"],
@@ -457,10 +466,23 @@ class ImportanceResampler(BaseEstimator):
             )
         self.fit(X, y)
         if self._selected_rows is not None:
+            self.sampling_strategy_ = {}
             return self._selected_rows, None
-        return _take(X, self.sample_indices_), (
-            None if y is None else _take(y, self.sample_indices_)
+        y_res = None if y is None else _take(y, self.sample_indices_)
+        self.sampling_strategy_ = kept_per_class(
+            None if y_res is None else one_hot_to_labels(np.asarray(y_res))
         )
+        return _take(X, self.sample_indices_), y_res
+
+    def _fit_resample(self, X, y):
+        # imbalanced-learn's abstract hook, for code that calls it directly.
+        return self.fit_resample(X, y)
+
+    def __repr__(self, N_CHAR_MAX=700):
+        # The target is data: show its type and shape, not its rows.
+        shown = copy.copy(self)
+        shown.target = _DataSummary(self.target)
+        return BaseEstimator.__repr__(shown, N_CHAR_MAX=N_CHAR_MAX)
 
     def score_samples(self, X):
         """Log importance weights ``log p_target(x) - log p_pool(x)`` of the rows of ``X``.
@@ -554,7 +576,24 @@ class ImportanceResampler(BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.categorical = True
         tags.target_tags.required = False
+        tags.input_tags.sparse = False
+        tags.sampler_tags.sample_indices = True
         return tags
+
+
+class _DataSummary:
+    """Stands for a data parameter in a repr: ``<DataFrame 500x3>``, ``<list of 4>``."""
+
+    def __init__(self, data):
+        shape = getattr(data, "shape", None)
+        name = type(data).__name__
+        if shape is not None:
+            self.text = f"<{name} {'x'.join(str(d) for d in shape)}>"
+        else:
+            self.text = f"<{name} of {len(data)}>" if hasattr(data, "__len__") else f"<{name}>"
+
+    def __repr__(self):
+        return self.text
 
 
 def _join_tokens(chunks, n_rows):

@@ -296,7 +296,7 @@ class KCenterSelector(CoresetSampler):
         if row_weight is None:
             row_weight = np.ones(Z.shape[0])
         indices, weights, radius = [], [], 0.0
-        for _, rows, budget in groups(y, budgets):
+        for _, rows, budget in groups(y, budgets, X.shape[0]):
             k = total if budget is None else budget
             idx, w, r = k_center_select(
                 Z[rows] if budgets is not None else Z,

@@ -385,9 +385,10 @@ class OTCoresetSelector(CoresetSampler):
         it never increases.
     n_swaps_ : int
         Accepted swaps.
-    task_ : str
+    task_ : str or None
         ``"classification"`` or ``"regression"``: how the proxy model treats
-        ``y`` (always classification with ``stratify``).
+        ``y`` (always classification with ``stratify``); None when ``y`` is
+        None (``lam=0`` and no ``stratify``: nothing reads it).
     gradient_norms_ : ndarray of shape (n_candidates,)
         Normalised gradient norm ``g`` of every candidate row.
     validation_indices_ : ndarray or None
@@ -500,6 +501,14 @@ class OTCoresetSelector(CoresetSampler):
         # The proxy model's gradient term reads y.
         return super()._needs_target() or self.lam > 0
 
+    def _why_target(self):
+        if self.lam > 0 and self.stratify is None:
+            return (
+                f"lam={self.lam!r} weighs each row by a proxy model fitted on y; pass lam=0 "
+                "to select without y"
+            )
+        return super()._why_target()
+
     def _embed(self, X, Xv, plain):
         """Encode the rows (and given validation rows, together); keep the raw rows for
         a custom ``embedding``."""
@@ -530,6 +539,9 @@ class OTCoresetSelector(CoresetSampler):
         total, budgets = self._budgets(y, n)
         if budgets is not None:
             kind = "classification"
+        elif y is None:
+            kind = None  # lam=0 and no stratify: the selection does not read y
+            y = np.zeros(n)  # carried through the bookkeeping, never read
         elif self.proxy in ("auto", "mlp"):
             kind = infer_task(y, owner=type(self).__name__)
         else:
