@@ -481,3 +481,20 @@ def test_a_deadline_ends_the_wait_and_the_retries():
         # Without a deadline, the same client waits for the slow answer.
         server.clear_faults()
         assert client.chat("hello").text == "late"
+
+
+# ------------------------------------------------------------------ linear on hostile prose
+@pytest.mark.parametrize("unit", ["{a:", '{"', '{"a":"', '["', "[["])
+def test_extract_json_stays_linear_on_bracket_floods(unit):
+    # Before, '{a:' repeated over 1 MB took 52 s: every failed decode counted the lines
+    # before it. Doubling the reply must about double the time, never quadruple it.
+    def seconds(n):
+        text = (unit * (n // len(unit) + 1))[:n]
+        start = time.perf_counter()
+        with pytest.raises(LLMResponseError):
+            extract_json(text)
+        return time.perf_counter() - start
+
+    small, large = seconds(100_000), seconds(400_000)
+    assert large < 1.5
+    assert large < 8 * small + 0.05  # linear is 4x; quadratic would be 16x

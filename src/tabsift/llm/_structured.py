@@ -431,18 +431,23 @@ def _last_value_by_walk(text, tried):
     found = None
     position = 0
     deep = 0  # starts that nested past the recursion limit
+    # A failed decode costs the decoder O(start) (it counts the lines before the
+    # error), so failures are charged their start and the walk stops past a budget
+    # linear in the reply: a hostile reply ('{a:' a million times) stays linear.
+    budget = _WALK_WORK_PER_CHAR * len(text) + _WALK_WORK_EXTRA
     opening = re.compile(r"[\[{]")
-    while deep < _MAX_TOO_DEEP:
+    while deep < _MAX_TOO_DEEP and budget > 0:
         match = opening.search(text, position)
         if match is None:
             return found
         start = match.start()
-        if start in tried:
+        if start in tried or not _can_open_value(text, start):
             position = start + 1
             continue
         try:
             value, end = _DECODER.raw_decode(text, start)
         except json.JSONDecodeError as err:
+            budget -= start
             position = max(err.pos, start + 1)
             continue
         except RecursionError:
@@ -456,6 +461,21 @@ def _last_value_by_walk(text, tried):
             found = value
         position = end
     return found
+
+
+_WALK_WORK_PER_CHAR = 64
+_WALK_WORK_EXTRA = 1 << 22
+_VALUE_AFTER = {"{": '"}', "[": '"-0123456789[{tfn]'}
+
+
+def _can_open_value(text, start):
+    """Whether the bracket at ``start`` can open a JSON value: after ``{`` comes a
+    quoted key or ``}``, after ``[`` a value or ``]`` (spaces skipped)."""
+    after = start + 1
+    n = len(text)
+    while after < n and text[after] in " \t\r\n":
+        after += 1
+    return after < n and text[after] in _VALUE_AFTER[text[start]]
 
 
 def extract_json(text):
