@@ -247,17 +247,18 @@ def test_correction_record_validates_and_round_trips():
 
 def test_frozen_corrections_reject_bad_json(planted_fit):
     data = planted_fit.export_corrections()
+    X_new, _ = _planted(5, 1)
     with pytest.raises(ValueError, match="format"):
-        FrozenCorrections(planted_fit.base_estimator_, {**data, "format": "other"})
+        FrozenCorrections(planted_fit.base_estimator_, {**data, "format": "other"}).fit(X_new)
     evil = json.loads(json.dumps(data))
     evil["corrections"][0] = {"expression": "open('/etc/passwd')", "coefficient": 1.0}
     with pytest.raises(CorrectionsFormatError, match=r"corrections\[0\]\.expression") as info:
-        FrozenCorrections(planted_fit.base_estimator_, evil)
+        FrozenCorrections(planted_fit.base_estimator_, evil).fit(X_new)
     assert isinstance(info.value.__cause__, ExpressionError)
     unknown = json.loads(json.dumps(data))
     unknown["corrections"][0] = {"expression": "zz * 2", "coefficient": 1.0}
     with pytest.raises(CorrectionsFormatError, match="not among the feature names"):
-        FrozenCorrections(planted_fit.base_estimator_, unknown)
+        FrozenCorrections(planted_fit.base_estimator_, unknown).fit(X_new)
     frozen = FrozenCorrections(planted_fit.base_estimator_, data)
     with pytest.raises(ValueError, match="lacks the column"):
         frozen.predict(pd.DataFrame({"x1": [1.0]}))

@@ -107,6 +107,12 @@ def test_good_documents_load_and_predict(bases, tmp_path):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
+def _load(base, corrections):
+    """Read ``corrections`` the way a user does: ``fit`` reads them (construction does not)."""
+    new = pd.DataFrame({"x0": [1.0], "x1": [0.5], "city": ["Oslo"]})
+    return FrozenCorrections(base, corrections).fit(new)
+
+
 def _set(path, value):
     """A mutation setting ``doc[path...] = value`` (``...`` deletes the key)."""
 
@@ -243,7 +249,7 @@ def test_bad_regression_document_names_the_file_and_the_field(case, bases, tmp_p
     with pytest.raises(
         CorrectionsFormatError, match=f"'{path}' cannot be loaded: {field} "
     ) as info:
-        FrozenCorrections(bases[0], path)
+        _load(bases[0], path)
     message = str(info.value)
     assert re.search(problem, message), message
     assert "export_corrections(path)" in message and "--force" in message
@@ -290,9 +296,9 @@ def test_bad_classification_document_names_the_field(case, bases):
     with pytest.raises(
         CorrectionsFormatError, match=f"corrections dict cannot be loaded: {field} "
     ):
-        FrozenCorrections(bases[1], mutate(_classification_doc()))
+        _load(bases[1], mutate(_classification_doc()))
     with pytest.raises(CorrectionsFormatError, match=problem):
-        FrozenCorrections(bases[1], mutate(_classification_doc()))
+        _load(bases[1], mutate(_classification_doc()))
 
 
 _RAW_CASES = {
@@ -328,7 +334,7 @@ def test_damaged_file_names_the_file(case, bases, tmp_path):
     path = tmp_path / "corrections.json"
     path.write_text(damage(json.dumps(_regression_doc())))
     with pytest.raises(CorrectionsFormatError, match=message) as info:
-        FrozenCorrections(bases[0], path)
+        _load(bases[0], path)
     assert str(path) in str(info.value) and "--force" in str(info.value)
 
 
@@ -336,17 +342,17 @@ def test_invalid_utf8_and_missing_file(bases, tmp_path):
     path = tmp_path / "corrections.json"
     path.write_bytes(json.dumps(_regression_doc()).encode()[:40] + b"\xff\xfe" + b"}")
     with pytest.raises(CorrectionsFormatError, match=f"'{path}' cannot be loaded: it is not UTF-8"):
-        FrozenCorrections(bases[0], path)
+        _load(bases[0], path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        FrozenCorrections(bases[0], tmp_path / "nowhere.json")
+        _load(bases[0], tmp_path / "nowhere.json")
     with pytest.raises(CorrectionsFormatError, match="cannot be read"):
-        FrozenCorrections(bases[0], tmp_path)  # a folder
+        _load(bases[0], tmp_path)  # a folder
 
 
 def test_formula_error_keeps_the_parser_error_as_cause(bases):
     doc = _set(["corrections", 0, "expression"], "open('/etc/passwd')")(_regression_doc())
     with pytest.raises(CorrectionsFormatError) as info:
-        FrozenCorrections(bases[0], doc)
+        _load(bases[0], doc)
     assert isinstance(info.value.__cause__, ExpressionError)
     assert "^" in str(info.value)  # the caret under the bad spot
 

@@ -30,7 +30,11 @@ _OPTIONAL = (
     "base_estimator",
     "validation_scores",
     "table",
+    "target_class_kind",
 )
+# How corrections name their class: "label" (written since labels replaced indices) or
+# "index" (a position in ``classes``; files without the key, which older tabsift wrote).
+TARGET_CLASS_KINDS = ("label", "index")
 _CORRECTION_REQUIRED = ("expression", "coefficient")
 _CORRECTION_OPTIONAL = ("tree", "explanation", "validation_gain", "source", "target_class")
 _CATEGORY_KEYS = ("name", "kind", "categories", "other", "missing")
@@ -78,6 +82,20 @@ def _jsonable_classes(classes):
     return [c.item() if isinstance(c, np.generic) else c for c in np.asarray(classes).tolist()]
 
 
+def class_labels(classes):
+    """``classes`` as the array a fitted classifier holds: strings as ``object``, like pandas.
+
+    Examples
+    --------
+    >>> from tabsift.residual._format import class_labels
+    >>> class_labels(["no", "yes"]).dtype, class_labels([0, 1]).dtype
+    (dtype('O'), dtype('int64'))
+    """
+    if any(isinstance(label, str) for label in classes):
+        return np.asarray(list(classes), dtype=object)
+    return np.asarray(list(classes))
+
+
 def corrections_to_dict(
     *, task, feature_names, classes, intercept, blend_weight, corrections, extra=None
 ):
@@ -93,6 +111,12 @@ def corrections_to_dict(
         "blend_weight": float(blend_weight),
         "corrections": [c.to_dict() for c in corrections],
     }
+    if task == "classification":
+        # A user reads the class a correction raises by its label, not its position.
+        labels = _jsonable_classes(classes)
+        data["target_class_kind"] = "label"
+        for item in data["corrections"]:
+            item["target_class"] = labels[item["target_class"]]
     if extra:
         data.update(extra)
     return data
@@ -176,6 +200,17 @@ class _Reader:
         if not 0 <= int(value) < n:
             self.fail(field, f"must be a class index in 0..{n - 1}, found {int(value)}")
         return int(value)
+
+    def label(self, value, field, classes):
+        """The index in ``classes`` of the label ``value``."""
+        for j, label in enumerate(classes):
+            if (
+                isinstance(value, str) == isinstance(label, str)
+                and not isinstance(value, (bool, np.bool_))
+                and value == label
+            ):
+                return j
+        self.fail(field, f"must be one of the classes {classes[:20]}, found {_describe(value)}")
 
     def flag(self, value, field):
         if not isinstance(value, (bool, np.bool_)):
@@ -304,7 +339,7 @@ def _read_layout(reader, data, names):
     return TableLayout(list(names), kinds, categories, base_input)
 
 
-def _read_correction(reader, item, i, *, task, n_classes):
+def _read_correction(reader, item, i, *, task, classes, kind):
     field = f"corrections[{i}]"
     reader.keys(item, field, _CORRECTION_REQUIRED, _CORRECTION_OPTIONAL)
     text = reader.text(item["expression"], f"{field}.expression", allow_empty=False)
@@ -344,7 +379,10 @@ def _read_correction(reader, item, i, *, task, n_classes):
     else:
         if target is None:
             reader.fail(f"{field}.target_class", "is missing (classification corrections need it)")
-        target = reader.index(target, f"{field}.target_class", n_classes)
+        if kind == "label":
+            target = reader.label(target, f"{field}.target_class", classes)
+        else:
+            target = reader.index(target, f"{field}.target_class", len(classes))
     return Correction(
         expression=expression.text,
         coefficient=coefficient,
@@ -361,6 +399,11 @@ def load_corrections(source):
     Raises :class:`CorrectionsFormatError` (a ``ValueError``) naming the
     source and the bad field for any document that is not exactly what
     :func:`corrections_to_dict` writes.
+
+    A classification correction's ``target_class`` is the class label when
+    ``target_class_kind`` is ``"label"`` (what ``export_corrections`` writes);
+    files without that key, written by older tabsift, hold the index of the
+    class in ``classes`` and still load.
     """
     data, where = _read_document(source)
     reader = _Reader(where)
@@ -392,6 +435,7 @@ def load_corrections(source):
             reader.fail("intercept", "is missing")
         intercept = reader.number(data["intercept"], "intercept")
         n_classes = 0
+        classes = []
     else:
         classes = reader.items(classes, "classes", min_length=2)
         seen = set()
@@ -431,8 +475,14 @@ def load_corrections(source):
         )
     layout = _read_layout(reader, data.get("table"), names)
 
+    kind = data.get("target_class_kind", "index")
+    if kind not in TARGET_CLASS_KINDS:
+        reader.fail(
+            "target_class_kind",
+            f"must be one of {list(TARGET_CLASS_KINDS)}, found {_describe(kind)}",
+        )
     corrections = [
-        _read_correction(reader, item, i, task=task, n_classes=n_classes)
+        _read_correction(reader, item, i, task=task, classes=classes, kind=kind)
         for i, item in enumerate(reader.items(data["corrections"], "corrections"))
     ]
     known, categorical = set(names), set(layout.category_names)

@@ -1,15 +1,36 @@
 """FrozenCorrections: apply exported corrections to a prefit base model, with no LLM call."""
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.metaestimators import available_if
 
 from tabsift.residual._correction import apply_corrections, column_data, term_matrix
-from tabsift.residual._format import load_corrections
+from tabsift.residual._format import class_labels, load_corrections
 from tabsift.residual._table import accepts_nan
 from tabsift.table import check_column_names
 
 
-class FrozenCorrections:
+def _describe_source(corrections):
+    if isinstance(corrections, dict):
+        return f"<dict of {len(corrections.get('corrections') or ())} correction(s)>"
+    return repr(str(corrections)) if len(str(corrections)) <= 60 else "<JSON text>"
+
+
+def _is_classification(frozen):
+    if frozen._load().task_ != "classification":
+        raise AttributeError("predict_proba is only available for classification corrections.")
+    return True
+
+
+class FrozenCorrections(BaseEstimator):
     """A prefit base model plus exported correction formulas: predictions with no refitting.
+
+    It is a prefit scikit-learn estimator, like
+    :class:`sklearn.frozen.FrozenEstimator`: ``fit`` never refits the base
+    model, it only reads the corrections and checks the columns of ``X``, so
+    it can be cloned, pickled and used as the last step of a
+    :class:`~sklearn.pipeline.Pipeline`.
 
     This is the cross-batch transfer of MARICL: corrections found once (by
     :class:`ResidualAgentRegressor` or :class:`ResidualAgentClassifier`,
@@ -29,18 +50,22 @@ class FrozenCorrections:
         and range, and a damaged or hand-edited document raises a
         ``CorrectionsFormatError`` (a ``ValueError``) naming the file and
         the field, e.g. ``corrections[2].coefficient``. Nothing in it is
-        ever executed: formulas are parsed by :mod:`tabsift.expr`.
+        ever executed: formulas are parsed by :mod:`tabsift.expr`. It is
+        read on first use (``fit``, ``predict`` or ``predict_proba``), not
+        at construction, so the estimator can be cloned and its parameters
+        set like any scikit-learn estimator's; ``fit`` reads it again.
 
     Attributes
     ----------
-    task : str
-        ``"regression"`` or ``"classification"``.
+    task_ : str
+        ``"regression"`` or ``"classification"`` (also readable as ``task``).
     corrections_ : list of Correction
         The loaded corrections.
     intercept_ : float or ndarray of shape (n_classes,)
     blend_weight_ : float
     classes_ : ndarray of shape (n_classes,)
-        Class labels (classification only).
+        Class labels (classification only), with the fitted model's dtype:
+        ``object`` for string labels, as ``predict`` returns them.
     feature_names_in_ : ndarray of shape (n_features,)
         The columns of the fitted model's table, in order.
     n_features_in_ : int
@@ -71,37 +96,117 @@ class FrozenCorrections:
     """
 
     def __init__(self, base_estimator, corrections):
-        if not hasattr(base_estimator, "predict"):
-            raise TypeError(
-                f"base_estimator must be a fitted model with predict, found "
-                f"{type(base_estimator).__name__}."
-            )
         self.base_estimator = base_estimator
         self.corrections = corrections
-        loaded = load_corrections(corrections)
-        self.task = loaded["task"]
+
+    def _load(self, *, force=False):
+        """Read and check ``corrections`` once (again after ``set_params`` or ``fit``)."""
+        if not force and getattr(self, "_loaded_from", None) is self.corrections:
+            return self
+        if not hasattr(self.base_estimator, "predict"):
+            raise TypeError(
+                f"base_estimator must be a fitted model with predict, found "
+                f"{type(self.base_estimator).__name__}."
+            )
+        loaded = load_corrections(self.corrections)
+        if loaded["task"] == "classification" and not hasattr(self.base_estimator, "predict_proba"):
+            raise TypeError(
+                "classification corrections need a base model with predict_proba, found "
+                f"{type(self.base_estimator).__name__}."
+            )
+        self.task_ = loaded["task"]
         self.corrections_ = loaded["corrections"]
         self.intercept_ = loaded["intercept"]
         self.blend_weight_ = loaded["blend_weight"]
         self.layout_ = loaded["layout"]
         self.feature_names_in_ = np.asarray(loaded["feature_names"], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
-        if self.task == "classification":
-            self.classes_ = np.asarray(loaded["classes"])
-            if not hasattr(base_estimator, "predict_proba"):
-                raise TypeError(
-                    "classification corrections need a base model with predict_proba, found "
-                    f"{type(base_estimator).__name__}."
-                )
+        if self.task_ == "classification":
+            self.classes_ = class_labels(loaded["classes"])
+        elif hasattr(self, "classes_"):
+            del self.classes_
+        self._loaded_from = self.corrections
+        return self
+
+    @property
+    def task(self):
+        """``"regression"`` or ``"classification"`` (reads the corrections if needed)."""
+        return self._load().task_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        task = getattr(self, "task_", None)
+        if task is None and isinstance(self.corrections, dict):
+            task = self.corrections.get("task")
+        if task == "classification":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif task == "regression":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        tags.requires_fit = False
+        tags.target_tags.required = False
+        tags.input_tags.allow_nan = accepts_nan(self.base_estimator)
+        # Like sklearn.frozen.FrozenEstimator: the model is prefit for a fixed table (its
+        # columns and, for classification, its classes come from the corrections), so the
+        # common checks, which fit on their own random data, cannot apply. The estimator
+        # API is tested in tests/test_frozen_estimator.py instead.
+        tags._skip_test = True
+        return tags
+
+    def __sklearn_clone__(self):
+        # The base model is prefit: a clone shares it (cloning it would unfit it) and
+        # reads the corrections again on first use.
+        return type(self)(self.base_estimator, self.corrections)
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def fit(self, X, y=None):
+        """Read the corrections and check ``X`` against them; nothing is refit.
+
+        The base model is prefit and the corrections are exported, so ``fit``
+        only reads the corrections (strictly, as described for
+        ``corrections``) and checks that ``X`` holds the columns they were
+        fit on. It lets a ``FrozenCorrections`` stand in a
+        :class:`~sklearn.pipeline.Pipeline` like any other step.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Data with the columns of ``feature_names_in_``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FrozenCorrections
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from tabsift.residual import FrozenCorrections
+        >>> base = LinearRegression().fit(np.array([[0.0], [1.0]]), np.array([0.0, 1.0]))
+        >>> data = {"format": "tabsift.residual.corrections", "version": 1,
+        ...         "task": "regression", "feature_names": ["x0"], "intercept": 0.0,
+        ...         "corrections": []}
+        >>> FrozenCorrections(base, data).fit(np.array([[3.0]])).feature_names_in_
+        array(['x0'], dtype=object)
+        """
+        self._load(force=True)
+        self._read(X)
+        return self
 
     def __repr__(self):
         return (
-            f"FrozenCorrections({type(self.base_estimator).__name__}, "
-            f"{len(self.corrections_)} correction(s), task={self.task!r})"
+            f"FrozenCorrections(base_estimator={type(self.base_estimator).__name__}(), "
+            f"corrections={_describe_source(self.corrections)})"
         )
 
     def _read(self, X):
         """``(numbers, base input)`` of ``X``, read as the fitted estimator read its table."""
+        self._load()
         names = [str(n) for n in self.feature_names_in_]
         base_name = type(self.base_estimator).__name__
         owner = f"FrozenCorrections with base {base_name}"
@@ -142,14 +247,14 @@ class FrozenCorrections:
 
     def _output(self, X):
         numbers, base_input = self._read(X)
-        if self.task == "regression":
+        if self.task_ == "regression":
             base = self.base_estimator.predict(base_input)
         else:
             base = self.base_estimator.predict_proba(base_input)
         data = column_data(numbers, self.layout_.number_names)
         terms = term_matrix(self.corrections_, data, numbers.shape[0])
         return apply_corrections(
-            self.task, base, self.intercept_, self.corrections_, terms, self.blend_weight_
+            self.task_, base, self.intercept_, self.corrections_, terms, self.blend_weight_
         )
 
     def predict(self, X):
@@ -180,10 +285,11 @@ class FrozenCorrections:
         array([21.])
         """
         out = self._output(X)
-        if self.task == "regression":
+        if self.task_ == "regression":
             return out
         return self.classes_[np.argmax(out, axis=1)]
 
+    @available_if(_is_classification)
     def predict_proba(self, X):
         """Corrected class probabilities (classification only).
 
@@ -208,6 +314,4 @@ class FrozenCorrections:
         >>> bool(np.allclose(FrozenCorrections(base, data).predict_proba(X), base.predict_proba(X)))
         True
         """
-        if self.task != "classification":
-            raise AttributeError("predict_proba is only available for classification corrections.")
         return self._output(X)
