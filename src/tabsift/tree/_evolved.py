@@ -601,7 +601,7 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
         ``5.644999980926514``.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (`n_features_in_`,)
         Impurity-based importance of each input column, as scikit-learn's
         trees compute it: the total decrease of Gini impurity brought by the
         splits on that column, each weighted by the share of training rows
@@ -776,7 +776,7 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     tree_ : Tree
         The chosen tree; leaf values are mean targets; thresholds as in
         :class:`EvolvedTreeClassifier`.
-    feature_importances_ : ndarray of shape (n_features_in_,)
+    feature_importances_ : ndarray of shape (`n_features_in_`,)
         As in :class:`EvolvedTreeClassifier`, with the decrease of variance
         (mean squared error) in place of Gini impurity.
     hall_of_fame_ : list of dict
