@@ -329,8 +329,10 @@ class SelectorEvaluation:
         """
         table = self.summary(model=model)
         if ax is None:
-            plt = import_optional_dependency("matplotlib.pyplot", purpose="SelectorEvaluation.plot")
-            _, ax = plt.subplots(figsize=(6, 4))
+            import_optional_dependency("matplotlib", purpose="SelectorEvaluation.plot")
+            from tabsift.utils._figures import new_figure
+
+            ax = new_figure(figsize=(6, 4)).subplots()
         levels = np.asarray(table["mean"].columns, dtype=float)
         for selector in table.index:
             mean = table.loc[selector, "mean"].to_numpy(dtype=float)

@@ -1,7 +1,8 @@
 """Plots of a fitted KANSelector: importances and learned feature functions.
 
-matplotlib is imported inside the functions, and figures are built with
-:class:`matplotlib.figure.Figure`, so nothing touches pyplot's global state.
+matplotlib is imported inside the functions; figures come from
+:func:`tabsift.utils._figures.new_figure`: through pyplot in a notebook, so they
+show under the cell, and as a bare :class:`matplotlib.figure.Figure` elsewhere.
 """
 
 import numpy as np
@@ -12,11 +13,11 @@ _DROPPED = "#b8c4d0"
 
 
 def _new_axes(n=1, ncols=None):
-    from matplotlib.figure import Figure
+    from tabsift.utils._figures import new_figure
 
     ncols = ncols or min(n, 4)
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained")
+    fig = new_figure(figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -61,10 +62,10 @@ def draw_importances(ax, names, scores, support, *, spread=None, top=None, xlabe
             raise ValueError(f"top must be a positive int or None, found {top!r}.")
         order = order[:top]
     if ax is None:
-        from matplotlib.figure import Figure
+        from tabsift.utils._figures import new_figure
 
         height = 0.3 * min(len(order), 40) + 1.2
-        ax = Figure(figsize=(6, height), layout="constrained").subplots()
+        ax = new_figure(figsize=(6, height), layout="constrained").subplots()
     # The best feature at the top of the chart.
     positions = np.arange(len(order))[::-1]
     ax.barh(

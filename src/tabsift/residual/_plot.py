@@ -78,9 +78,9 @@ def plot_residuals(model, feature=None, ax=None):
             f"({', '.join(features)}); pass feature=... or leave ax=None."
         )
     if ax is None:
-        from matplotlib.figure import Figure
+        from tabsift.utils._figures import new_figure
 
-        fig = Figure(figsize=(3.6 * len(features), 3.2), layout="constrained")
+        fig = new_figure(figsize=(3.6 * len(features), 3.2), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(features)))
     else:
         axes = np.array([ax])

@@ -841,13 +841,13 @@ default="balanced_accuracy"
         if ax is None and len(labelled) == 1:
             axes = np.empty(1, dtype=object)  # plot_rule sizes the figure to the rule
         elif ax is None:
-            from matplotlib.figure import Figure
+            from tabsift.utils._figures import new_figure
 
             widths = [
                 max(3.0, sum(0.075 * len(lit.text()) + 0.45 for lit in r.literals()))
                 for _, r in labelled
             ]
-            fig = Figure(figsize=(sum(widths), 3.6), layout="constrained")
+            fig = new_figure(figsize=(sum(widths), 3.6), layout="constrained")
             axes = fig.subplots(
                 1, len(labelled), squeeze=False, gridspec_kw={"width_ratios": widths}
             ).ravel()

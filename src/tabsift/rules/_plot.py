@@ -38,9 +38,9 @@ def plot_rule(rule, ax=None, title=None):
     positions, cursor = [], [0.0]
     _layout(rule.root, 0, positions, cursor)
     if ax is None:
-        from matplotlib.figure import Figure
+        from tabsift.utils._figures import new_figure
 
-        fig = Figure(figsize=(max(3.0, cursor[0] + 0.4), 1.3 * (rule.depth() + 1) + 0.6))
+        fig = new_figure(figsize=(max(3.0, cursor[0] + 0.4), 1.3 * (rule.depth() + 1) + 0.6))
         ax = fig.subplots()
     where = {id(node): (x, y) for node, x, y in positions}
     for node, x, y in positions:

@@ -545,9 +545,9 @@ class ImportanceResampler(BaseSampler):
         """
         check_is_fitted(self, "selected_distribution_")
         if ax is None:
-            import matplotlib.pyplot as plt
+            from tabsift.utils._figures import new_figure
 
-            _, ax = plt.subplots(figsize=(7, 0.45 * n_features + 1.2), layout="constrained")
+            ax = new_figure(figsize=(7, 0.45 * n_features + 1.2), layout="constrained").subplots()
         p_pool, p_target = self.pool_distribution_, self.target_distribution_
         shift = np.abs(p_target * (np.log(p_target) - np.log(p_pool)))
         shift += np.abs(p_pool * (np.log(p_pool) - np.log(p_target)))

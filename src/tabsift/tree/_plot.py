@@ -6,9 +6,9 @@ import numpy as np
 def _new_axes(ax, size):
     if ax is not None:
         return ax
-    from matplotlib.figure import Figure
+    from tabsift.utils._figures import new_figure
 
-    return Figure(figsize=size, layout="constrained").subplots()
+    return new_figure(figsize=size, layout="constrained").subplots()
 
 
 def plot_tree(tree, ax=None, *, decimals=2, fontsize=8):
