@@ -10,7 +10,7 @@ from tabsift.expr._errors import ExpressionError
 from tabsift.expr._evaluate import _to_namespace, get_namespace
 from tabsift.expr._expression import Expression, parse
 from tabsift.table import TableError, check_column_names, describe_columns, is_plain_numeric
-from tabsift.table._types import category_values, numeric_values
+from tabsift.table._types import category_values, is_dataframe, numeric_values, table_columns
 
 _FLOATS = [np.float64, np.float32]
 
@@ -21,17 +21,13 @@ def _pass_through(X, new, keys):
     A float array cannot carry text, so a DataFrame comes back as a DataFrame
     (original columns and dtypes, index kept) and an array as an object array.
     """
-    if _is_frame(X):
+    if is_dataframe(X):
         out = X.copy()
         for key, values in zip(keys, new, strict=True):
             out[key] = np.asarray(values)
         return out
     columns = [np.asarray(X, dtype=object)] + [np.asarray(v, dtype=object)[:, None] for v in new]
     return np.concatenate(columns, axis=1)
-
-
-def _is_frame(X):
-    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
 
 
 def _has_text(X):
@@ -216,7 +212,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
         column by column through the table layer; its text columns are NaN in the array
         and returned, for :meth:`_check_text`.
         """
-        if not (_is_frame(X) and not is_plain_numeric(X)):
+        if not (is_dataframe(X) and not is_plain_numeric(X)):
             try:
                 X = validate_data(
                     self, X, reset=reset, dtype=_FLOATS, ensure_all_finite="allow-nan"
@@ -227,10 +223,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
                     raise
         validate_data(self, X, reset=reset, skip_check_array=True)
         names = self._input_names()
-        if _is_frame(X):
-            columns = [X.iloc[:, j] for j in range(X.shape[1])]
-        else:
-            columns = [X[:, j] for j in range(X.shape[1])]
+        columns = table_columns(X)
         values = np.full((X.shape[0], X.shape[1]), np.nan)
         text = []
         for j, info in enumerate(describe_columns(X)):

@@ -33,7 +33,7 @@ from tabsift.table import (
     describe_column,
     is_plain_numeric,
 )
-from tabsift.table._types import category_values, numeric_values
+from tabsift.table._types import category_values, is_dataframe, numeric_values, table_columns
 
 NUMBER, CATEGORY = "number", "category"
 # How the base model gets the table: a float array (no category column), pandas
@@ -73,22 +73,11 @@ def accepts_nan(estimator):
         return False
 
 
-def _is_frame(X):
-    return type(X).__module__.startswith("pandas") and hasattr(X, "iloc")
-
-
 def _float_matrix(X):
     """A numeric table as float64, NaN for missing values (pandas' ``pd.NA`` included)."""
-    if _is_frame(X):
+    if is_dataframe(X):
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(X, dtype=np.float64)
-
-
-def _raw_columns(X):
-    if _is_frame(X):
-        return [X.iloc[:, j] for j in range(X.shape[1])]
-    array = np.asarray(X)
-    return [array[:, j] for j in range(array.shape[1])]
 
 
 def _frequent(values, limit):
@@ -140,7 +129,7 @@ class TableLayout:
         if is_plain_numeric(X):
             return cls.numeric(names)
         kinds, categories = [], {}
-        for name, values in zip(names, _raw_columns(X), strict=True):
+        for name, values in zip(names, table_columns(X), strict=True):
             info = describe_column(name, values)
             if info.is_numeric or info.kind == "empty":
                 kinds.append(NUMBER)
@@ -194,7 +183,7 @@ class TableLayout:
             return numbers, {}
         n = X.shape[0]
         blocks, cats = [], {}
-        for name, kind, values in zip(self.names, self.kinds, _raw_columns(X), strict=True):
+        for name, kind, values in zip(self.names, self.kinds, table_columns(X), strict=True):
             if kind == CATEGORY:
                 cats[name] = category_values(values)
                 continue

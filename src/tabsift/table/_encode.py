@@ -18,8 +18,10 @@ from tabsift.table._types import (
     category_values,
     column_names,
     describe_columns,
+    is_dataframe,
     is_plain_numeric,
     numeric_values,
+    table_columns,
 )
 
 #: Categories beyond this many per column are pooled into one "infrequent" column.
@@ -69,13 +71,6 @@ class EncodedTable:
         return out
 
 
-def _columns(X):
-    if type(X).__module__.startswith("pandas") and hasattr(X, "iloc"):
-        return [X.iloc[:, j] for j in range(X.shape[1])]
-    array = np.asarray(X)
-    return [array[:, j] for j in range(array.shape[1])]
-
-
 def encode_table(X, *, owner, impute=True, standardise=True, fix=None):
     """Encode a raw table (DataFrame or array, any column types) as finite floats.
 
@@ -118,7 +113,7 @@ def encode_table(X, *, owner, impute=True, standardise=True, fix=None):
 
     names = column_names(X)
     if is_plain_numeric(X):
-        if type(X).__module__.startswith("pandas"):  # nullable dtypes hold pd.NA, not NaN
+        if is_dataframe(X):  # nullable dtypes hold pd.NA, not NaN
             values = X.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = np.asarray(X, dtype=np.float64)
@@ -128,7 +123,7 @@ def encode_table(X, *, owner, impute=True, standardise=True, fix=None):
             groups = np.arange(values.shape[1])
             return EncodedTable(values, groups, list(names), columns, [])
     columns = describe_columns(X)
-    raw = _columns(X)
+    raw = table_columns(X)
     blocks, groups, out_names, steps = [], [], [], []
     numeric = [j for j, c in enumerate(columns) if c.is_numeric]
     if numeric:

@@ -70,6 +70,19 @@ def _is_pandas(X):
     return type(X).__module__.startswith("pandas")
 
 
+def is_dataframe(X):
+    """True for a pandas DataFrame, recognised without importing pandas."""
+    return _is_pandas(X) and hasattr(X, "columns") and hasattr(X, "iloc")
+
+
+def table_columns(X):
+    """Each column of a DataFrame (as a Series) or of a 2-d array (as a 1-d array)."""
+    if is_dataframe(X):
+        return [X.iloc[:, j] for j in range(X.shape[1])]
+    array = np.asarray(X)
+    return [array[:, j] for j in range(array.shape[1])]
+
+
 def column_names(X):
     """The column names of a DataFrame (as strings), ``x0, x1, ...`` otherwise."""
     if _is_pandas(X) and hasattr(X, "columns"):
@@ -80,12 +93,9 @@ def column_names(X):
 def _columns(X):
     """Each column as a 1-d object or numeric array, with its name."""
     names = column_names(X)
-    if _is_pandas(X) and hasattr(X, "columns"):
-        return [(names[j], X.iloc[:, j]) for j in range(X.shape[1])]
-    array = np.asarray(X)
-    if array.ndim != 2:
-        raise ValueError(f"expected a 2-d table, got an array of shape {array.shape}")
-    return [(names[j], array[:, j]) for j in range(array.shape[1])]
+    if not is_dataframe(X) and np.ndim(X) != 2:
+        raise ValueError(f"expected a 2-d table, got an array of shape {np.shape(X)}")
+    return list(zip(names, table_columns(X), strict=True))
 
 
 def _strip_placeholders(values, placeholders):
