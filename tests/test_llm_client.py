@@ -393,13 +393,13 @@ def test_proxy_variables_are_ignored_for_loopback(server, monkeypatch):
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_loopback_detection(host):
-    from tabsift.llm._client import _is_loopback
+    from tabsift.llm._connection import is_loopback
 
-    assert _is_loopback(f"http://{host}:8000/v1")
-    assert _is_loopback("http://127.4.5.6/v1")
-    assert _is_loopback("http://[::1]:8000/v1")
-    assert not _is_loopback("https://api.openai.com/v1")
-    assert not _is_loopback("http://10.0.0.1/v1")
+    assert is_loopback(f"http://{host}:8000/v1")
+    assert is_loopback("http://127.4.5.6/v1")
+    assert is_loopback("http://[::1]:8000/v1")
+    assert not is_loopback("https://api.openai.com/v1")
+    assert not is_loopback("http://10.0.0.1/v1")
 
 
 def test_localhost_base_url(server):

@@ -73,7 +73,7 @@ def test_other_profiles_take_the_final_answer_with_response_format(profile):
         assert all(r.get("response_format") == EXPECTED for r in server.requests)
         assert len(server.requests) == 2
     assert value == value2 == {"choice": 5}
-    assert "response_format" not in client._dropped
+    assert "response_format" not in client._quirks.dropped
 
 
 def test_off_sends_no_response_format():

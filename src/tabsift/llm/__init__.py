@@ -18,6 +18,7 @@ Examples
 {'depth': 3}
 """
 
+from tabsift.llm._blocks import extract_block
 from tabsift.llm._cache import ResponseCache
 from tabsift.llm._client import LLMClient
 from tabsift.llm._errors import (
@@ -30,6 +31,7 @@ from tabsift.llm._errors import (
     LLMUnavailableError,
     SchemaValidationError,
 )
+from tabsift.llm._json_reply import extract_json
 from tabsift.llm._literal import extract_literal
 from tabsift.llm._policy import (
     ON_LLM_ERROR,
@@ -38,9 +40,10 @@ from tabsift.llm._policy import (
     LLMReport,
     LLMSession,
 )
+from tabsift.llm._reasoning import strip_reasoning
+from tabsift.llm._reply_text import MAX_REPLY_CHARS
 from tabsift.llm._response import ChatResponse, Choice, TokenLogprob, TokenUsage
 from tabsift.llm._schema import validate_json
-from tabsift.llm._structured import MAX_REPLY_CHARS, extract_block, extract_json, strip_reasoning
 from tabsift.llm._usage import Usage
 
 __all__ = [

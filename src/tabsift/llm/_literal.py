@@ -5,13 +5,14 @@ way Python prints it: single quotes, bare words, ``True``/``None``, trailing
 commas. :func:`extract_literal` reads such text with a small tokenizer (never
 ``eval``); :func:`~tabsift.llm.extract_json` is the strict reader for JSON.
 Both refuse over-long replies unread, remove reasoning first and take the LAST
-answer of a reply, through the helpers of :mod:`tabsift.llm._structured`.
+answer of a reply, through the helpers of ``_reasoning`` and ``_reply_text``.
 """
 
 import re
 
 from tabsift.llm._errors import LLMResponseError
-from tabsift.llm._structured import _check_text, _preview, strip_reasoning
+from tabsift.llm._reasoning import strip_reasoning
+from tabsift.llm._reply_text import check_text, preview
 
 __all__ = ["extract_literal"]
 
@@ -215,7 +216,7 @@ def extract_literal(text, *, accept=None, prefer=None, max_chars=None):
     >>> extract_literal(reply, prefer=lambda tree: "value" not in tree)
     {'age': {'<= 40': 0, '> 40': 1}}
     """
-    _check_text(text, max_chars)
+    check_text(text, max_chars)
     original = text
     text = strip_reasoning(text)
     reader = _Reader(text)
@@ -244,7 +245,7 @@ def extract_literal(text, *, accept=None, prefer=None, max_chars=None):
     except _OutOfWork:
         raise LLMResponseError(
             "the reply is too convoluted to read (no clear answer in it). Expected one "
-            "{...} mapping. The reply starts with: " + _preview(text),
+            "{...} mapping. The reply starts with: " + preview(text),
             text=original,
             reason="unparsable",
         ) from None
@@ -257,7 +258,7 @@ def extract_literal(text, *, accept=None, prefer=None, max_chars=None):
     else:
         detail = "the reply holds no '{' before a key"
     raise LLMResponseError(
-        f"no answer found in the reply: {detail}. The reply starts with: {_preview(text)}",
+        f"no answer found in the reply: {detail}. The reply starts with: {preview(text)}",
         text=original,
         reason="unparsable",
     )

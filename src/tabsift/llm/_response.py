@@ -152,12 +152,12 @@ class ChatResponse:
 
     @classmethod
     def _from_payload(cls, payload, *, cached):
-        from tabsift.llm._structured import _split_reasoning
+        from tabsift.llm._reasoning import split_reasoning
 
         choices = []
         for c in payload["choices"]:
             # Entries stored before reasoning was split off are split here.
-            text, thought = _split_reasoning(c["text"])
+            text, thought = split_reasoning(c["text"])
             choices.append(
                 Choice(
                     text=text,

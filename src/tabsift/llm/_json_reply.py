@@ -1,276 +1,30 @@
-"""Find JSON values and fenced code blocks in free-form LLM replies.
+"""Find the JSON value that answers a free-form LLM reply.
 
-Every scan here is linear in the length of the reply, and replies longer than
-:data:`MAX_REPLY_CHARS` are refused, so a hostile or runaway reply cannot stall
-an estimator. Reasoning blocks (``<think>...</think>`` and the like) are removed
-first by :func:`strip_reasoning`, and the LAST answer of a reply is used: a
+The scan is linear in the length of the reply. Reasoning blocks are removed
+first (:func:`strip_reasoning`), and the LAST answer of a reply is used: a
 reasoning model drafts before it answers.
 """
 
 import json
 import math
 import re
-from dataclasses import dataclass
 
+from tabsift.llm._blocks import iter_blocks
 from tabsift.llm._errors import LLMResponseError
+from tabsift.llm._reasoning import strip_reasoning
+from tabsift.llm._reply_text import check_text, preview
 
-__all__ = ["MAX_REPLY_CHARS", "extract_block", "extract_json", "strip_reasoning"]
+__all__ = ["extract_json"]
 
-#: Longest reply (in characters) that :func:`extract_json` and
-#: :func:`extract_block` accept.
-MAX_REPLY_CHARS = 1_000_000
-
-_PREVIEW = 200
 # Deepest nesting of a candidate JSON value (far beyond any real reply).
 _MAX_DEPTH = 200
 # The fallback scan gives up after this many starts nested past the recursion limit.
 _MAX_TOO_DEEP = 10
 
 _JSON_LANGUAGES = ("json", "json5", "jsonc", "")
-
-# Reasoning tags of the reasoning models served by vLLM, Ollama and llama.cpp.
-_REASONING_TAG = re.compile(
-    r"<(/?)[ \t]*(think|thinking|reasoning)(?:[ \t][^<>\n]{0,200})?[ \t]*(/?)>", re.IGNORECASE
-)
 _CONSTANT = re.compile(r"NaN|-?Infinity")
-_LANGUAGE = re.compile(r"[\w+.-]*")
 
 
-# ---------------------------------------------------------------------- reasoning
-def _split_reasoning(text):
-    """Return ``(answer, reasoning)``; ``reasoning`` is None when there is none."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, found {type(text).__name__}.")
-    if "<" not in text:
-        return text, None
-    answer = []
-    reasoning = []
-    kept_from = 0  # start of the answer text not yet copied
-    open_name = None
-    open_at = depth = 0
-    found = False
-    for match in _REASONING_TAG.finditer(text):
-        closing, name, self_closing = match[1], match[2].lower(), match[3]
-        if self_closing and not closing:
-            found = True
-            answer.append(text[kept_from : match.start()])
-            kept_from = match.end()
-            continue
-        if open_name is None:
-            if not closing:
-                found = True
-                answer.append(text[kept_from : match.start()])
-                open_name, open_at, depth = name, match.end(), 1
-            else:
-                # A closing tag with no opening one: the server's chat template
-                # opened the block, so everything before it is reasoning.
-                found = True
-                reasoning.append("".join(answer) + text[kept_from : match.start()])
-                answer = []
-                kept_from = match.end()
-        elif name == open_name:
-            depth += -1 if closing else 1
-            if depth == 0:
-                reasoning.append(text[open_at : match.start()])
-                open_name = None
-                kept_from = match.end()
-    if not found:
-        return text, None
-    if open_name is not None:
-        # Never closed: the rest is reasoning (a reply cut off while thinking).
-        reasoning.append(text[open_at:])
-    else:
-        answer.append(text[kept_from:])
-    thought = "\n\n".join(part.strip() for part in reasoning if part.strip())
-    return "".join(answer).strip(), thought or None
-
-
-def strip_reasoning(text):
-    """Remove the reasoning of a reasoning model from a reply, leaving its answer.
-
-    Removes ``<think>...</think>``, ``<thinking>...</thinking>`` and
-    ``<reasoning>...</reasoning>`` blocks (any case). A closing tag with no
-    opening one (the chat template opened the block) makes everything before
-    it reasoning; an opening tag that is never closed makes everything after it
-    reasoning, so a reply cut off while thinking has an empty answer. A reply
-    without such tags is returned unchanged.
-
-    Parameters
-    ----------
-    text : str
-        A reply from a model.
-
-    Returns
-    -------
-    answer : str
-        The reply without its reasoning (stripped of surrounding whitespace
-        when reasoning was removed).
-
-    See Also
-    --------
-    extract_json : Applies this before looking for the answer.
-    Choice.reasoning : Where the client keeps the removed reasoning.
-
-    Examples
-    --------
-    >>> from tabsift.llm import strip_reasoning
-    >>> strip_reasoning('<think>Maybe {"k": 0}? No.</think>\\n{"k": 5}')
-    '{"k": 5}'
-    >>> strip_reasoning("Let me think.</think>42")
-    '42'
-    >>> strip_reasoning("<think>Still thinking when the reply was cut")
-    ''
-    """
-    return _split_reasoning(text)[0]
-
-
-# ---------------------------------------------------------------------- code blocks
-@dataclass(frozen=True)
-class _Block:
-    language: str
-    content: str
-    closed: bool
-    lines: range  # the lines of the block, fences included
-
-
-def _preview(text):
-    text = text.strip()
-    return repr(text if len(text) <= _PREVIEW else text[:_PREVIEW] + "...")
-
-
-def _check_text(text, limit=None):
-    """Refuse a non-string and, unread, a reply over ``limit`` (:data:`MAX_REPLY_CHARS`)."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, found {type(text).__name__}.")
-    limit = MAX_REPLY_CHARS if limit is None else limit
-    if len(text) > limit:
-        raise LLMResponseError(
-            f"the reply is {len(text):,} characters long, over the limit of "
-            f"{limit:,}; it was not parsed. Ask for a shorter answer (set max_tokens).",
-            text=text[:_PREVIEW],
-            reason="unparsable",
-        )
-
-
-def _fence_of(line):
-    """``(indent, fence, rest)`` when ``line`` opens with a fence, else None (linear)."""
-    body = line.lstrip(" \t")
-    if not body or body[0] not in "`~":
-        return None
-    char = body[0]
-    size = len(body) - len(body.lstrip(char))
-    if size < 3:
-        return None
-    return char, size, body[size:]
-
-
-def _iter_blocks(text):
-    """Yield the fenced code blocks of ``text`` in order (CommonMark-like, lenient)."""
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        opening = _fence_of(lines[i])
-        if opening is None:
-            i += 1
-            continue
-        char, size, rest = opening
-        if char == "`" and "`" in rest:
-            # ```lang body``` on one line; a backtick in the info string is not a fence.
-            language = _LANGUAGE.match(rest)[0]
-            after = rest[len(language) :]
-            tail = after.rstrip(" \t")
-            fence = "`" * size
-            if after[:1] in (" ", "\t") and tail.endswith(fence) and len(tail.lstrip()) >= size:
-                content = tail.lstrip(" \t")[:-size]
-                yield _Block(language.lower(), content, True, range(i, i + 1))
-            i += 1
-            continue
-        info = rest.split()
-        language = info[0].lower() if info else ""
-        body = []
-        first = i
-        i += 1
-        closed = False
-        while i < len(lines):
-            closing = _fence_of(lines[i])
-            if (
-                closing is not None
-                and closing[0] == char
-                and closing[1] >= size
-                and not closing[2].strip()
-            ):
-                closed = True
-                i += 1
-                break
-            body.append(lines[i])
-            i += 1
-        # An unclosed fence runs to the end of the text (a reply cut by max_tokens).
-        yield _Block(language, "\n".join(body), closed, range(first, i))
-
-
-def extract_block(text, language=None):
-    """Return the content of the last fenced code block in ``text``.
-
-    Reasoning is removed first (:func:`strip_reasoning`). Blocks are fenced
-    with three or more backticks or tildes, as in Markdown. A fence left open
-    runs to the end of the text (a reply cut by ``max_tokens``). When there
-    are several blocks the last one is used: a model drafts before it answers.
-
-    Parameters
-    ----------
-    text : str
-        A reply from a model.
-    language : str, default=None
-        Only consider blocks whose info string starts with this word
-        (case-insensitive), e.g. ``"json"``, ``"python"`` or ``"tree"``. None
-        accepts any block.
-
-    Returns
-    -------
-    content : str
-        The lines between the fences, without the fences.
-
-    Raises
-    ------
-    LLMResponseError
-        When no such block is found (``reason="unparsable"``).
-
-    See Also
-    --------
-    extract_json : Find a JSON value, fenced or not.
-
-    Examples
-    --------
-    >>> from tabsift.llm import extract_block
-    >>> reply = "Here is the tree:\\n```tree\\nage <= 30\\n  yes: 1\\n```\\nDone."
-    >>> print(extract_block(reply, "tree"))
-    age <= 30
-      yes: 1
-    """
-    _check_text(text)
-    original = text
-    text = strip_reasoning(text)
-    wanted = None if language is None else str(language).strip().lower()
-    found = []
-    last = None
-    for block in _iter_blocks(text):
-        if wanted is None or block.language == wanted:
-            last = block
-        else:
-            found.append(block.language or "(no language)")
-    if last is not None:
-        return last.content
-    fence = f"```{wanted}" if wanted else "```"
-    seen = f"; the blocks found are labelled: {', '.join(found)}" if found else ""
-    raise LLMResponseError(
-        f"no {fence} code block found in the reply{seen}. Expected the answer between a "
-        f"line '{fence}' and a line '```'. The reply starts with: {_preview(text)}",
-        text=original,
-        reason="unparsable",
-    )
-
-
-# ---------------------------------------------------------------------- JSON
 class _Constant:
     """Stands for NaN/Infinity while decoding, so that the value can be rejected."""
 
@@ -523,7 +277,7 @@ def extract_json(text):
     >>> extract_json('<think>First idea: {"choice": 0}. No wait, 5.</think>\\n{"choice": 5}')
     {'choice': 5}
     """
-    _check_text(text)
+    check_text(text)
     original = text
     text = strip_reasoning(text)
 
@@ -531,7 +285,7 @@ def extract_json(text):
     fenced_error = None
     fenced = None
     other_blocks = []
-    for block in _iter_blocks(text):
+    for block in iter_blocks(text):
         if block.language not in _JSON_LANGUAGES:
             other_blocks.append(block)
             continue
@@ -589,7 +343,7 @@ def extract_json(text):
         detail = 'expected a JSON object such as {"key": 1} or an array such as [1, 2].'
     raise LLMResponseError(
         f"no JSON object or array found in the reply: {detail} The reply starts with: "
-        f"{_preview(text)}",
+        f"{preview(text)}",
         text=original,
         reason="unparsable",
     )
