@@ -12,7 +12,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, m
 from tabsift.datasets import load_iris, make_boolean_rule
 from tabsift.llm.testing import LocalLLMServer, ScriptedResponder
 from tabsift.rules import Binarizer, BooleanRuleClassifier, Constant, Literal, Operator, Rule
-from tabsift.rules._search import Scorer, _flatten, _Problem, baseline, to_public
+from tabsift.rules._scoring import Scorer, baseline
+from tabsift.rules._search import _flatten, _Problem, to_public
 
 FAST = {"n_iterations": 300, "n_starts": 4, "random_state": 0}
 SEARCH = {"n_iterations": 500, "n_starts": 10, "random_state": 0}  # BoolXAI's defaults

@@ -247,7 +247,9 @@ def test_fit_rules_on_a_raw_csv_with_trailing_commas_and_placeholders(tmp_path, 
     assert job["settings"]["prepare"] is True and job["n_rows"] == 300
     report = json.loads((out / "report" / "results.json").read_text())
     titles = [s["title"] for s in report["sections"]]
-    assert titles == ["Rule", "Table preparation", "Conditions", "Explanations"]
+    assert titles == [
+        "Rule", "Scores", "Confusion matrix", "Table preparation", "Conditions", "Explanations"
+    ]
 
 
 def test_fit_rules_categorical_option_gives_category_literals(tmp_path, capsys):

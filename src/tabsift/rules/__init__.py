@@ -25,6 +25,16 @@ input's array namespace (:func:`tabsift.backend.get_namespace`: NumPy,
 
 from tabsift.rules._binarizer import Binarizer
 from tabsift.rules._classifier import BooleanRuleClassifier
-from tabsift.rules._rule import Constant, Literal, Operator, Rule
+from tabsift.rules._display import RuleDisplay
+from tabsift.rules._nodes import Constant, Literal, Operator
+from tabsift.rules._rule import Rule
 
-__all__ = ["Binarizer", "BooleanRuleClassifier", "Constant", "Literal", "Operator", "Rule"]
+__all__ = [
+    "Binarizer",
+    "BooleanRuleClassifier",
+    "Constant",
+    "Literal",
+    "Operator",
+    "Rule",
+    "RuleDisplay",
+]

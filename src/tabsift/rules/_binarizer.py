@@ -1,19 +1,27 @@
 """Binarizer: raw numeric and categorical columns -> named 0/1 literals."""
 
-import json
 import math
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
-from tabsift.backend import asarray, device, get_namespace, namespace_name, to_numpy
-from tabsift.rules._rule import condition_text
-from tabsift.table import TableError, check_column_names, column_numbers, describe_column
-from tabsift.table._types import category_values, numeric_values
+from tabsift.backend import namespace_name
+from tabsift.rules._columns import (
+    _column_numbers,
+    _input_namespace,
+    _take_rows,
+    input_names,
+    read_columns,
+)
+from tabsift.rules._literals import build_literals, host_literals, namespace_literals
+from tabsift.rules._llm_thresholds import ask_thresholds
+from tabsift.rules._weights import check_weights, weighted_quantile
+from tabsift.table import TableError, check_column_names, describe_column
+from tabsift.table._types import category_values
 from tabsift.utils._numbers import is_finite_number
+from tabsift.utils._sklearn_compat import Interval, StrOptions, fit_context
 
 _SIGNIFICANT = 3
 
@@ -31,55 +39,6 @@ def _round_threshold(value, low, high):
         if low <= rounded < high:
             return float(rounded)
     return value
-
-
-def _shown(value, limit=80):
-    """A short repr of a value from an LLM reply (a 4,000-digit number stays readable)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _is_device_array(X):
-    """True for an array of a non-NumPy array library (array_api_strict, CuPy, ...)."""
-    root = type(X).__module__.split(".")[0]
-    return hasattr(X, "__array_namespace__") and root not in ("numpy", "pandas")
-
-
-def _input_namespace(X):
-    """The namespace to compute in, and whether ``X`` is already an array of it.
-
-    The configured ``array_backend`` wins; otherwise an array of another library
-    (array_api_strict, CuPy) keeps its own namespace and anything else (NumPy, pandas,
-    lists, array-likes) is NumPy.
-    """
-    xp = get_namespace(X) if _is_device_array(X) else get_namespace()
-    native = _is_device_array(X) and type(X).__module__.split(".")[0] == namespace_name(xp)
-    return xp, native
-
-
-def _column_numbers(name, values, info=None):
-    """A column read as float numbers (NaN where missing), or None when it holds text.
-
-    What the column holds comes from the table layer (:func:`tabsift.table.describe_column`):
-    numbers stored as text are parsed, placeholders such as ``?`` are missing values.
-    """
-    dtype = getattr(values, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
-        return np.asarray(values, dtype=np.float64)  # fast path: plain numbers
-    info = describe_column(name, values) if info is None else info
-    if info.kind == "empty":
-        return np.full(len(values), np.nan)
-    return numeric_values(values, info) if info.is_numeric else None
-
-
-def _numbers_now(name, values):
-    """A column that held numbers during fit, as numbers; text in it now reads as missing.
-
-    New rows may hold a value no training row had (``'rotary'`` in a column of cylinder
-    counts). Like an unseen category, it makes every literal of its column false; a warning
-    names the column and the value (:func:`tabsift.table.column_numbers`).
-    """
-    return column_numbers(name, values, owner="Binarizer")
 
 
 class Binarizer(TransformerMixin, BaseEstimator):
@@ -112,7 +71,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
         quantiles, rounded to 3 significant digits of the column's range, repeated ones dropped,
         and kept only when they split the training rows (``min <= t < max``).
         With ``strategy="llm"`` it is also the most thresholds accepted from
-        the LLM per column.
+        the LLM per column. With ``sample_weight`` the quantiles are weighted
+        (a row of weight ``k`` counts as ``k`` rows).
     strategy : {"quantile", "llm"}, default="quantile"
         Where thresholds come from. ``"llm"`` asks ``llm`` once for every
         numeric column (given ``feature_descriptions`` and each column's
@@ -230,35 +190,6 @@ class Binarizer(TransformerMixin, BaseEstimator):
         self.on_llm_error = on_llm_error
 
     # ------------------------------------------------------------------ input
-    def _columns(self, X, reset):
-        """``[(name, values)]`` for each input column, after sklearn's checks."""
-        import pandas as pd
-
-        if isinstance(X, pd.DataFrame):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            if X.shape[1] == 0 or (reset and X.shape[0] == 0):
-                check_array(np.empty(X.shape), ensure_min_samples=1, ensure_min_features=1)
-            return self._names(), [column for _, column in X.items()]
-        if _is_device_array(X):
-            X = to_numpy(X)  # thresholds are chosen on the host (quantiles, a few per column)
-        X = validate_data(
-            self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan", accept_sparse=False
-        )
-        if X.dtype.kind in "fiub":
-            X = X.astype(np.float64, copy=False)
-            if np.isinf(X).any():
-                raise ValueError(
-                    "X contains infinite values; Binarizer accepts NaN (no literal holds) but "
-                    "not inf. Replace them first, e.g. with np.nan_to_num."
-                )
-        names = self._names()
-        return names, [X[:, j] for j in range(X.shape[1])]
-
-    def _names(self):
-        if hasattr(self, "feature_names_in_"):
-            return [str(name) for name in self.feature_names_in_]
-        return [f"x{j}" for j in range(self.n_features_in_)]
-
     def _user_thresholds(self, names):
         given = {}
         for key, values in (self.thresholds or {}).items():
@@ -284,8 +215,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
         return given
 
     # -------------------------------------------------------------------- fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
         """Choose the thresholds and categories of every column.
 
         Parameters
@@ -296,6 +227,13 @@ class Binarizer(TransformerMixin, BaseEstimator):
             allowed and makes every literal of its column false.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights. A row of integer weight ``k`` counts
+            as ``k`` copies of it: quantile thresholds are weighted
+            quantiles, the categories kept are the most frequent by total
+            weight, a column is 0/1 when its rows of positive weight are.
+            Rows of weight 0 are left out (the observed range shown to the
+            LLM is that of the other rows). ``None`` weighs every row 1.
 
         Returns
         -------
@@ -308,7 +246,13 @@ class Binarizer(TransformerMixin, BaseEstimator):
             column that holds text.
         """
         check_column_names(X, owner="Binarizer")
-        names, columns = self._columns(X, reset=True)
+        names, columns = read_columns(self, X, reset=True)
+        weights = check_weights(sample_weight, X, owner="Binarizer")
+        if weights is not None:
+            # Weight 0 means the row is not there; the others keep their weight.
+            keep = weights > 0
+            columns = [_take_rows(values, keep) for values in columns]
+            weights = weights[keep]
         if self.strategy == "llm" and self.llm is None:
             raise ValueError(
                 "strategy='llm' needs an LLM client: pass llm=LLMClient(...), or use "
@@ -354,9 +298,18 @@ class Binarizer(TransformerMixin, BaseEstimator):
         proposals = {}
         if self.strategy == "llm":
             asked = [n for n in numeric if n not in user and n not in binary]
-            proposals = self._ask_llm(session, asked, numeric) if asked else {}
+            if asked:
+                proposals, self.llm_reply_, self.llm_unknown_columns_ = ask_thresholds(
+                    session,
+                    asked,
+                    numeric,
+                    n_thresholds=self.n_thresholds,
+                    descriptions=self.feature_descriptions,
+                    fallbacks=self.llm_fallbacks_,
+                )
         for name, values in numeric.items():
             finite = values[np.isfinite(values)]
+            finite_weights = None if weights is None else weights[np.isfinite(values)]
             low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
             if name in binary:
                 chosen, source = [0.5], "binary"
@@ -365,65 +318,43 @@ class Binarizer(TransformerMixin, BaseEstimator):
             elif name in proposals:
                 chosen, source = proposals[name], "llm"
             else:
-                chosen, source = self._quantiles(finite, low, high), "quantile"
+                chosen, source = self._quantiles(finite, low, high, finite_weights), "quantile"
             self.thresholds_[name] = chosen
             self.threshold_source_[name] = source
         for name, values in categorical.items():
-            self.categories_[name] = self._frequent(values)
+            self.categories_[name] = self._frequent(values, weights)
 
-        self._build_literals(names)
+        self.literals_ = build_literals(self, names)
         session.finish(self, what="quantile thresholds")
         return self
 
-    def _build_literals(self, names):
-        literals = []
-        for name in names:
-            if self.threshold_source_.get(name) == "binary":
-                literals.append({"column": name, "test": "is", "value": True, "name": name})
-            elif name in self.thresholds_:
-                literals += [
-                    {"column": name, "test": ">", "value": t, "name": condition_text(name, ">", t)}
-                    for t in self.thresholds_[name]
-                ]
-            else:
-                literals += [
-                    {
-                        "column": name,
-                        "test": "==",
-                        "value": v,
-                        "name": condition_text(name, "==", v),
-                    }
-                    for v in self.categories_.get(name, [])  # empty columns have none
-                ]
-        self.literals_ = literals
-
-    def _add_thresholds(self, added):
-        """Add thresholds ``{column: [t, ...]}`` to fitted numeric columns (used by the
-        classifier's threshold refinement); literal order stays column by column, sorted."""
-        for name, values in added.items():
-            self.thresholds_[name] = sorted(set(self.thresholds_[name]) | set(values))
-        self._build_literals(self._names())
-
-    def _quantiles(self, finite, low, high):
+    def _quantiles(self, finite, low, high, weights=None):
         if finite.size == 0:
             return []
         levels = np.arange(1, self.n_thresholds + 1) / (self.n_thresholds + 1)
+        quantiles = (
+            np.quantile(finite, levels) if weights is None
+            else weighted_quantile(finite, weights, levels)
+        )
         out = []
-        for q in np.quantile(finite, levels):
+        for q in quantiles:
             t = _round_threshold(float(q), low, high)
             if low <= t < high and t not in out:
                 out.append(t)
         return out
 
-    def _frequent(self, values):
+    def _frequent(self, values, weights=None):
         # Categories compare by their text; placeholders ('?', 'n/a', ...) are missing.
         keys = category_values(values)
         counts = {}
         first = {}
-        for key, value in zip(keys, np.asarray(values, dtype=object), strict=True):
+        weights = np.ones(len(keys)) if weights is None else weights
+        for key, value, weight in zip(
+            keys, np.asarray(values, dtype=object), weights.tolist(), strict=True
+        ):
             if key is None:
                 continue
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] = counts.get(key, 0) + weight
             first.setdefault(key, value)
         if len(counts) < 2:
             return []
@@ -439,96 +370,6 @@ class Binarizer(TransformerMixin, BaseEstimator):
                 value = key  # the text it is compared by (surrounding spaces stripped)
             kept.append(value)
         return kept
-
-    # -------------------------------------------------------------------- LLM
-    def _ask_llm(self, session, asked, numeric):
-        """Ask for thresholds of the columns ``asked``; return the valid ones per column.
-
-        Every column the LLM does not give usable thresholds for falls back to quantiles
-        (``llm_fallbacks_`` says why); a proposal that is not a list of finite numbers
-        inside the observed range is counted as an ``"invalid"`` rejection.
-        """
-        descriptions = self.feature_descriptions or {}
-        lines = []
-        ranges = {}
-        for name in asked:
-            finite = numeric[name][np.isfinite(numeric[name])]
-            if finite.size == 0:
-                self.llm_fallbacks_[name] = "the column has no finite value"
-                continue
-            ranges[name] = (float(finite.min()), float(finite.max()))
-            low, high = ranges[name]
-            median = float(np.median(finite))
-            # Names and descriptions are data: they enter the prompt only as JSON strings.
-            about = f": {json.dumps(str(descriptions[name]))}" if name in descriptions else ""
-            lines.append(
-                f"- {json.dumps(name)}{about} (observed range {low:.6g} to {high:.6g}, "
-                f"median {median:.6g})"
-            )
-        if not lines:
-            return {}
-        prompt = (
-            "You choose thresholds that turn numeric table columns into yes/no conditions "
-            "'column > threshold' for an interpretable rule. Prefer meaningful cut-offs "
-            "(clinical or regulatory limits, round numbers) over arbitrary values. For each "
-            f"column give 1 to {self.n_thresholds} thresholds strictly inside its observed "
-            "range. Column names are given as JSON strings; use them exactly as keys.\n\n"
-            "Columns:\n" + "\n".join(lines) + "\n\nReply with JSON only, an object of the "
-            'form {"thresholds": {"column name": [number, ...]}}, with one entry per column.'
-        )
-        schema = {
-            "type": "object",
-            "properties": {"thresholds": {"type": "object"}},
-            "required": ["thresholds"],
-        }
-        messages = [{"role": "user", "content": prompt}]
-        reply = session.ask(lambda llm: llm.chat_json(messages, schema=schema)[0])
-        if reply is None:
-            last = session.report.errors[-1] if session.report.errors else "no usable reply"
-            for name in ranges:
-                self.llm_fallbacks_[name] = f"the LLM request failed ({last}); using quantiles"
-            session.fallback(len(ranges))
-            return {}
-        self.llm_reply_ = json.loads(json.dumps(reply))
-        proposed = reply["thresholds"]
-        self.llm_unknown_columns_ = sorted(str(k) for k in proposed if k not in ranges)
-        out = {}
-        for name, (low, high) in ranges.items():
-            values = proposed.get(name)
-            reason = None
-            if values is None:
-                reason = "the LLM proposed no threshold"
-            elif not isinstance(values, list) or not values:
-                reason = f"expected a non-empty list of numbers, got {_shown(values)}"
-            elif not all(is_finite_number(v) for v in values):
-                reason = f"not all proposals are finite numbers: {_shown(values)}"
-            else:
-                floats = {float(v) for v in values}
-                inside = sorted(v for v in floats if low < v < high)
-                if len(floats) > self.n_thresholds:
-                    reason = (
-                        f"{len(floats)} thresholds proposed, more than n_thresholds="
-                        f"{self.n_thresholds}"
-                    )
-                elif not inside:
-                    reason = (
-                        f"no proposal {_shown(values)} lies strictly inside ({low:.6g}, "
-                        f"{high:.6g})"
-                    )
-                else:
-                    out[name] = inside
-                    dropped = sorted(floats - set(inside))
-                    if dropped:
-                        self.llm_fallbacks_[name] = (
-                            f"kept {inside}; dropped {dropped} (outside the observed range "
-                            f"({low:.6g}, {high:.6g}))"
-                        )
-            if reason is not None:
-                self.llm_fallbacks_[name] = reason + "; using quantiles"
-                session.fallback()
-                if values is not None:
-                    session.reject("invalid", f"thresholds of {json.dumps(name)}: {reason}")
-        return out
 
     # -------------------------------------------------------------- transform
     def transform(self, X):
@@ -567,104 +408,8 @@ class Binarizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "literals_")
         xp, native = _input_namespace(X)
         if namespace_name(xp) != "numpy":
-            return self._transform_on(X, xp, native)
-        return self._transform_host(X)
-
-    def _check_device_array(self, X, xp):
-        """Checks of a non-NumPy array input (sklearn's would copy it to the host)."""
-        if X.ndim != 2:
-            raise ValueError(
-                f"Expected a 2-D array (rows x columns); got {X.ndim} dimensions. Reshape it, "
-                "e.g. X.reshape(-1, 1) for a single column."
-            )
-        validate_data(self, X, reset=False, skip_check_array=True)
-        if X.shape[0] < 1:
-            raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
-        if not xp.isdtype(X.dtype, ("bool", "integral", "real floating")):
-            raise ValueError(
-                f"a {namespace_name(xp)} array input must be numeric (bool, integer or real "
-                f"float); found dtype {X.dtype}. Pass text or categorical columns as a pandas "
-                "DataFrame."
-            )
-        X = xp.astype(X, xp.float64)
-        if bool(xp.any(xp.isinf(X))):
-            raise ValueError(
-                "X contains infinite values; Binarizer accepts NaN (no literal holds) but "
-                "not inf. Replace them first."
-            )
-        return X
-
-    def _transform_on(self, X, xp, native):
-        """The literal matrix on namespace ``xp``: numeric literals compared there."""
-        names = self._names()
-        categorical = [n for n in names if self.categories_.get(n)]
-        if native:
-            if categorical:
-                raise ValueError(
-                    f"column {categorical[0]!r} was categorical during fit; a "
-                    f"{namespace_name(xp)} array cannot hold its values. Pass a pandas "
-                    "DataFrame or a NumPy array."
-                )
-            X = self._check_device_array(X, xp)
-            numeric = {name: X[:, j : j + 1] for j, name in enumerate(names)}
-            by_column, n, where = {}, X.shape[0], device(X)
-        else:
-            # Host input (pandas, NumPy, lists) with a forced backend, or an array of another
-            # library: checked as usual, numeric columns moved once as one float64 matrix.
-            if _is_device_array(X):
-                X = to_numpy(X)
-            names, columns = self._columns(X, reset=False)
-            by_column = dict(zip(names, columns, strict=True))
-            moved = [n for n in names if self.thresholds_.get(n)]
-            host = []
-            for name in moved:
-                host.append(_numbers_now(name, by_column[name]))
-            n = len(columns[0]) if columns else 0
-            matrix = asarray(np.column_stack(host) if host else np.zeros((n, 0)), xp=xp)
-            numeric = {name: matrix[:, j : j + 1] for j, name in enumerate(moved)}
-            where = device(matrix)
-        blocks = []
-        for name in names:
-            if name in self.thresholds_:
-                thresholds = self.thresholds_[name]
-                if thresholds:
-                    column = numeric[name]
-                    cut = xp.asarray(thresholds, dtype=xp.float64, device=device(column))
-                    # NaN > t is False: missing values make every literal of the column false.
-                    blocks.append(column > xp.reshape(cut, (1, -1)))
-            elif self.categories_.get(name):
-                keys = category_values(by_column[name])
-                hits = np.column_stack([keys == str(v) for v in self.categories_[name]])
-                blocks.append(asarray(hits, xp=xp, dtype="bool"))
-        if not blocks:
-            return xp.zeros((n, 0), dtype=xp.bool, device=where)
-        return xp.concat(blocks, axis=1)
-
-    def _transform_host(self, X):
-        """The literal matrix as a NumPy array (the search's input)."""
-        names, columns = self._columns(X, reset=False)
-        n = len(columns[0]) if columns else 0
-        Z = np.zeros((n, len(self.literals_)), dtype=bool)
-        by_column = dict(zip(names, columns, strict=True))
-        position = 0
-        for name in names:
-            if name in self.thresholds_:
-                thresholds = self.thresholds_[name]
-                if thresholds:
-                    values = _numbers_now(name, by_column[name])
-                    with np.errstate(invalid="ignore"):
-                        Z[:, position : position + len(thresholds)] = (
-                            values[:, None] > np.asarray(thresholds)[None, :]
-                        )
-                position += len(thresholds)
-            else:
-                categories = self.categories_.get(name, [])  # empty columns have none
-                if categories:
-                    keys = category_values(by_column[name])
-                    for i, value in enumerate(categories):
-                        Z[:, position + i] = keys == str(value)
-                position += len(categories)
-        return Z
+            return namespace_literals(self, X, xp, native)
+        return host_literals(self, X)
 
     def get_feature_names_out(self, input_features=None):
         """Names of the literals, e.g. ``glucose > 127`` or ``sex == 'male'``.
@@ -681,10 +426,10 @@ class Binarizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "literals_")
         if input_features is not None:
             input_features = [str(f) for f in input_features]
-            if input_features != self._names():
+            if input_features != input_names(self):
                 raise ValueError(
                     "input_features differs from the column names seen in fit: "
-                    f"{input_features} vs {self._names()}."
+                    f"{input_features} vs {input_names(self)}."
                 )
         return np.asarray([lit["name"] for lit in self.literals_], dtype=object)
 

@@ -1,14 +1,16 @@
-"""BooleanRuleClassifier: one expressive Boolean rule per class, learned by simulated annealing."""
+"""BooleanRuleClassifier: one expressive Boolean rule per class, learned by simulated annealing.
 
-import json
+The class is thin: the search of a fit is :mod:`._orchestration`'s, the
+decision from fired rules :mod:`._decision`'s, text and dict forms
+:mod:`._export`'s, explanations :mod:`._explain`'s, LLM help
+:mod:`._llm_columns`' and :mod:`._llm_text`'s.
+"""
+
 import numbers
-import re
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -18,67 +20,29 @@ from sklearn.utils.validation import (
 )
 
 from tabsift.backend import asarray, device, namespace_name, to_numpy
-from tabsift.llm import LLMError, LLMFallbackWarning, LLMSession
-from tabsift.rules._binarizer import Binarizer, _input_namespace, _is_device_array
-from tabsift.rules._describe import check_description, describe_node, describe_rule
-from tabsift.rules._prune import column_importances, drop_redundant
-from tabsift.rules._refine import refine_thresholds, reindex
-from tabsift.rules._rule import OPERATORS, Constant, Literal, Operator, Rule, host_namespace
-from tabsift.rules._search import METRICS, Scorer, anneal, baseline, polish, simplify
+from tabsift.llm import LLMFallbackWarning
+from tabsift.rules._binarizer import Binarizer
+from tabsift.rules._columns import _input_namespace, _is_device_array, input_names
+from tabsift.rules._decision import decide, decision_state, fired_matrix
+from tabsift.rules._describe import describe_model
+from tabsift.rules._explain import explain_records
+from tabsift.rules._export import export_text, labelled_rules, to_dict
+from tabsift.rules._literals import host_literals
+from tabsift.rules._llm_columns import fit_session, llm_select
+from tabsift.rules._llm_text import llm_row_text, llm_text, text_session
+from tabsift.rules._nodes import OPERATORS, host_namespace
+from tabsift.rules._orchestration import search_rules
+from tabsift.rules._prune import column_importances
+from tabsift.rules._scoring import METRICS, Scorer
+from tabsift.rules._weights import fit_weights
 from tabsift.table import check_column_names, check_target
-from tabsift.utils import progress
-
-# A reply that only echoes the format template ('<your text>', '<text>') is no description.
-_PLACEHOLDER = re.compile(r"<\s*(?:your|the)?[\s_-]*(?:text|description|explanation|answer)"
-                          r"[^<>]{0,40}>", re.IGNORECASE)
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, StrOptions, fit_context
 
 
-def _run_start(ZT, y, rows, seed, settings):
-    """One annealing start (a joblib task): sub-sample the rows, then anneal."""
-    if rows is not None:
-        ZT, y = np.ascontiguousarray(ZT[:, rows]), y[rows]
-    return anneal(ZT, y, seed=seed, **settings)
-
-
-def _reindex(node, allowed, literals):
-    """Give a search node's literals their binariser index, name and condition."""
-    if isinstance(node, Literal):
-        meta = literals[allowed[node.index]]
-        return Literal(
-            int(allowed[node.index]),
-            meta["name"],
-            negated=node.negated,
-            column=meta["column"],
-            test=meta["test"],
-            value=meta["value"],
-        )
-    if isinstance(node, Operator):
-        return Operator(
-            node.kind,
-            [_reindex(c, allowed, literals) for c in node.children],
-            k=node.k,
-            negated=node.negated,
-        )
-    return node
-
-
-def _plain(value):
-    """A numpy scalar as the Python value it holds (so texts read 1, not np.int64(1))."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _threshold_neighbours(literals):
-    """For each literal ``c > t``: the literals of the same column with the adjacent thresholds."""
-    by_column = {}
-    for i, lit in enumerate(literals):
-        if lit["test"] == ">":
-            by_column.setdefault(lit["column"], []).append(i)
-    neighbours = [() for _ in literals]
-    for members in by_column.values():
-        members = sorted(members, key=lambda i: literals[i]["value"])
-        for pos, i in enumerate(members):
-            neighbours[i] = tuple(members[max(pos - 1, 0) : pos] + members[pos + 1 : pos + 2])
-    return neighbours
+def _take(X, rows):
+    """The rows ``rows`` (a boolean mask) of a DataFrame or an array."""
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
 
 
 class BooleanRuleClassifier(ClassifierMixin, BaseEstimator):
@@ -118,7 +82,19 @@ default="balanced_accuracy"
         What a rule maximises on the training rows (positive class = the
         rule's class). A callable ``metric(y_true, y_pred)`` on 0/1 arrays is
         accepted but much slower than the named metrics, which are computed
-        from two counts.
+        from two counts. With ``sample_weight`` or ``class_weight`` the
+        metric is weighted (its counts are sums of row weights) and a
+        callable is called as ``metric(y_true, y_pred, sample_weight=w)``,
+        as scikit-learn's metrics accept.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``:
+        ``"balanced"`` weighs class ``c`` by ``n_samples / (n_classes *
+        n_c)`` (counts summed over ``sample_weight``), a dict gives
+        ``{class: weight}`` (1 for classes not named). With the default
+        ``metric="balanced_accuracy"`` and a binary target, class weights
+        cancel out of the metric; they still change :attr:`precision_`, the multiclass
+        fallback class and :meth:`predict_proba`. With ``metric="accuracy"``,
+        ``"balanced"`` makes the search maximise balanced accuracy.
     n_iterations : int, default=500
         Moves proposed per start.
     n_starts : int, default=10
@@ -170,8 +146,10 @@ default="balanced_accuracy"
     random_state : int, RandomState instance or None, default=None
         Seeds the starts and their row samples; an int gives identical rules
         on every fit.
-    verbose : int, default=0
-        ``1`` shows a progress bar over starts.
+    verbose : int, bool or "auto", default="auto"
+        Progress bar over the search's starts: ``"auto"`` shows it once the fit has run a couple of
+        seconds in a notebook or terminal, ``0`` never, ``1`` at once (the
+        rule is in :mod:`tabsift.utils`).
 
     Attributes
     ----------
@@ -264,6 +242,7 @@ default="balanced_accuracy"
         "operators": [tuple, list],
         "regularization": [Interval(numbers.Real, 0, None, closed="left")],
         "metric": [StrOptions(set(METRICS)), callable],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
         "n_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
         "n_starts": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_samples": [Interval(numbers.Integral, 2, None, closed="left"), None],
@@ -279,7 +258,7 @@ default="balanced_accuracy"
         "on_llm_error": [StrOptions({"fallback", "raise"})],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -290,6 +269,7 @@ default="balanced_accuracy"
         operators=OPERATORS,
         regularization=1e-4,
         metric="balanced_accuracy",
+        class_weight=None,
         n_iterations=500,
         n_starts=10,
         max_samples=2000,
@@ -305,13 +285,14 @@ default="balanced_accuracy"
         on_llm_error="fallback",
         n_jobs=None,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.max_depth = max_depth
         self.max_complexity = max_complexity
         self.operators = operators
         self.regularization = regularization
         self.metric = metric
+        self.class_weight = class_weight
         self.n_iterations = n_iterations
         self.n_starts = n_starts
         self.max_samples = max_samples
@@ -329,7 +310,6 @@ default="balanced_accuracy"
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ checks
     def _check_settings(self):
         unknown = [op for op in self.operators if op not in OPERATORS]
         if unknown or not self.operators:
@@ -348,25 +328,9 @@ default="balanced_accuracy"
                 "llm_feature_selection=None."
             )
 
-    def _column_names(self):
-        if hasattr(self, "feature_names_in_"):
-            return [str(name) for name in self.feature_names_in_]
-        return [f"x{j}" for j in range(self.n_features_in_)]
-
-    def _fit_session(self, binarizer):
-        """The LLM session of one fit, holding the fitted binariser's LLM record already."""
-        by_binarizer = binarizer.llm if binarizer.strategy == "llm" else None
-        client = self.llm if self.llm_feature_selection is not None else by_binarizer
-        session = LLMSession(client, owner=type(self).__name__, on_llm_error=self.on_llm_error)
-        report = binarizer.llm_report_
-        session.merge(report, source="Binarizer")
-        if report.failed and (client is by_binarizer or client is None):
-            session.report.failed = True  # the same server: do not ask it again
-        return session
-
     # --------------------------------------------------------------------- fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
         """Binarise ``X`` and search the best rule (per class).
 
         Parameters
@@ -377,6 +341,19 @@ default="balanced_accuracy"
             :class:`Binarizer`; a column without any value is left out).
         y : array-like of shape (n_samples,)
             Class labels (numbers, text or bool), at least 2 classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights (times ``class_weight``, if given). A
+            row of integer weight ``k`` counts as ``k`` copies of it: in the
+            ``metric`` the search maximises (its confusion counts are sums
+            of weights), in the binariser's quantile thresholds and their
+            refinement (weighted quantiles), in ``precision_``, the fallback
+            class, :meth:`predict_proba`'s class frequencies and
+            ``feature_importances_``. Rows of weight 0 are left out. The
+            starts' row samples (``max_samples``) are drawn uniformly over
+            the rows of positive weight, each row keeping its weight, so a
+            fit equals the fit on repeated rows exactly when no start
+            sub-samples (both fits have at most ``max_samples`` rows, or
+            ``max_samples=None``). ``None`` weighs every row 1.
 
         Returns
         -------
@@ -397,116 +374,54 @@ default="balanced_accuracy"
         y = column_or_1d(y, warn=True)
         check_target(y, owner="BooleanRuleClassifier")
         check_classification_targets(y)
-        binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
-        # The search runs on NumPy whatever the configured array backend (see _search.py).
-        host = host_namespace()
-        with warnings.catch_warnings():
-            # The binariser's LLM record joins this estimator's: one warning, from finish().
-            warnings.simplefilter("ignore", LLMFallbackWarning)
-            binarizer.fit(X)
-        Z = binarizer._transform_host(X)
-        session = self._fit_session(binarizer)
-        check_consistent_length(Z, y)
-        self.binarizer_ = binarizer
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        check_consistent_length(X, y)
+        self.classes_ = np.unique(y)
         if self.classes_.size < 2:
             raise ValueError(
                 f"y has only 1 class ({self.classes_[0]!r}); BooleanRuleClassifier needs at "
                 "least 2 classes."
             )
-        literals = binarizer.literals_
-        names = self._column_names()
+        weights = fit_weights(self, X, y, sample_weight, owner="BooleanRuleClassifier")
+        if weights is not None:
+            # A row of weight 0 is not there: every step sees the same rows as a fit on the
+            # rows of positive weight, repeated by their weight.
+            keep = weights > 0
+            X, y, weights = _take(X, keep), y[keep], weights[keep]
+        y_idx = np.searchsorted(self.classes_, y)
+        binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
+        with warnings.catch_warnings():
+            # The binariser's LLM record joins this estimator's: one warning, from finish().
+            warnings.simplefilter("ignore", LLMFallbackWarning)
+            if weights is None:
+                binarizer.fit(X)
+            else:
+                binarizer.fit(X, sample_weight=weights)
+        # The search runs on NumPy whatever the configured array backend (see _search.py).
+        Z = host_literals(binarizer, X)
+        session = fit_session(self, binarizer)
+        check_consistent_length(Z, y)
+        self.binarizer_ = binarizer
+        names = input_names(self)
         self.selected_features_ = names
         self.llm_feature_selection_ = None
         if self.llm_feature_selection is not None:
-            self.selected_features_ = self._llm_select(session, names, y)
+            self.selected_features_, self.llm_feature_selection_ = llm_select(
+                self, session, names, y
+            )
         if binarizer.llm_report_.failed:
             session.report.failed = True
         session.finish(self, what="the offline method (quantile thresholds, every column)")
-        chosen = set(self.selected_features_)
-        allowed = np.asarray(
-            [i for i, lit in enumerate(literals) if lit["column"] in chosen], dtype=np.intp
-        )
-        ZT = np.ascontiguousarray(Z[:, allowed].T)
-        neighbours = _threshold_neighbours([literals[i] for i in allowed])
 
-        n = Z.shape[0]
         targets = [1] if self.classes_.size == 2 else list(range(self.classes_.size))
-        rng = check_random_state(self.random_state)
-        settings = dict(
-            max_depth=self.max_depth,
-            max_complexity=self.max_complexity,
-            operators=tuple(self.operators),
-            n_iterations=self.n_iterations,
-            temp_high=self.temp_high,
-            temp_low=self.temp_low,
-            regularization=self.regularization,
-            metric=self.metric,
-            neighbours=neighbours if self.threshold_moves else None,
+        rules, scores, start_rules, start_scores, Z = search_rules(
+            self, X, Z, y_idx, targets, weights
         )
-        subsample = self.max_samples is not None and self.max_samples < n
-        tasks = []
-        for target in targets:
-            for seed in rng.randint(np.iinfo(np.int32).max, size=self.n_starts):
-                rows = None
-                if subsample:
-                    rows = np.sort(
-                        np.random.default_rng(int(seed)).choice(n, self.max_samples, replace=False)
-                    )
-                tasks.append((target, rows, int(seed)))
-        results = self._run(tasks, ZT, y_idx, settings)
-
-        rules, scores, start_rules, start_scores = [], [], [], []
-        added, refine_columns = {}, None
-        for t, target in enumerate(targets):
-            yb = y_idx == target
-            scorer = Scorer(yb, self.metric)
-            candidates = []
-            for rule, _ in results[t * self.n_starts : (t + 1) * self.n_starts]:
-                rule = Rule(_reindex(simplify(rule), allowed, literals))
-                candidates.append((rule, scorer(rule.evaluate(Z, xp=host))))
-            start_rules.append([r for r, _ in candidates])
-            start_scores.append([s for _, s in candidates])
-            kind, index, negated, base_score = baseline(ZT, scorer)
-            if kind == "constant":
-                base = Rule(Constant(index))
-            else:
-                base = Rule(_reindex(Literal(index, "", negated=negated), allowed, literals))
-            best, best_score = base, base_score
-            best_value = base_score - self.regularization * base.complexity()
-            for rule, score in candidates:
-                value = score - self.regularization * rule.complexity()
-                if value > best_value:
-                    best, best_score, best_value = rule, score, value
-            if self.polish and not isinstance(best.root, (Constant, Literal)):
-                root, best_score = polish(
-                    best.root, Z, scorer, self.regularization, tuple(self.operators)
-                )
-                best = Rule(simplify(root))
-            if self.refine_thresholds:
-                if refine_columns is None:
-                    refine_columns = self._refinable_columns(X)
-                best, best_score, new = refine_thresholds(best, Z, refine_columns, scorer)
-                for column, values in new.items():
-                    added.setdefault(column, []).extend(values)
-            rules.append(best)
-            scores.append(best_score)
-
-        if added:
-            # The binariser learns the refined thresholds, so transform() yields their
-            # literals; every rule is re-indexed by literal name.
-            binarizer._add_thresholds(added)
-            index_of = {lit["name"]: i for i, lit in enumerate(binarizer.literals_)}
-            rules = [reindex(rule, index_of) for rule in rules]
-            start_rules = [[reindex(rule, index_of) for rule in per] for per in start_rules]
-            Z = binarizer._transform_host(X)
-
-        # No two literals on one column where one implies the other, when dropping one
-        # keeps every training prediction (so the scores stay as they are).
-        rules = [drop_redundant(rule, Z) for rule in rules]
-        self._set_decision(rules, Z, y_idx)
+        self.precision_, self._fallback, self._cell_freq = decision_state(
+            rules, Z, y_idx, self.classes_.size, weights
+        )
+        self.fallback_class_ = self.classes_[self._fallback]
         self.feature_importances_ = column_importances(
-            rules, Z, [Scorer(y_idx == target, self.metric) for target in targets], names
+            rules, Z, [Scorer(y_idx == target, self.metric, weights) for target in targets], names
         )
         if self.classes_.size == 2:
             self.rule_, self.score_ = rules[0], float(scores[0])
@@ -515,130 +430,6 @@ default="balanced_accuracy"
             self.rule_, self.score_ = rules, np.asarray(scores)
             self.rules_, self.start_scores_ = start_rules, np.asarray(start_scores)
         return self
-
-    def _refinable_columns(self, X):
-        """Training values of the columns whose thresholds came from quantiles."""
-        from tabsift.rules._binarizer import _column_numbers
-
-        sources = self.binarizer_.threshold_source_
-        wanted = {c for c, source in sources.items() if source == "quantile"}
-        if not wanted:
-            return {}
-        names, columns = self.binarizer_._columns(X, reset=False)
-        return {
-            name: _column_numbers(name, values)
-            for name, values in zip(names, columns, strict=True)
-            if name in wanted
-        }
-
-    def _run(self, tasks, ZT, y_idx, settings):
-        if self.n_jobs is None or self.n_jobs == 1 or len(tasks) == 1:
-            bar = progress(tasks, verbose=self.verbose, desc="rule search starts", unit="start")
-            return [
-                _run_start(ZT, y_idx == target, rows, seed, settings) for target, rows, seed in bar
-            ]
-        from joblib import Parallel, delayed
-
-        return Parallel(n_jobs=self.n_jobs, verbose=10 if self.verbose else 0)(
-            delayed(_run_start)(ZT, y_idx == target, rows, seed, settings)
-            for target, rows, seed in tasks
-        )
-
-    def _set_decision(self, rules, Z, y_idx):
-        """Precision of each rule, the multiclass fallback, and per-decision class frequencies."""
-        n_classes = self.classes_.size
-        host = host_namespace()
-        fired = self._fired(Z, host, rules)
-        owners = [1] if n_classes == 2 else list(range(n_classes))
-        precision = []
-        for j, owner in enumerate(owners):
-            hits = fired[:, j]
-            precision.append(float(np.mean(y_idx[hits] == owner)) if hits.any() else 0.0)
-        self.precision_ = np.asarray(precision)
-        if n_classes == 2:
-            self.fallback_class_ = self.classes_[0]
-            self._fallback = 0
-        else:
-            none = ~fired.any(axis=1)
-            pool = y_idx[none] if none.any() else y_idx
-            self._fallback = int(np.bincount(pool, minlength=n_classes).argmax())
-            self.fallback_class_ = self.classes_[self._fallback]
-        decided = self._decide(fired, host)
-        freq = np.ones((n_classes, n_classes))
-        np.add.at(freq, (decided, y_idx), 1.0)
-        self._cell_freq = freq / freq.sum(axis=1, keepdims=True)
-
-    def _decide(self, fired, xp):
-        """Index of the predicted class per row, on ``fired``'s namespace ``xp``."""
-        if self.classes_.size == 2:
-            return xp.astype(fired[:, 0], xp.int64)
-        where = device(fired)
-        precision = xp.reshape(xp.asarray(self.precision_, dtype=xp.float64, device=where), (1, -1))
-        missing = xp.asarray(-1.0, dtype=xp.float64, device=where)
-        # argmax returns the first of tied maxima (array API), like NumPy.
-        decided = xp.argmax(xp.where(fired, precision, missing), axis=1)
-        fallback = xp.asarray(self._fallback, dtype=decided.dtype, device=where)
-        return xp.where(xp.any(fired, axis=1), decided, fallback)
-
-    def _llm_select(self, session, names, y):
-        """Ask the LLM for the most relevant columns; keep only real, distinct names."""
-        k = min(self.llm_feature_selection, len(names))
-        descriptions = self.feature_descriptions or {}
-        target = getattr(y, "name", None) or "the target"
-        # Names, descriptions and labels are data: they enter the prompt as JSON strings.
-        lines = [
-            f"- {json.dumps(n)}"
-            + (f": {json.dumps(str(descriptions[n]))}" if n in descriptions else "")
-            for n in names
-        ]
-        classes = json.dumps([str(_plain(c)) for c in self.classes_])
-        prompt = (
-            f"Rank table columns by how relevant they are, from domain knowledge, to predicting "
-            f"{json.dumps(str(target))} (classes: {classes}). Name the {k} most relevant "
-            "columns, most relevant first, using the exact names below (given as JSON "
-            "strings).\n\nColumns:\n"
-            + "\n".join(lines)
-            + '\n\nReply with JSON only, an object of the form {"features": ["column name", '
-            "...]}."
-        )
-        schema = {
-            "type": "object",
-            "properties": {"features": {"type": "array", "items": {"type": "string"}}},
-            "required": ["features"],
-        }
-        record = {"requested": k, "reply": None, "unknown": [], "fallback": None}
-        messages = [{"role": "user", "content": prompt}]
-
-        box = {}
-
-        def question(llm):
-            box["reply"] = llm.chat_json(messages, schema=schema)[0]
-            return box["reply"]
-
-        def validate(reply):
-            if not any(name in names for name in reply["features"]):
-                raise ValueError("the LLM named no existing column")
-
-        reply = session.ask(question, validate=validate)
-        if "reply" in box:
-            record["reply"] = list(box["reply"]["features"])
-            record["unknown"] = [n for n in record["reply"] if n not in names]
-        if reply is None:
-            if "reply" in box:
-                record["fallback"] = "the LLM named no existing column; using every column"
-            else:
-                last = session.report.errors[-1] if session.report.errors else "no usable reply"
-                record["fallback"] = f"the LLM request failed ({last}); using every column"
-            session.fallback()
-            self.llm_feature_selection_ = record
-            return names
-        kept = []
-        for name in record["reply"]:
-            if name in names and name not in kept:
-                kept.append(name)
-        record["selected"] = kept[:k]
-        self.llm_feature_selection_ = record
-        return record["selected"]
 
     # ----------------------------------------------------------------- predict
     def _check_X(self, X, reset):
@@ -666,9 +457,10 @@ default="balanced_accuracy"
     def _rules(self):
         return [self.rule_] if self.classes_.size == 2 else list(self.rule_)
 
-    def _fired(self, Z, xp, rules=None):
-        rules = self._rules() if rules is None else rules
-        return xp.stack([rule.evaluate(Z, xp=xp) for rule in rules], axis=1)
+    def _decide(self, Z, xp):
+        """The fired rules and the predicted class index per row of the literal matrix."""
+        fired = fired_matrix(self._rules(), Z, xp)
+        return fired, decide(fired, self.precision_, self._fallback, self.classes_.size, xp)
 
     def predict(self, X):
         """Predict classes with the rule(s).
@@ -700,7 +492,7 @@ default="balanced_accuracy"
         [0, 0, 1, 1]
         """
         Z, xp = self._binarize(X)
-        decided = self._decide(self._fired(Z, xp), xp)
+        _, decided = self._decide(Z, xp)
         if namespace_name(xp) == "numpy":
             return self.classes_[decided]
         if self.classes_.dtype.kind not in "biuf":
@@ -726,7 +518,7 @@ default="balanced_accuracy"
             Of the namespace the rule was evaluated in (see :meth:`predict`).
         """
         Z, xp = self._binarize(X)
-        decided = self._decide(self._fired(Z, xp), xp)
+        _, decided = self._decide(Z, xp)
         where = device(decided)
         onehot = xp.take(
             xp.eye(self.classes_.size, dtype=xp.float64, device=where), decided, axis=0
@@ -736,9 +528,7 @@ default="balanced_accuracy"
 
     # ------------------------------------------------------------ presentation
     def _label_rules(self):
-        if self.classes_.size == 2:
-            return [(self.classes_[1], self.rule_)]
-        return list(zip(self.classes_, self.rule_, strict=True))
+        return labelled_rules(self)
 
     def export_text(self):
         """The rule as text; one ``class: rule`` line per class for multiclass.
@@ -757,11 +547,7 @@ default="balanced_accuracy"
         'x0 > 1'
         """
         check_is_fitted(self, "rule_")
-        if self.classes_.size == 2:
-            return self.rule_.export_text()
-        lines = [f"{_plain(label)!r}: {rule.export_text()}" for label, rule in self._label_rules()]
-        lines.append(f"otherwise: {_plain(self.fallback_class_)!r}")
-        return "\n".join(lines)
+        return export_text(self)
 
     def to_dict(self):
         """Everything needed to read (and re-evaluate) the model, JSON-ready.
@@ -783,27 +569,7 @@ default="balanced_accuracy"
         'x0 > 1'
         """
         check_is_fitted(self, "rule_")
-
-        scores = np.atleast_1d(self.score_)
-        return {
-            "classes": [_plain(c) for c in self.classes_],
-            "rules": [
-                {
-                    "class": _plain(label),
-                    "rule": rule.to_dict(),
-                    "text": rule.export_text(),
-                    "precision": float(self.precision_[i]),
-                    "score": float(scores[i]),
-                    "complexity": rule.complexity(),
-                }
-                for i, (label, rule) in enumerate(self._label_rules())
-            ],
-            "fallback_class": _plain(self.fallback_class_),
-            "metric": self.metric if isinstance(self.metric, str) else repr(self.metric),
-            "literals": [
-                {k: _plain(v) for k, v in lit.items()} for lit in self.binarizer_.literals_
-            ],
-        }
+        return to_dict(self)
 
     def plot(self, ax=None):
         """Draw the rule(s) as trees: one panel per rule.
@@ -834,37 +600,9 @@ default="balanced_accuracy"
         >>> axes.shape, axes[0].texts[0].get_text()
         ((1,), 'x0 > 1')
         """
-        from tabsift.rules._plot import plot_rule
+        from tabsift.rules._display import RuleDisplay
 
-        check_is_fitted(self, "rule_")
-        labelled = self._label_rules()
-        if ax is None and len(labelled) == 1:
-            axes = np.empty(1, dtype=object)  # plot_rule sizes the figure to the rule
-        elif ax is None:
-            from tabsift.utils._figures import new_figure
-
-            widths = [
-                max(3.0, sum(0.075 * len(lit.text()) + 0.45 for lit in r.literals()))
-                for _, r in labelled
-            ]
-            fig = new_figure(figsize=(sum(widths), 3.6), layout="constrained")
-            axes = fig.subplots(
-                1, len(labelled), squeeze=False, gridspec_kw={"width_ratios": widths}
-            ).ravel()
-        else:
-            axes = np.empty(np.size(ax), dtype=object)
-            axes[:] = list(np.asarray(ax, dtype=object).ravel())
-            if axes.size != len(labelled):
-                raise ValueError(
-                    f"ax must hold one Axes per rule ({len(labelled)}); found {axes.size}."
-                )
-        for i, (label, rule) in enumerate(labelled):
-            title = (
-                f"predict {_plain(label)!r} when" if len(labelled) == 1
-                else f"class {_plain(label)!r}"
-            )
-            axes[i] = plot_rule(rule, ax=axes[i], title=title)
-        return axes
+        return RuleDisplay.from_estimator(self, ax=ax).ax_
 
     def explain(self, X, *, llm=None, max_llm_rows=20):
         """Say, for each row, which conditions held and why the rule fired or not.
@@ -906,72 +644,17 @@ default="balanced_accuracy"
         # The explanation is a pandas table: it is built on the host whatever X's namespace
         # or the configured backend.
         check_is_fitted(self, "rule_")
-        host = host_namespace()
-        Z = self.binarizer_._transform_host(self._check_X(X, reset=False))
-        fired = self._fired(Z, host)
-        decided = self._decide(fired, host)
-        rules = self._rules()
-        records = []
-        for i in range(Z.shape[0]):
-            d = int(decided[i])
-            record = {"prediction": _plain(self.classes_[d])}
-            if self.classes_.size == 2:
-                rule, rule_class = rules[0], self.classes_[1]
-                did_fire = bool(fired[i, 0])
-            else:
-                rule, rule_class = rules[d], self.classes_[d]
-                did_fire = bool(fired[i, d])
-                record["fired_classes"] = [
-                    _plain(self.classes_[j]) for j in np.flatnonzero(fired[i])
-                ]
-            row = Z[i : i + 1]
-            held = [lit.text() for lit in rule.literals() if lit.evaluate(row, xp=host)[0]]
-            missed = [lit.text() for lit in rule.literals() if not lit.evaluate(row, xp=host)[0]]
-            record.update(fired=did_fire, held="; ".join(held), not_held="; ".join(missed))
-            record["reason"] = self._reason(rule, row, did_fire, rule_class, record, fired[i])
-            records.append(record)
-        table = pd.DataFrame.from_records(records)
+        Z = host_literals(self.binarizer_, self._check_X(X, reset=False))
+        fired, decided = self._decide(Z, host_namespace())
+        table = pd.DataFrame.from_records(explain_records(self, Z, fired, decided))
         client = llm if llm is not None else self.llm
         if client is not None and len(table):
-            session = self._text_session(client)
+            session = text_session(self, client)
             table["llm_explanation"] = None
             for i in range(min(max_llm_rows, len(table))):
-                table.loc[i, "llm_explanation"] = self._llm_local(session, table.loc[i])
+                table.loc[i, "llm_explanation"] = llm_row_text(self, session, table.loc[i])
             session.finish(what="the template reason")
         return table
-
-    def _reason(self, rule, row, did_fire, rule_class, record, fired_row):
-        host = host_namespace()
-        root = rule.root
-        outcome = "the rule fired" if did_fire else "the rule did not fire"
-        if isinstance(root, Constant):
-            why = f"the rule is constant ({bool(root.value)})"
-        elif isinstance(root, Literal):
-            held = bool(root.evaluate(row, xp=host)[0])
-            why = f"{root.text()} {'held' if held else 'did not hold'}"
-        else:
-            parts = [bool(child.evaluate(row, xp=host)[0]) for child in root.children]
-            count = sum(parts)
-            rule_needs = {
-                "And": f"all {len(parts)}",
-                "Or": "at least 1",
-                "AtLeast": f"at least {root.k}",
-                "AtMost": f"at most {root.k}",
-                "Choose": f"exactly {root.k}",
-            }[root.kind]
-            why = (
-                f"{count} of its {len(parts)} conditions held and {root.label()} needs "
-                f"{rule_needs}" + (" (negated)" if root.negated else "")
-            )
-        if self.classes_.size == 2:
-            return f"{why}, so {outcome}: predict {record['prediction']!r}."
-        if did_fire:
-            return (
-                f"the rule for {_plain(rule_class)!r} fired ({why}); it has the highest training "
-                f"precision ({self.precision_[list(self.classes_).index(rule_class)]:.2f}) among "
-                f"the rules that fired."
-            )
-        return f"no rule fired, so predict the fallback class {_plain(self.fallback_class_)!r}."
 
     def describe(self, *, llm=None):
         """A plain-language description of the model, for a reader who is not an expert.
@@ -1004,13 +687,15 @@ default="balanced_accuracy"
         >>> print(clf.fit(X, [0, 0, 1, 1]).describe())
         Predict 1 when x0 > 1; otherwise predict 0. On the training rows: balanced_accuracy 1.00.
         """
-        template = self._template()
+        check_is_fitted(self, "rule_")
+        template = describe_model(self)
         client = llm if llm is not None else self.llm
         self.description_check_ = {"source": "template", "reason": None}
         if client is None:
             return template
-        session = self._text_session(client)
-        text, reason = self._llm_text(
+        session = text_session(self, client)
+        text, reason = llm_text(
+            self,
             session,
             "Rewrite this description of a classification rule for a non-expert, in at most "
             "three sentences. Mention only the conditions it contains; do not add other "
@@ -1023,92 +708,6 @@ default="balanced_accuracy"
             return template
         self.description_check_ = {"source": "llm", "reason": None}
         return text
-
-    def _template(self):
-        check_is_fitted(self, "rule_")
-        metric = self.metric if isinstance(self.metric, str) else "score"
-        if self.classes_.size == 2:
-            sentence = describe_rule(self.rule_, _plain(self.classes_[1]), _plain(self.classes_[0]))
-            return f"{sentence} On the training rows: {metric} {self.score_:.2f}."
-        lines = [
-            f"Predict {_plain(label)!r} when {describe_node(rule.root)}."
-            for label, rule in self._label_rules()
-        ]
-        lines.append(
-            "When several rules fire, the class whose rule was most precise in training wins; "
-            f"when none fires, predict {_plain(self.fallback_class_)!r}."
-        )
-        return " ".join(lines)
-
-    def _text_session(self, client):
-        """The LLM session of one :meth:`describe` or :meth:`explain` call."""
-        return LLMSession(
-            client,
-            owner=f"{type(self).__name__}.describe/explain",
-            on_llm_error=getattr(self, "on_llm_error", "fallback"),
-        )
-
-    def _llm_text(self, session, instruction, template):
-        """LLM-written text checked against the rule; ``(text, None)`` or ``(None, why)``."""
-        descriptions = self.feature_descriptions or {}
-        used = sorted({c for rule in self._rules() for c in rule.columns()})
-        context = "\n".join(
-            f"- {json.dumps(c)}: {json.dumps(str(descriptions[c]))}"
-            for c in used
-            if c in descriptions
-        )
-        prompt = (
-            f"{instruction}\n\nDescription:\n{template}\n"
-            + (f"\nWhat the columns mean (names as JSON strings):\n{context}\n" if context else "")
-            + '\nReply with JSON only: an object with one key, "text", whose value is your '
-            "wording as a string."
-        )
-        schema = {
-            "type": "object",
-            "properties": {"text": {"type": "string", "minLength": 1}},
-            "required": ["text"],
-        }
-        messages = [{"role": "user", "content": prompt}]
-        extra = template + " " + " ".join(map(str, self.classes_)) + " " + context
-
-        why = {}
-
-        def question(llm):
-            try:
-                return llm.chat_json(messages, schema=schema)[0]
-            except LLMError as err:
-                why["reason"] = f"the LLM request failed: {err}"
-                raise
-
-        def validate(reply):
-            text = reply["text"].strip()
-            if not text or _PLACEHOLDER.search(text):
-                why["reason"] = f"the reply repeats the format template: {text[:60]!r}"
-            else:
-                why["reason"] = check_description(
-                    text, self._rules(), self._column_names(), extra_text=extra
-                )
-            if why["reason"]:
-                raise ValueError(why["reason"])
-
-        if not session.active:
-            return None, "the LLM failed earlier in this call"
-        reply = session.ask(question, validate=validate)
-        if reply is None:
-            session.fallback()
-            return None, why.get("reason") or "the LLM request failed"
-        return reply["text"].strip(), None
-
-    def _llm_local(self, session, record):
-        text, reason = self._llm_text(
-            session,
-            "Explain to a non-expert, in one or two sentences, why this row got this "
-            "prediction. Mention only the conditions listed.",
-            f"Prediction: {record['prediction']!r}. Conditions that held: "
-            f"{record['held'] or 'none'}. Conditions that did not hold: "
-            f"{record['not_held'] or 'none'}. {record['reason']}",
-        )
-        return text if reason is None else record["reason"]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,7 +2,8 @@
 
 import re
 
-from tabsift.rules._rule import Constant, Literal
+from tabsift.rules._export import _plain, labelled_rules
+from tabsift.rules._nodes import Constant, Literal
 
 _QUANTIFIER = {
     "And": "all of",
@@ -79,3 +80,21 @@ def check_description(text, rules, all_columns, extra_text=""):
     if stray:
         return f"it mentions numbers that are not in the rule: {[f'{v:g}' for v in stray]}"
     return None
+
+
+def describe_model(estimator):
+    """The template description of a fitted classifier: its rule(s) and training score."""
+    metric = estimator.metric if isinstance(estimator.metric, str) else "score"
+    classes = estimator.classes_
+    if classes.size == 2:
+        sentence = describe_rule(estimator.rule_, _plain(classes[1]), _plain(classes[0]))
+        return f"{sentence} On the training rows: {metric} {estimator.score_:.2f}."
+    lines = [
+        f"Predict {_plain(label)!r} when {describe_node(rule.root)}."
+        for label, rule in labelled_rules(estimator)
+    ]
+    lines.append(
+        "When several rules fire, the class whose rule was most precise in training wins; "
+        f"when none fires, predict {_plain(estimator.fallback_class_)!r}."
+    )
+    return " ".join(lines)

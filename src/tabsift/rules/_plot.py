@@ -1,6 +1,6 @@
 """Draw a rule as a tree with matplotlib (imported here, never with the package)."""
 
-from tabsift.rules._rule import Constant, Literal
+from tabsift.rules._nodes import Constant, Literal
 
 _OPERATOR_COLOUR = "#dae8fc"
 _LITERAL_COLOUR = "#d6e8d4"

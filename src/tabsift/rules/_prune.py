@@ -9,8 +9,9 @@ of its literals are removed from the rule (see :func:`column_importances`).
 
 import numpy as np
 
-from tabsift.rules._rule import PARAMETRIZED, Constant, Literal, Operator, Rule, host_namespace
-from tabsift.rules._search import _operators_with_paths, _replace
+from tabsift.rules._nodes import PARAMETRIZED, Constant, Literal, Operator, host_namespace
+from tabsift.rules._polish import _operators_with_paths, _replace
+from tabsift.rules._rule import Rule
 
 
 def literal_column(lit):

@@ -10,7 +10,9 @@ score is strictly higher.
 import numpy as np
 
 from tabsift.rules._binarizer import _round_threshold
-from tabsift.rules._rule import Constant, Literal, Operator, Rule, condition_text
+from tabsift.rules._nodes import Constant, Literal, Operator, condition_text
+from tabsift.rules._rule import Rule
+from tabsift.rules._weights import weighted_quantile
 
 
 def _evaluate(node, Z, override):
@@ -27,12 +29,13 @@ def _evaluate(node, Z, override):
     return ~out if node.negated else out
 
 
-def refine_thresholds(rule, Z, columns, scorer, n_candidates=50):
+def refine_thresholds(rule, Z, columns, scorer, n_candidates=50, sample_weight=None):
     """Return ``(rule, score, added)``: a refined copy, its score, and ``{column: [t]}`` used.
 
     ``columns`` maps the refinable columns to their training values (float, NaN allowed).
     Refined literals get ``index=-1``; the caller re-indexes them once the binariser holds
-    the new thresholds.
+    the new thresholds. With ``sample_weight`` (positive, one per row) the candidate
+    thresholds are weighted quantiles, as the binariser's are.
     """
     rule = Rule.from_dict(rule.to_dict())  # never change the caller's rule
     override = {}
@@ -47,7 +50,11 @@ def refine_thresholds(rule, Z, columns, scorer, n_candidates=50):
         if finite.size == 0:
             continue
         low, high = float(finite.min()), float(finite.max())
-        candidates = {_round_threshold(float(q), low, high) for q in np.quantile(finite, levels)}
+        quantiles = (
+            np.quantile(finite, levels) if sample_weight is None
+            else weighted_quantile(finite, sample_weight[np.isfinite(values)], levels)
+        )
+        candidates = {_round_threshold(float(q), low, high) for q in quantiles}
         best_t, best = None, score
         with np.errstate(invalid="ignore"):
             for t in sorted(c for c in candidates if low <= c < high and c != lit.value):

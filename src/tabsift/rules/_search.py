@@ -29,92 +29,14 @@ from itertools import cycle
 
 import numpy as np
 
-from tabsift.rules._rule import OPERATORS, PARAMETRIZED, Constant, Literal, Operator
+from tabsift.rules._nodes import OPERATORS, PARAMETRIZED, Constant, Literal, Operator
+from tabsift.rules._scoring import Scorer, baseline
 
 _LIT = 0
 _CODES = {name: i + 1 for i, name in enumerate(OPERATORS)}  # And=1, Or=2, AtLeast=3, ...
 _NAMES = {code: name for name, code in _CODES.items()}
 _PARAM_CODES = frozenset(_CODES[name] for name in PARAMETRIZED)
 _AND, _OR, _ATLEAST, _ATMOST, _CHOOSE = (_CODES[name] for name in OPERATORS)
-METRICS = ("balanced_accuracy", "accuracy", "f1", "matthews")
-
-
-# ----------------------------------------------------------------------------- scoring
-class Scorer:
-    """Scores boolean predictions against a boolean target, from confusion counts."""
-
-    def __init__(self, y, metric):
-        self.y = np.ascontiguousarray(y, dtype=bool)
-        self.n = self.y.size
-        self.n_pos = int(np.count_nonzero(self.y))
-        self.n_neg = self.n - self.n_pos
-        self.metric = metric
-
-    def from_counts(self, tp, fired):
-        """Metric from true positives and fired counts (scalars or arrays)."""
-        metric = self.metric
-        P, N, n = self.n_pos, self.n_neg, self.n
-        fp = fired - tp
-        fn = P - tp
-        tn = N - fp
-        if metric == "balanced_accuracy":
-            # One class absent from the sample: balanced accuracy is that of the other class.
-            if P == 0:
-                return tn / N
-            if N == 0:
-                return tp / P
-            return 0.5 * (tp / P + tn / N)
-        if metric == "accuracy":
-            return (tp + tn) / n
-        if metric == "f1":
-            denom = 2 * tp + fp + fn
-            return (
-                np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
-                if np.ndim(denom)
-                else (2 * tp / denom if denom else 0.0)
-            )
-        # Matthews correlation coefficient; 0 when a margin is empty.
-        denom = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
-        if np.ndim(denom):
-            denom = np.asarray(denom, dtype=np.float64)
-            return np.where(denom > 0, (tp * tn - fp * fn) / np.sqrt(np.maximum(denom, 1)), 0.0)
-        return (tp * tn - fp * fn) / math.sqrt(denom) if denom else 0.0
-
-    def __call__(self, pred):
-        if callable(self.metric):
-            return float(self.metric(self.y.astype(np.int64), pred.astype(np.int64)))
-        return float(self.from_counts(np.count_nonzero(pred & self.y), np.count_nonzero(pred)))
-
-
-def baseline(ZT, scorer):
-    """Best constant or single (possibly negated) literal: ``(kind, index, negated, score)``.
-
-    Candidates in BoolXAI's order (always-true, always-false, then each literal
-    negated and plain); the first best wins ties.
-    """
-    n, P = scorer.n, scorer.n_pos
-    L = ZT.shape[0]
-    if callable(scorer.metric):
-        scores = [scorer(np.ones(n, bool)), scorer(np.zeros(n, bool))]
-        for j in range(L):
-            scores += [scorer(~ZT[j]), scorer(ZT[j])]
-        scores = np.asarray(scores)
-    else:
-        fired = np.count_nonzero(ZT, axis=1)
-        tp = ZT.view(np.uint8) @ scorer.y.view(np.uint8).astype(np.int64) if L else np.zeros(0)
-        fired_all = np.empty(2 * L + 2, dtype=np.int64)
-        tp_all = np.empty(2 * L + 2, dtype=np.int64)
-        fired_all[:2], tp_all[:2] = (n, 0), (P, 0)
-        fired_all[2::2], tp_all[2::2] = n - fired, P - tp
-        fired_all[3::2], tp_all[3::2] = fired, tp
-        scores = np.asarray(scorer.from_counts(tp_all, fired_all), dtype=np.float64)
-    best = int(np.argmax(scores))
-    if best < 2:
-        return ("constant", best == 0, None, float(scores[best]))
-    j, plain = divmod(best - 2, 2)
-    return ("literal", j, not plain, float(scores[best]))
-
-
 # ------------------------------------------------------------------------------- nodes
 class _Node:
     """A mutable search node. ``value``/``count`` arrays are shared, never written in place."""
@@ -373,6 +295,7 @@ def anneal(
     metric,
     seed,
     neighbours=None,
+    sample_weight=None,
 ):
     """One simulated-annealing start on the (already sub-sampled) rows.
 
@@ -384,6 +307,8 @@ def anneal(
     neighbours : list of tuple of int, default=None
         For each literal, the literals of the next lower and higher threshold
         of the same column; None gives BoolXAI's moves exactly.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Row weights of the metric (see :class:`Scorer`).
 
     Returns
     -------
@@ -392,7 +317,7 @@ def anneal(
     score : float
         Its unregularised score on these rows.
     """
-    scorer = Scorer(y, metric)
+    scorer = Scorer(y, metric, sample_weight)
     kind, index, negated, base_score = baseline(ZT, scorer)
     if kind == "constant":
         base_rule, base_complexity = Constant(index), 1
@@ -444,130 +369,3 @@ def to_public(node):
     return Operator(
         _NAMES[node.op], [to_public(c) for c in node.children], k=node.k, negated=bool(node.neg)
     )
-
-
-def simplify(node):
-    """Merge nested And into And and nested Or (or AtLeast1) into Or, as BoolXAI does."""
-    if not isinstance(node, Operator):
-        return node
-    children = [simplify(c) for c in node.children]
-
-    def is_or(n):
-        return (
-            isinstance(n, Operator)
-            and not n.negated
-            and (n.kind == "Or" or (n.kind == "AtLeast" and n.k == 1))
-        )
-
-    def is_and(n):
-        return isinstance(n, Operator) and not n.negated and n.kind == "And"
-
-    merged = []
-    for child in children:
-        if (is_or(node) and is_or(child)) or (is_and(node) and is_and(child)):
-            merged.extend(child.children)
-        else:
-            merged.append(child)
-    kind, k = node.kind, node.k
-    if is_or(node):
-        kind, k = "Or", None  # AtLeast1 reads better as Or
-    n = len(merged)
-    if kind in ("AtMost", "Choose", "AtLeast") and all(isinstance(c, Literal) for c in merged):
-        # AtMost_k(x) == AtLeast_{n-k}(~x) and Choose_k(x) == Choose_{n-k}(~x): write the
-        # rule with fewer negated literals (AtLeast on a tie), which reads more easily.
-        negated = sum(c.negated for c in merged)
-        flipped = {"AtMost": "AtLeast", "AtLeast": "AtMost", "Choose": "Choose"}[kind]
-        if n - negated < negated or (n - negated == negated and kind == "AtMost"):
-            merged = [
-                Literal(
-                    c.index,
-                    c.name,
-                    negated=not c.negated,
-                    column=c.column,
-                    test=c.test,
-                    value=c.value,
-                )
-                for c in merged
-            ]
-            kind, k = flipped, n - k
-    return Operator(kind, merged, k=k, negated=node.negated)
-
-
-def _replace(node, path, new):
-    """A copy of ``node`` with the sub-tree at ``path`` (child positions) replaced by ``new``."""
-    if not path:
-        return new
-    children = list(node.children)
-    children[path[0]] = _replace(children[path[0]], path[1:], new)
-    return Operator(node.kind, children, k=node.k, negated=node.negated)
-
-
-def _operators_with_paths(node, path=()):
-    if isinstance(node, Operator):
-        yield path, node
-        for i, child in enumerate(node.children):
-            yield from _operators_with_paths(child, path + (i,))
-
-
-def _relabelled(children, operators, negated):
-    """Every operator over ``children`` allowed by ``operators``."""
-    n = len(children)
-    for kind in operators:
-        for k in range(1, n) if kind in PARAMETRIZED else (None,):
-            yield Operator(kind, children, k=k, negated=negated)
-
-
-def _variants(root, operators):
-    """Rules one simplifying or re-labelling step away from ``root``."""
-    for path, op in _operators_with_paths(root):
-        # Promote the children of a nested operator into this one and re-label it: the
-        # two-move path from And(Or(a, b), c) to AtLeast2(a, b, c) that annealing at a
-        # low temperature does not take.
-        for i, child in enumerate(op.children):
-            if isinstance(child, Operator) and not child.negated:
-                merged = op.children[:i] + op.children[i + 1 :] + child.children
-                for new in _relabelled(merged, operators, op.negated):
-                    yield _replace(root, path, new)
-        n = len(op.children)
-        for kind in operators:
-            for k in range(1, n) if kind in PARAMETRIZED else (None,):
-                if (kind, k) != (op.kind, op.k):
-                    yield _replace(root, path, Operator(kind, op.children, k=k, negated=op.negated))
-        for i in range(n):
-            if n == 2:
-                if not op.negated:  # the operator collapses into its other child
-                    yield _replace(root, path, op.children[1 - i])
-                continue
-            rest = op.children[:i] + op.children[i + 1 :]
-            labels = {(op.kind, min(op.k, n - 2)), (op.kind, op.k - 1)} if op.k else set()
-            labels |= {(kind, None) for kind in ("And", "Or") if kind in operators}
-            if op.k is None:
-                labels.add((op.kind, None))
-            for kind, k in sorted(labels, key=str):
-                if kind not in PARAMETRIZED or 1 <= k <= n - 2:
-                    yield _replace(root, path, Operator(kind, rest, k=k, negated=op.negated))
-
-
-def polish(root, Z, scorer, regularization, operators, max_rounds=10):
-    """Greedy clean-up on all rows: drop children, collapse or re-label operators while the
-    regularised score does not get worse (strictly better, or equal with a smaller rule)."""
-    from tabsift.rules._rule import Rule, host_namespace
-
-    host = host_namespace()  # the search runs on NumPy whatever the configured backend
-
-    def value(node):
-        score = scorer(Rule(node).evaluate(Z, xp=host))
-        return score, score - regularization * node.complexity()
-
-    best_score, best_value = value(root)
-    for _ in range(max_rounds):
-        improved = False
-        for candidate in _variants(root, operators):
-            if candidate is None:
-                continue
-            score, val = value(candidate)
-            if val > best_value + 1e-12:
-                root, best_score, best_value, improved = candidate, score, val, True
-        if not improved:
-            break
-    return root, best_score
