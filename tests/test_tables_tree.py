@@ -232,7 +232,7 @@ def test_fit_tree_job_on_a_raw_csv(tmp_path, capsys):
     ])
     assert code == 0, capsys.readouterr().err
     tree = json.loads((out / "tree.json").read_text())
-    assert tree["task"] == "classification" and tree["score"] > 0.9
+    assert tree["task"] == "classification" and tree["train_score"] > 0.9
     assert tree["feature_names"] == ["dose", "group=A", "group=B", "group=C", "weight"]
     assert next(iter(tree["tree"])) == "dose"
     assert "dose=" not in json.dumps(tree["tree"])

@@ -14,13 +14,7 @@ from tabsift.table import (
     check_finite_columns,
     column_numbers,
 )
-from tabsift.table._types import category_values
-
-
-def _column(X, j):
-    if type(X).__module__.startswith("pandas") and hasattr(X, "iloc"):
-        return X.iloc[:, j]
-    return np.asarray(X)[:, j]
+from tabsift.table._types import category_values, table_columns
 
 
 def check_no_infinity(values, names, *, owner):
@@ -61,9 +55,10 @@ class OneHotLayout:
         self.input_names = list(input_names)
         self.kinds = [info.kind for info in infos]
         self.categories = {}
-        for j, info in enumerate(infos):
-            if info.kind in ("categorical", "text"):
-                self.categories[j] = _top_categories(category_values(_column(X, j)))
+        wanted = [j for j, info in enumerate(infos) if info.kind in ("categorical", "text")]
+        columns = table_columns(X) if wanted else []
+        for j in wanted:
+            self.categories[j] = _top_categories(category_values(columns[j]))
         self.names = []
         for j, name in enumerate(self.input_names):
             if j in self.categories:
@@ -96,8 +91,9 @@ class OneHotLayout:
         """Float matrix of ``X`` in the columns of :attr:`names` (NaN where missing)."""
         n = X.shape[0]
         blocks = []
+        columns = table_columns(X)
         for j, name in enumerate(self.input_names):
-            column = _column(X, j)
+            column = columns[j]
             if j in self.categories:
                 text = category_values(column)
                 for c in self.categories[j]:

@@ -1,477 +1,13 @@
 """EvolvedTreeClassifier and EvolvedTreeRegressor: decision trees evolved by an LLM or by GP."""
 
-import hashlib
-import numbers
-import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tabsift.table import (
-    TableError,
-    check_column_names,
-    check_target,
-    describe_columns,
-    infer_task,
-    is_plain_numeric,
-)
-from tabsift.tree._checkpoint import read_checkpoint, remove_stale_temp_files, write_checkpoint
-from tabsift.tree._encoding import OneHotLayout, check_no_infinity
-from tabsift.tree._evolution import Run
-from tabsift.tree._tree import impurity_decrease
-
-_NO_Y = "no_validation"  # validate_data's marker for "no y given"
-
-
-class _EvolvedTreeBase(BaseEstimator):
-    """Shared fit loop of the two estimators (see EvolvedTreeClassifier)."""
-
-    _task = None
-
-    _parameter_constraints = {
-        "llm": "no_validation",  # an LLMClient or None, checked in fit
-        "on_llm_error": [StrOptions({"fallback", "raise"})],
-        "max_depth": [Interval(numbers.Integral, 1, 10, closed="both")],
-        "population_size": [Interval(numbers.Integral, 2, None, closed="left")],
-        "n_generations": [Interval(numbers.Integral, 0, None, closed="left")],
-        "n_parents": [Interval(numbers.Integral, 2, None, closed="left")],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "tau": [Interval(numbers.Real, 0, None, closed="neither")],
-        "n_crossover_prompts": [Interval(numbers.Integral, 0, None, closed="left")],
-        "n_crossover_completions": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_mutation_prompts": [Interval(numbers.Integral, 0, None, closed="left")],
-        "n_mutation_completions": [Interval(numbers.Integral, 1, None, closed="left")],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
-        "task_description": [str, None],
-        "feature_descriptions": [dict, None],
-        "time_limit": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "checkpoint": [str, os.PathLike, None],
-        "warm_start": ["boolean"],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
-
-    def __init__(
-        self,
-        llm=None,
-        *,
-        on_llm_error="fallback",
-        max_depth=3,
-        population_size=25,
-        n_generations=25,
-        n_parents=4,
-        alpha=0.1,
-        tau=10.0,
-        n_crossover_prompts=12,
-        n_crossover_completions=4,
-        n_mutation_prompts=12,
-        n_mutation_completions=6,
-        validation_fraction=0.2,
-        task_description=None,
-        feature_descriptions=None,
-        time_limit=None,
-        checkpoint=None,
-        warm_start=False,
-        n_jobs=None,
-        random_state=None,
-        verbose=0,
-    ):
-        self.llm = llm
-        self.on_llm_error = on_llm_error
-        self.max_depth = max_depth
-        self.population_size = population_size
-        self.n_generations = n_generations
-        self.n_parents = n_parents
-        self.alpha = alpha
-        self.tau = tau
-        self.n_crossover_prompts = n_crossover_prompts
-        self.n_crossover_completions = n_crossover_completions
-        self.n_mutation_prompts = n_mutation_prompts
-        self.n_mutation_completions = n_mutation_completions
-        self.validation_fraction = validation_fraction
-        self.task_description = task_description
-        self.feature_descriptions = feature_descriptions
-        self.time_limit = time_limit
-        self.checkpoint = checkpoint
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
-
-    # ------------------------------------------------------------------ input
-    def _owner(self):
-        return type(self).__name__
-
-    def _validate_X(self, X, *, reset, y=_NO_Y):
-        """Float matrix of the columns trees split on (and y when given).
-
-        Plain numeric input is read as floats, as before; other tables go
-        through the table layer's column kinds: numbers stored as text are
-        numbers, placeholders such as ``?`` are missing (NaN), categorical and
-        text columns are one-hot encoded (:class:`OneHotLayout`).
-        """
-        owner = self._owner()
-        layout = None if reset else getattr(self, "_layout", None)
-        kwargs = dict(reset=reset, ensure_min_samples=2 if reset else 1, ensure_all_finite=False)
-        with_y = {} if y is _NO_Y else {"y": y}
-        if is_plain_numeric(X) and (reset or not layout.categorical):
-            out = validate_data(self, X, dtype=np.float64, **with_y, **kwargs)
-            X_enc, y = out if with_y else (out, y)
-            if reset:
-                self._layout = OneHotLayout.numeric(self._input_names(X_enc.shape[1]))
-            check_no_infinity(X_enc, self._layout.names, owner=owner)
-        else:
-            out = validate_data(self, X, dtype=None, **with_y, **kwargs)
-            X_obj, y = out if with_y else (out, y)
-            # A DataFrame is read column by column, keeping its dtypes (categories, dates).
-            table = X if type(X).__module__.startswith("pandas") else X_obj
-            if reset:
-                infos = describe_columns(table)
-                self._layout = OneHotLayout(table, self._input_names(len(infos)), infos)
-            X_enc = self._layout.transform(table, owner=owner)
-        if reset and X_enc.shape[1] and np.isnan(X_enc).all(axis=0).all():
-            raise TableError(
-                f"X has no usable column: every value is missing; {owner} needs at least one "
-                "column with values."
-            )
-        return X_enc if y is _NO_Y else (X_enc, y)
-
-    def _input_names(self, d):
-        if hasattr(self, "feature_names_in_"):
-            return [str(name) for name in self.feature_names_in_]
-        return [f"x{j}" for j in range(d)]
-
-    def _check_llm(self):
-        if self.llm is None:
-            return
-        if not (hasattr(self.llm, "chat") and hasattr(self.llm, "usage")):
-            raise TypeError(
-                f"llm must be a tabsift.llm.LLMClient (or None for the LLM-free genetic "
-                f"operators); found {type(self.llm).__name__}."
-            )
-
-    def _check_descriptions(self, names, n_inputs):
-        descriptions = self.feature_descriptions or {}
-        known = set(names) | set(self._input_names(n_inputs))
-        unknown = [k for k in descriptions if str(k) not in known]
-        if unknown:
-            raise ValueError(
-                f"feature_descriptions names unknown column(s) {unknown[:5]}; the columns are "
-                f"{sorted(known)[:10]}. Use the column names of X as keys."
-            )
-        return {str(k): str(v) for k, v in descriptions.items()}
-
-    # ----------------------------------------------------------------- target
-    def _encode_target(self, y):
-        raise NotImplementedError
-
-    def _target_summary(self, y_enc):
-        raise NotImplementedError
-
-    def _metric(self):
-        return "balanced accuracy" if self._task == "classification" else "R^2"
-
-    # -------------------------------------------------------------- the run
-    def _fingerprint(self, X, y):
-        params = {
-            k: v
-            for k, v in self.get_params(deep=False).items()
-            if k
-            not in ("llm", "on_llm_error", "n_generations", "time_limit", "checkpoint",
-                    "warm_start", "n_jobs", "verbose")
-        }
-        if not isinstance(params["random_state"], (numbers.Integral, type(None))):
-            params["random_state"] = "instance"
-        digest = hashlib.sha256()
-        digest.update(type(self).__name__.encode())
-        digest.update(repr(sorted(params.items(), key=lambda kv: kv[0])).encode())
-        digest.update(np.ascontiguousarray(X).tobytes())
-        digest.update(np.ascontiguousarray(y).tobytes())
-        return digest.hexdigest()
-
-    def _load_checkpoint(self, fingerprint, n_samples):
-        """The state in ``checkpoint``, checked against this fit (None when there is no file).
-
-        The file is data only (see :mod:`tabsift.tree._checkpoint`); a pickle or a file
-        that fails any check raises :class:`~tabsift.tree._checkpoint.CheckpointError`.
-        """
-        path = os.fspath(self.checkpoint)
-        remove_stale_temp_files(path)
-        if not os.path.lexists(path):
-            return None
-        expect = {
-            "n_samples": n_samples,
-            "n_features": len(self.feature_names_),
-            "max_depth": self.max_depth,
-            "population_size": self.population_size,
-            "validation_fraction": self.validation_fraction,
-        }
-        return read_checkpoint(
-            path, estimator=self._owner(), fingerprint=fingerprint, expect=expect
-        )
-
-    def _save_checkpoint(self, state):
-        if self.checkpoint is not None:
-            write_checkpoint(os.fspath(self.checkpoint), state, estimator=self._owner())
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Evolve a population of trees and keep the best one in ``tree_``.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Any table: numeric columns (NaN for missing values), numbers
-            stored as text (placeholders such as ``?`` read as missing), and
-            text or category columns, which are one-hot encoded (splits on
-            ``"column=category"``).
-        y : array-like of shape (n_samples,)
-            Class labels or a numeric target, without missing values.
-
-        Returns
-        -------
-        self
-            The fitted estimator.
-
-        Raises
-        ------
-        TableError
-            If ``X`` has duplicate column names, infinite values or no column
-            with values, or ``y`` has missing values.
-        ValueError
-            If ``checkpoint`` names a file that cannot be resumed from: one of
-            another run or checkpoint schema, a pickle (never loaded), or a
-            damaged or inconsistent file. The message names the file; delete
-            it or pass another path to start afresh.
-        """
-        self._check_llm()
-        check_column_names(X, owner=self._owner())
-        if y is not None:
-            check_target(y, owner=self._owner())
-        X, y = self._validate_X(X, reset=True, y=y)
-        y_enc = self._encode_target(y)
-        names = self._layout.names
-        n_inputs = self.n_features_in_
-        descriptions = self._check_descriptions(names, n_inputs)
-        self.feature_names_ = names
-        fingerprint = self._fingerprint(X, y_enc)
-
-        state = source = None
-        if self.checkpoint is not None:
-            state = self._load_checkpoint(fingerprint, len(y_enc))
-            source = None if state is None else os.fspath(self.checkpoint)
-        if state is None and self.warm_start and getattr(self, "_state", None) is not None:
-            if self._state["fingerprint"] == fingerprint:
-                state = self._state
-
-        run = Run(self, X, y_enc, names, descriptions, fingerprint, state, source=source)
-        state = run.evolve()
-        # Kept for warm_start; the training predictions are recomputed when needed.
-        self._state = {k: v for k, v in state.items() if k != "pred"}
-        self._finish(run, state, X, y_enc)
-        return self
-
-    def _finish(self, run, state, X, y_enc):
-        hof = state["hof"]
-        score = np.where(np.isnan(hof["val"]), hof["train"], (hof["train"] + hof["val"]) / 2)
-        best = int(np.argmax(score))
-        self.tree_ = run.make_tree(
-            hof["feature"][best], hof["threshold"][best], hof["missing"][best], X, y_enc
-        )
-        self.hall_of_fame_ = [
-            {
-                "tree": run.make_tree(hof["feature"][k], hof["threshold"][k], hof["missing"][k]),
-                "train_fitness": float(hof["train"][k]),
-                "validation_fitness": float(hof["val"][k]),
-                "generation": int(hof["generation"][k]),
-            }
-            for k in np.argsort(-score, kind="stable")
-        ]
-        n_classes = len(self.classes_) if self._task == "classification" else None
-        by_column = impurity_decrease(self.tree_, X, y_enc, n_classes)
-        importances = np.bincount(
-            self._layout.input_of, weights=by_column, minlength=self.n_features_in_
-        )
-        total = importances.sum()
-        self.feature_importances_ = importances / total if total > 0 else importances
-        self.history_ = [dict(row) for row in state["history"]]
-        self.n_generations_ = int(state["generation"])
-        self.llm_stats_ = {**state["llm_stats"], **run.extra_stats}
-        self.stopped_by_time_limit_ = bool(run.timed_out)
-        run.session.finish(self, what="the genetic operators")
-
-    # -------------------------------------------------------------- predict
-    def _encoded(self, X):
-        check_is_fitted(self, "tree_")
-        return self._validate_X(X, reset=False)
-
-    def apply(self, X):
-        """Return the index of the leaf of ``tree_`` each row reaches.
-
-        Nodes are numbered by their position in ``tree_``'s arrays (the root
-        is 0, the children of node ``i`` are ``2 i + 1`` and ``2 i + 2``), as
-        in :meth:`decision_path`. A row with a missing value follows the side
-        each split sends missing values to.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        leaves : ndarray of int of shape (n_samples,)
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf = clf.fit(data.data, data.target)
-        >>> sorted(set(clf.apply(data.data).tolist()))
-        [1, 2]
-        """
-        X = self._encoded(X)
-        return self.tree_.apply(X)
-
-    def decision_path(self, X):
-        """Return the nodes of ``tree_`` each row passes through.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        indicator : scipy.sparse.csr_matrix of shape (n_samples, n_nodes)
-            ``indicator[r, i]`` is 1 when row ``r`` goes through node ``i``;
-            nodes are numbered as in :meth:`apply`, and ``n_nodes`` counts
-            every position of the complete tree of depth ``max_depth``
-            (those below a leaf are never reached).
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf = clf.fit(data.data, data.target)
-        >>> path = clf.decision_path(data.data[:2])
-        >>> path.shape, path.sum(axis=1).tolist()
-        ((2, 3), [[2], [2]])
-        """
-        X = self._encoded(X)
-        return self.tree_.decision_path(X)
-
-    def get_depth(self):
-        """Return the depth of ``tree_`` (0 for a single leaf).
-
-        Returns
-        -------
-        depth : int
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf.fit(data.data, data.target).get_depth()
-        1
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.depth
-
-    def get_n_leaves(self):
-        """Return the number of leaves of ``tree_``.
-
-        Returns
-        -------
-        n_leaves : int
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf.fit(data.data, data.target).get_n_leaves()
-        2
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.n_leaves
-
-    def export_text(self, *, decimals=3):
-        """Text drawing of ``tree_`` (see :meth:`Tree.export_text`).
-
-        Parameters
-        ----------
-        decimals : int, default=3
-
-        Returns
-        -------
-        text : str
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.export_text(decimals=decimals)
-
-    def to_dict(self):
-        """``tree_`` as LLEGO's nested dict (see :meth:`Tree.to_dict`).
-
-        Returns
-        -------
-        tree : dict
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.to_dict()
-
-    def plot(self, ax=None, **kwargs):
-        """Draw ``tree_`` with matplotlib (see :meth:`Tree.plot`).
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, default=None
-        **kwargs
-            Passed to :meth:`Tree.plot`.
-
-        Returns
-        -------
-        ax : matplotlib Axes
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.plot(ax=ax, **kwargs)
-
-    def plot_history(self, ax=None):
-        """Plot the best and mean fitness of the population per generation.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, default=None
-
-        Returns
-        -------
-        ax : matplotlib Axes
-        """
-        check_is_fitted(self, "history_")
-        from tabsift.tree._plot import plot_history
-
-        return plot_history(self.history_, metric=self._metric(), ax=ax)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        # Missing values are routed at each split; text and category columns are one-hot
-        # encoded.
-        tags.input_tags.allow_nan = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        # Seeded through random_state in the LLM-free mode; an LLM's replies are not.
-        tags.non_deterministic = self.llm is not None
-        return tags
+from tabsift.table import infer_task
+from tabsift.tree._evolved_base import _EvolvedTreeBase, _mean_std
+from tabsift.utils._sklearn_compat import StrOptions
 
 
 class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
@@ -558,7 +94,16 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     validation_fraction : float, default=0.2
         Fraction of rows held out to rank the hall of fame (0: none, the
         training fitness is used). The final tree's leaves are refit on all
-        rows.
+        rows. The split is drawn over rows; each row keeps its weight.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplied into ``sample_weight`` (as in
+        :class:`sklearn.tree.DecisionTreeClassifier`): ``{label: weight}``,
+        or ``"balanced"`` for ``n_samples / (n_classes * count(label))``.
+        The fitness, balanced accuracy, already gives each class the same
+        say, so class weights act through the leaves: a leaf predicts the
+        class of largest weighted share, so ``"balanced"`` makes leaves
+        predict rare classes more often (and ``predict_proba`` reports the
+        weighted shares). None: every class weighs 1.
     task_description : str, default=None
         What the task is about, in words; it starts every prompt.
     feature_descriptions : dict, default=None
@@ -583,12 +128,15 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
         When True and ``fit`` is called again on the same data with a larger
         ``n_generations``, evolution continues from the previous state.
     n_jobs : int, default=None
-        Threads sending LLM requests in parallel (None: 1; -1: one per CPU).
+        Threads sending LLM requests in parallel (None: 1; -1: one per CPU;
+        other negative values as in joblib, ``-2``: all CPUs but one).
         The genetic operators are vectorised and do not use it.
     random_state : int, RandomState instance or None, default=None
         Seeds the forest, the operators and the validation split.
-    verbose : int, default=0
-        ``1`` shows a progress bar over generations.
+    verbose : int, bool or "auto", default="auto"
+        Progress bar over generations: ``"auto"`` shows it once the fit has run a couple of
+        seconds in a notebook or terminal, ``0`` never, ``1`` at once (the
+        rule is in :mod:`tabsift.utils`).
 
     Attributes
     ----------
@@ -605,7 +153,7 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
         Impurity-based importance of each input column, as scikit-learn's
         trees compute it: the total decrease of Gini impurity brought by the
         splits on that column, each weighted by the share of training rows
-        reaching it, normalised to sum to 1 (all zeros when ``tree_`` is a
+        reaching it (by ``sample_weight`` when given), normalised to sum to 1 (all zeros when ``tree_`` is a
         single leaf). Computed on all training rows; the one-hot columns of a
         categorical input are summed back into that input.
     hall_of_fame_ : list of dict
@@ -682,6 +230,16 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
     >>> clf.tree_.depth
     2
 
+    Weighted rows (a weight of 2 counts a row twice); ``class_weight``
+    multiplies into them.
+
+    >>> import numpy as np
+    >>> w = np.where(data.target == 0, 2.0, 1.0)
+    >>> clf = EvolvedTreeClassifier(max_depth=2, n_generations=2, random_state=0)
+    >>> clf = clf.fit(data.data, data.target, sample_weight=w)
+    >>> bool(clf.tree_.weighted_n_node_samples[0] == w.sum())
+    True
+
     A raw table: a number column stored as text with ``?`` for missing values.
 
     >>> import pandas as pd
@@ -698,13 +256,70 @@ class EvolvedTreeClassifier(ClassifierMixin, _EvolvedTreeBase):
 
     _task = "classification"
 
+    _parameter_constraints = {
+        **_EvolvedTreeBase._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        llm=None,
+        *,
+        on_llm_error="fallback",
+        max_depth=3,
+        population_size=25,
+        n_generations=25,
+        n_parents=4,
+        alpha=0.1,
+        tau=10.0,
+        n_crossover_prompts=12,
+        n_crossover_completions=4,
+        n_mutation_prompts=12,
+        n_mutation_completions=6,
+        validation_fraction=0.2,
+        class_weight=None,
+        task_description=None,
+        feature_descriptions=None,
+        time_limit=None,
+        checkpoint=None,
+        warm_start=False,
+        n_jobs=None,
+        random_state=None,
+        verbose="auto",
+    ):
+        super().__init__(
+            llm,
+            on_llm_error=on_llm_error,
+            max_depth=max_depth,
+            population_size=population_size,
+            n_generations=n_generations,
+            n_parents=n_parents,
+            alpha=alpha,
+            tau=tau,
+            n_crossover_prompts=n_crossover_prompts,
+            n_crossover_completions=n_crossover_completions,
+            n_mutation_prompts=n_mutation_prompts,
+            n_mutation_completions=n_mutation_completions,
+            validation_fraction=validation_fraction,
+            task_description=task_description,
+            feature_descriptions=feature_descriptions,
+            time_limit=time_limit,
+            checkpoint=checkpoint,
+            warm_start=warm_start,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.class_weight = class_weight
+
     def _encode_target(self, y):
         check_classification_targets(y)
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         return y_enc.astype(np.int64)
 
-    def _target_summary(self, y_enc):
-        counts = np.bincount(y_enc, minlength=len(self.classes_)) / max(len(y_enc), 1)
+    def _target_summary(self, y_enc, sample_weight=None):
+        counts = np.bincount(y_enc, weights=sample_weight, minlength=len(self.classes_))
+        counts = counts / max(counts.sum(), np.finfo(np.float64).tiny)
         shares = ", ".join(f"{c}: {p:.1%}" for c, p in zip(self.classes_, counts, strict=True))
         return f"The target is a class label; label distribution: {shares}."
 
@@ -768,7 +383,7 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
     warm_start : bool, default=False
     n_jobs : int, default=None
     random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
+    verbose : int, bool or "auto", default="auto"
         All as in :class:`EvolvedTreeClassifier`.
 
     Attributes
@@ -821,16 +436,21 @@ class EvolvedTreeRegressor(RegressorMixin, _EvolvedTreeBase):
                 f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite values; drop those "
                 "rows or impute the target first."
             )
-        # Fitness and leaves work on the standardised target (LLEGO's MSE scale).
-        self._y_mean = float(y.mean())
-        scale = float(y.std())
+        return y
+
+    def _standardise(self, y, sample_weight):
+        # Fitness and leaves work on the standardised target (LLEGO's MSE scale), with the
+        # weighted mean and standard deviation when rows are weighted.
+        mean, scale = _mean_std(y, sample_weight)
+        self._y_mean = mean
         self._y_scale = scale if scale > 0 else 1.0
         return (y - self._y_mean) / self._y_scale
 
-    def _target_summary(self, y_enc):
+    def _target_summary(self, y_enc, sample_weight=None):
         y = y_enc * self._y_scale + self._y_mean
+        mean, std = _mean_std(y, sample_weight)
         return (
-            f"The target is numeric: mean {y.mean():.4g}, standard deviation {y.std():.4g}, "
+            f"The target is numeric: mean {mean:.4g}, standard deviation {std:.4g}, "
             f"range [{y.min():.4g}, {y.max():.4g}]."
         )
 

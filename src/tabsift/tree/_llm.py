@@ -10,10 +10,13 @@ No temperature is sent: the client decides (see :class:`tabsift.llm.LLMClient`).
 
 import json
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from joblib import effective_n_jobs
 
-from tabsift.tree._tree import format_number
+from tabsift.tree._thresholds import format_number
 
 # Without token log-probabilities, a tree whose training predictions differ from the
 # whole population's on every row counts as this many nats of surprise.
@@ -33,8 +36,12 @@ def prompt_header(context):
     lines = []
     if context["task_description"]:
         lines.append(f"Task: {context['task_description']}")
+    weight = context.get("total_weight")
+    rows = f"{context['n_samples']} rows"
+    if weight is not None:
+        rows += f" (weighted: total weight {format_number(weight)})"
     lines.append(
-        f"The training data has {context['n_samples']} rows and {context['n_features']} "
+        f"The training data has {rows} and {context['n_features']} "
         f"features. {context['target_summary']}"
     )
     lines.append("Features (observed range, and description when known):")
@@ -140,3 +147,90 @@ def mutation_log_weights(logps, novelty, tau):
     if len(logps) and all(lp is not None for lp in logps):
         return -np.asarray(logps, dtype=np.float64) / tau
     return NOVELTY_NATS * np.asarray(novelty, dtype=np.float64) / tau
+
+
+def ask_all(client, jobs, *, n_jobs, out_of_time, deadline):
+    """Send every prompt to ``client`` (in parallel with ``n_jobs`` threads), in job order.
+
+    ``jobs`` are ``(prompt, n, logprobs)``; ``out_of_time()`` says the fit's time limit
+    has passed and ``deadline`` is when (None: no limit).
+
+    Each result is ``("ok", response)``, ``("error", exception)`` or
+    ``("skipped", None)`` (out of time, or another request of this
+    generation failed for good: the rest are not sent). Only the sending
+    happens in the threads; the answers go through the session in the
+    caller's thread."""
+    from tabsift.llm import LLMError, LLMResponseError
+
+    stop = threading.Event()
+
+    def work(job):
+        prompt, n, logprobs = job
+        if stop.is_set() or out_of_time():
+            return ("skipped", None)
+        try:
+            return (
+                "ok",
+                request(client, prompt, n, logprobs=logprobs, deadline=deadline),
+            )
+        except LLMResponseError as err:  # this prompt's reply only (e.g. refused)
+            return ("error", err)
+        except LLMError as err:  # outage, budget, replay miss: for good
+            if out_of_time():
+                return ("skipped", None)  # the time limit ended the wait, not the server
+            stop.set()
+            return ("error", err)
+
+    workers = effective_n_jobs(n_jobs or None)  # None and 0: one thread
+    if workers <= 1 or len(jobs) <= 1:
+        return [work(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return list(pool.map(work, jobs))
+
+
+def take_replies(session, results, stats, parse):
+    """Each prompt's valid trees (with their log-probabilities) through the session.
+
+    Answers are taken before failures (a failure for good stops the session,
+    and what was finished is kept). A reply whose choices give no valid tree
+    is a rejection of the session, by the reason of its first choice. Returns
+    ``(trees per prompt, rejected choices, errors)``. ``parse(text, finish, stats)`` gives
+    ``(tree, None)`` for a valid tree, else ``(None, reason)``."""
+    from tabsift.llm import BudgetExceededError, LLMResponseError
+
+    out = [[] for _ in results]
+    rejected = errors = 0
+    order = sorted(range(len(results)), key=lambda i: results[i][0] != "ok")
+    for i in order:
+        status, payload = results[i]
+        if status == "skipped":
+            continue
+        if status == "error" and not isinstance(payload, LLMResponseError):
+            errors += 1
+            if isinstance(payload, BudgetExceededError):
+                stats["budget_exceeded"] = True
+
+        def question(llm, status=status, payload=payload):
+            if status == "error":
+                raise payload
+            return payload
+
+        def validate(response, i=i):
+            nonlocal rejected
+            reasons = []
+            for text, logp, finish in replies(response):
+                tree, reason = parse(text, finish, stats)
+                if tree is None:
+                    rejected += 1
+                    reasons.append(reason)
+                else:
+                    out[i].append((tree, logp))
+            if not out[i]:
+                reason = reasons[0] if reasons else "unparsable"
+                raise LLMResponseError(
+                    f"no valid tree in the {len(reasons)} choice(s) of the reply",
+                    reason=reason,
+                )
+
+        session.ask(question, validate=validate)
+    return out, rejected, errors

@@ -222,9 +222,12 @@ def graft(tree, position, inner, x_max=None):
     return canonical(feature, threshold, missing)
 
 
-def forest_population(X, y, task, *, n_trees, max_depth, random_state):
+def forest_population(X, y, task, *, n_trees, max_depth, random_state, sample_weight=None):
     """Trees of a random forest fit on half of the rows, as ``(P, size)`` arrays (LLEGO's start):
-    ``(feature, threshold, missing)``. scikit-learn's forests learn where missing values go."""
+    ``(feature, threshold, missing)``. scikit-learn's forests learn where missing values go.
+
+    ``sample_weight`` goes to the forest: each tree's bootstrap is drawn over rows and
+    each drawn row counts with its weight."""
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     forest_class = RandomForestClassifier if task == "classification" else RandomForestRegressor
@@ -236,7 +239,7 @@ def forest_population(X, y, task, *, n_trees, max_depth, random_state):
         random_state=random_state,
         n_jobs=1,
     )
-    forest.fit(X, y)
+    forest.fit(X, y, sample_weight=sample_weight)
     size = n_positions(max_depth)
     feature = np.full((n_trees, size), -1, dtype=np.int64)
     threshold = np.zeros((n_trees, size), dtype=np.float64)

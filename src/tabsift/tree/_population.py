@@ -6,6 +6,10 @@ rows through ``P`` trees of depth ``D`` is ``D`` steps of gather and compare ove
 A row whose value is missing (NaN) at a node takes the side the node's ``missing``
 flag names (True: the ``<=`` child). Leaf refits and fitness are bincounts over those
 indices, on the host.
+
+Every refit and fitness takes optional per-row weights (``sample_weight``): a row of
+integer weight ``k`` counts exactly as ``k`` copies of it (weighted class counts, sums
+and means, weighted recalls and squared errors); None is one per row.
 """
 
 import numpy as np
@@ -133,12 +137,27 @@ def _levels(size):
         yield pos, (pos - 1) // 2
 
 
+def _per_row(weights, shape):
+    """``weights`` (one per row) spread over a ``(P, n)`` stack of trees, flattened."""
+    return None if weights is None else np.broadcast_to(weights, shape).ravel()
+
+
+def weighted_var(y, weights=None):
+    """Variance of ``y`` (weighted: a row of weight ``k`` counts ``k`` times)."""
+    if weights is None:
+        return float(np.var(y))
+    mean = np.sum(weights * y) / np.sum(weights)
+    return float(np.sum(weights * (y - mean) ** 2) / np.sum(weights))
+
+
 def class_values(feature, counts, prior):
     """Smoothed class frequencies and row counts of every node from the rows ending at leaves.
 
-    ``counts`` is ``(P, size, K)`` (rows ending at each position, by class). A node's
-    distribution is ``(counts + s * parent) / (n + s)`` with ``s = SMOOTHING``, starting
-    from the class prior at the root, so an empty leaf predicts like its parent.
+    ``counts`` is ``(P, size, K)`` (rows ending at each position, by class; weight
+    totals when rows are weighted). A node's distribution is ``(counts + s * parent) /
+    (n + s)`` with ``s = SMOOTHING``, starting from the class prior at the root, so an
+    empty leaf predicts like its parent. The returned counts are integers when
+    ``counts`` is, floats (weight totals) otherwise.
     """
     size = feature.shape[1]
     counts = _subtree_totals(np.array(counts, dtype=np.float64), feature)
@@ -149,38 +168,61 @@ def class_values(feature, counts, prior):
         value[:, pos] = (counts[:, pos] + SMOOTHING * value[:, parent]) / (
             n[:, pos, None] + SMOOTHING
         )
-    return value, n.astype(np.int64)
+    integral = np.issubdtype(np.asarray(counts).dtype, np.integer)
+    return value, n.astype(np.int64) if integral else n
 
 
-def refit_classification(feature, leaves, y, n_classes):
-    """Smoothed class frequencies of every node, and row counts: ``(P, size, K)``, ``(P, size)``."""
+def refit_classification(feature, leaves, y, n_classes, sample_weight=None):
+    """Smoothed class frequencies of every node, and row counts: ``(P, size, K)``, ``(P, size)``.
+
+    With ``sample_weight`` the frequencies are weighted and the counts are weight totals.
+    """
     P, size = feature.shape
     flat = ((leaves + (np.arange(P) * size)[:, None]) * n_classes + y[None, :]).ravel()
-    counts = np.bincount(flat, minlength=P * size * n_classes).reshape(P, size, n_classes)
-    prior = np.bincount(y, minlength=n_classes) / max(len(y), 1)
+    counts = np.bincount(
+        flat, weights=_per_row(sample_weight, leaves.shape), minlength=P * size * n_classes
+    ).reshape(P, size, n_classes)
+    if sample_weight is None:
+        prior = np.bincount(y, minlength=n_classes) / max(len(y), 1)
+    else:
+        prior = np.bincount(y, weights=sample_weight, minlength=n_classes)
+        prior = prior / max(float(np.sum(sample_weight)), np.finfo(np.float64).tiny)
     return class_values(feature, counts, prior)
 
 
 def regression_values(feature, sums, counts, y_mean):
-    """Mean target of every node (an empty node takes its parent's) and row counts."""
+    """Mean target of every node (an empty node takes its parent's) and row counts.
+
+    ``sums`` and ``counts`` may be weighted (weight totals): the means are then weighted.
+    """
     size = feature.shape[1]
+    counts_in = counts
     sums = _subtree_totals(np.array(sums, dtype=np.float64)[..., None], feature)[..., 0]
     counts = _subtree_totals(np.array(counts, dtype=np.float64)[..., None], feature)[..., 0]
     value = np.empty_like(sums)
-    value[:, 0] = np.where(counts[:, 0] > 0, sums[:, 0] / np.maximum(counts[:, 0], 1), y_mean)
+    # Weight totals can be below 1: divide by the total itself wherever it is positive.
+    safe = np.where(counts > 0, counts, 1.0)
+    value[:, 0] = np.where(counts[:, 0] > 0, sums[:, 0] / safe[:, 0], y_mean)
     for pos, parent in _levels(size):
-        value[:, pos] = np.where(
-            counts[:, pos] > 0, sums[:, pos] / np.maximum(counts[:, pos], 1), value[:, parent]
-        )
-    return value[..., None], counts.astype(np.int64)
+        value[:, pos] = np.where(counts[:, pos] > 0, sums[:, pos] / safe[:, pos], value[:, parent])
+    integral = np.issubdtype(np.asarray(counts_in).dtype, np.integer)
+    return value[..., None], counts.astype(np.int64) if integral else counts
 
 
-def refit_regression(feature, leaves, y):
-    """Mean target of every node (an empty node takes its parent's), and row counts."""
+def refit_regression(feature, leaves, y, sample_weight=None):
+    """Mean target of every node (an empty node takes its parent's), and row counts.
+
+    With ``sample_weight`` the means are weighted and the counts are weight totals.
+    """
     size = feature.shape[1]
-    sums = node_counts(leaves, size, weights=y)
-    counts = node_counts(leaves, size)
-    return regression_values(feature, sums, counts, y.mean())
+    if sample_weight is None:
+        sums = node_counts(leaves, size, weights=y)
+        counts = node_counts(leaves, size)
+        return regression_values(feature, sums, counts, y.mean())
+    sums = node_counts(leaves, size, weights=sample_weight * y)
+    counts = node_counts(leaves, size, weights=sample_weight)
+    y_mean = np.sum(sample_weight * y) / np.sum(sample_weight)
+    return regression_values(feature, sums, counts, y_mean)
 
 
 def route_around(feature, threshold, missing, position, X, *, xp=None):
@@ -212,7 +254,9 @@ def route_around_many(items, X, *, xp=None):
     ]
 
 
-def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=None):
+def split_scores(
+    feature, position, route, bins, n_cuts, y, task, *, n_classes=None, sample_weight=None
+):
     """Training fitness of the tree for each cut of each candidate column at ``position``.
 
     ``route`` comes from :func:`route_around`. ``bins`` is a list with one array per
@@ -221,7 +265,8 @@ def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=N
     ``n_cuts[j]`` is that column's number of cuts. A row with a missing value has bin
     0 (left at every cut) or ``n_cuts[j]`` (right at every cut), so one candidate per
     side scores where missing values go. Cumulative sums over the bins give every
-    cut's leaf counts at once, and fitness follows from the counts.
+    cut's leaf counts at once, and fitness follows from the counts (weighted by
+    ``sample_weight`` when given, as :func:`fitness` weighs them).
 
     Returns an array ``(len(bins), max(n_cuts))``, ``-inf`` past a column's last cut.
     """
@@ -233,37 +278,43 @@ def split_scores(feature, position, route, bins, n_cuts, y, task, *, n_classes=N
     left_t, right_t = np.tile(left_t, J), np.tile(right_t, J)
     valid = np.arange(K)[None, :] < np.asarray(n_cuts)[:, None]
     F = np.repeat(feature[None], J * K, axis=0)
+    w = sample_weight
+    w_t = None if w is None else np.tile(w[through], J)
     if task == "classification":
         C = n_classes
         y_t = np.tile(y[through], J)
-        base = np.bincount(right * C + y, minlength=size * C).reshape(size, C).astype(np.float64)
+        base = np.bincount(right * C + y, weights=w, minlength=size * C)
+        base = base.reshape(size, C).astype(np.float64)
         total = J * (K + 1) * size * C
-        moved = np.bincount((group * size + left_t) * C + y_t, minlength=total)
-        back = np.bincount((group * size + right_t) * C + y_t, minlength=total)
+        moved = np.bincount((group * size + left_t) * C + y_t, weights=w_t, minlength=total)
+        back = np.bincount((group * size + right_t) * C + y_t, weights=w_t, minlength=total)
         delta = (moved - back).reshape(J, K + 1, size, C)
         counts = (base + np.cumsum(delta, axis=1)[:, :K]).reshape(J * K, size, C)
-        prior = np.bincount(y, minlength=C) / len(y)
+        per_class = np.bincount(y, weights=w, minlength=C)
+        prior = per_class / (len(y) if w is None else np.sum(w))
         value, _ = class_values(F, counts, prior)
         pred = np.argmax(value, axis=2)  # (J*K, size)
         hits = np.take_along_axis(counts, pred[..., None], axis=2)[..., 0]
-        per_class = np.bincount(y, minlength=C)
         by_class = ((pred[..., None] == np.arange(C)) * hits[..., None]).sum(axis=1)
         present = per_class > 0
         scores = (by_class[:, present] / per_class[present]).mean(axis=1)
         return np.where(valid, scores.reshape(J, K), -np.inf)
     stats = []
     length = J * (K + 1) * size
-    for w in (np.ones_like(y), y, y * y):
-        w_t = np.tile(w[through], J)
-        base = np.bincount(right, weights=w, minlength=size)
-        moved = np.bincount(group * size + left_t, weights=w_t, minlength=length)
-        back = np.bincount(group * size + right_t, weights=w_t, minlength=length)
+    unit = np.ones_like(y) if w is None else w
+    for v in (unit, unit * y, unit * y * y):
+        v_t = np.tile(v[through], J)
+        base = np.bincount(right, weights=v, minlength=size)
+        moved = np.bincount(group * size + left_t, weights=v_t, minlength=length)
+        back = np.bincount(group * size + right_t, weights=v_t, minlength=length)
         cum = np.cumsum((moved - back).reshape(J, K + 1, size), axis=1)[:, :K]
         stats.append(base + cum)
     n, s1, s2 = stats
-    sse = np.where(n > 0, s2 - s1 * s1 / np.maximum(n, 1), 0.0).sum(axis=2)
-    var = float(np.var(y))
-    scores = 1.0 - sse / (len(y) * (var if var > 0 else 1.0))
+    # An empty leaf (no weight) adds no error; its mean is its parent's.
+    sse = np.where(n > 0, s2 - s1 * s1 / np.where(n > 0, n, 1), 0.0).sum(axis=2)
+    var = weighted_var(y, w)
+    total = len(y) if w is None else float(np.sum(w))
+    scores = 1.0 - sse / (total * (var if var > 0 else 1.0))
     return np.where(valid, scores, -np.inf)
 
 
@@ -273,7 +324,7 @@ def missing_bins(bins, missing_rows, n_cuts):
 
 
 def tune_node(feature, threshold, missing, position, cuts, X, y, task, *, n_classes=None,
-              xp=None):
+              xp=None, sample_weight=None):
     """Training fitness of a tree with node ``position`` cut at each of ``cuts``, missing
     values sent left then right: ``(2, len(cuts))``."""
     route = route_around(feature, threshold, missing, position, X, xp=xp)
@@ -281,7 +332,8 @@ def tune_node(feature, threshold, missing, position, cuts, X, y, task, *, n_clas
     bins = np.searchsorted(cuts, column, side="left")
     sides = missing_bins(bins, np.isnan(column), len(cuts))
     return split_scores(
-        feature, position, route, list(sides), [len(cuts)] * 2, y, task, n_classes=n_classes
+        feature, position, route, list(sides), [len(cuts)] * 2, y, task, n_classes=n_classes,
+        sample_weight=sample_weight,
     )
 
 
@@ -295,23 +347,32 @@ def predictions(value, leaves, task):
     return value[..., 0].ravel()[flat].reshape(leaves.shape)
 
 
-def fitness(pred, y, task, *, n_classes=None, y_var=None):
+def fitness(pred, y, task, *, n_classes=None, y_var=None, sample_weight=None):
     """Balanced accuracy (classification) or R^2 = 1 - MSE / var (regression), per tree: (P,).
 
     R^2 is LLEGO's fitness, the MSE on the standardised target, turned so higher is better.
+    With ``sample_weight``, each class's recall is the weight of its correctly predicted
+    rows over its total weight (scikit-learn's weighted ``balanced_accuracy_score``), and
+    the MSE is the weighted mean squared error (``y_var`` stays the caller's).
     """
     P, n = pred.shape
     if n == 0:
         return np.full(P, np.nan)
     if task == "classification":
         correct = (pred == y[None, :]).astype(np.float64)
+        if sample_weight is not None:
+            correct = correct * sample_weight[None, :]
         flat = ((np.arange(P) * n_classes)[:, None] + y[None, :]).ravel()
         hits = np.bincount(flat, weights=correct.ravel(), minlength=P * n_classes)
-        per_class = np.bincount(y, minlength=n_classes)
+        per_class = np.bincount(y, weights=sample_weight, minlength=n_classes)
         present = per_class > 0
         recall = hits.reshape(P, n_classes)[:, present] / per_class[present]
         return recall.mean(axis=1)
-    mse = ((pred - y[None, :]) ** 2).mean(axis=1)
+    if sample_weight is None:
+        mse = ((pred - y[None, :]) ** 2).mean(axis=1)
+    else:
+        mse = ((pred - y[None, :]) ** 2 * sample_weight[None, :]).sum(axis=1)
+        mse = mse / np.sum(sample_weight)
     return 1.0 - mse / (y_var if y_var and y_var > 0 else 1.0)
 
 
@@ -320,16 +381,19 @@ class Evaluator:
 
     Holds the data once; ``evaluate(feature, threshold, missing)`` refits every
     tree's leaves on the training rows and returns its values, train and
-    validation fitness and training predictions.
+    validation fitness and training predictions. ``w_train`` and ``w_val``
+    (None: one per row) weigh the rows in the refits and the fitness.
     """
 
-    def __init__(self, X_train, y_train, X_val, y_val, task, n_classes=None, xp=None):
+    def __init__(self, X_train, y_train, X_val, y_val, task, n_classes=None, xp=None, *,
+                 w_train=None, w_val=None):
         self.X_train, self.y_train = X_train, y_train
         self.X_val, self.y_val = X_val, y_val
+        self.w_train, self.w_val = w_train, w_val
         self.task = task
         self.n_classes = n_classes
         self.xp = xp
-        self.y_var = float(np.var(y_train)) if task == "regression" else None
+        self.y_var = weighted_var(y_train, w_train) if task == "regression" else None
         # On another backend, the data go to the device once.
         if xp is not None and namespace_name(xp) != "numpy":
             self._X_train_dev = asarray(X_train, xp=xp, dtype="float64")
@@ -339,8 +403,10 @@ class Evaluator:
 
     def refit(self, feature, leaves):
         if self.task == "classification":
-            return refit_classification(feature, leaves, self.y_train, self.n_classes)
-        return refit_regression(feature, leaves, self.y_train)
+            return refit_classification(
+                feature, leaves, self.y_train, self.n_classes, self.w_train
+            )
+        return refit_regression(feature, leaves, self.y_train, self.w_train)
 
     def leaves(self, feature, threshold, missing):
         """Leaf of every training row in every tree: (P, n_train)."""
@@ -352,13 +418,19 @@ class Evaluator:
         leaves = self.leaves(feature, threshold, missing)
         value, counts = self.refit(feature, leaves)
         pred = predictions(value, leaves, self.task)
-        train = fitness(pred, self.y_train, self.task, n_classes=self.n_classes, y_var=self.y_var)
+        train = fitness(
+            pred, self.y_train, self.task, n_classes=self.n_classes, y_var=self.y_var,
+            sample_weight=self.w_train,
+        )
         if self.X_val is not None and len(self.y_val):
             val_leaves = apply_population(
                 feature, threshold, self._X_val_dev, missing=missing, xp=self.xp
             )
             val_pred = predictions(value, val_leaves, self.task)
-            val = fitness(val_pred, self.y_val, self.task, n_classes=self.n_classes, y_var=self.y_var)
+            val = fitness(
+                val_pred, self.y_val, self.task, n_classes=self.n_classes, y_var=self.y_var,
+                sample_weight=self.w_val,
+            )
         else:
             val = np.full(feature.shape[0], np.nan)
         return {"value": value, "counts": counts, "train": train, "val": val, "pred": pred}

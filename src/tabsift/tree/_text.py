@@ -22,7 +22,8 @@ import re
 import numpy as np
 
 from tabsift.llm import LLMResponseError, extract_literal
-from tabsift.tree._tree import branch_keys, canonical, format_number, n_positions
+from tabsift.tree._thresholds import format_number
+from tabsift.tree._tree import branch_keys, canonical, n_positions
 
 # Why an LLM reply did not give a usable tree; these are the keys of the rejection counts.
 REJECTION_REASONS = (

@@ -79,38 +79,6 @@ def branch_keys(threshold_text, missing_left):
     return left, f"{right} {MISSING_MARK}"
 
 
-def format_number(value):
-    """Short, round-trippable enough text for a threshold or leaf value (6 significant digits)."""
-    value = float(value)
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.6g}"
-
-
-def shortest_threshold(threshold, low, high):
-    """The shortest decimal ``d`` with ``low <= d < high``, nearest ``threshold`` among equals.
-
-    ``low`` is the largest training value sent to the ``<=`` side of a split and
-    ``high`` the smallest sent to the ``>`` side, so any such ``d`` keeps the split
-    on those rows; the shortest prints at the data's own precision (``5.6``, not
-    ``5.644999980926514``). ``threshold`` is returned when no row bounds a side.
-    """
-    threshold = float(threshold)
-    if not (np.isfinite(low) and np.isfinite(high) and low <= threshold < high):
-        return threshold
-    for k in range(17):
-        base = round(threshold, k)
-        step = 10.0**-k
-        fits = [
-            c
-            for c in (base, round(base - step, k), round(base + step, k))
-            if low <= c < high
-        ]
-        if fits:
-            return float(min(fits, key=lambda c: (abs(c - threshold), c)))
-    return threshold
-
-
 def merge_same_class_leaves(feature, threshold, missing, value):
     """Turn splits whose two leaves predict their parent's class into a leaf (in place).
 
@@ -133,57 +101,33 @@ def merge_same_class_leaves(feature, threshold, missing, value):
     return feature, threshold, missing, changed
 
 
-def split_bounds(tree, X):
-    """Per node, the largest value sent left and the smallest sent right by the rows of ``X``.
-
-    Returns ``(low, high)`` of shape ``(n_positions,)``; NaN where no row bounds that side.
-    """
-    path = tree.decision_path(X).tocsc()
-    low = np.full(tree.feature.shape[0], np.nan)
-    high = np.full(tree.feature.shape[0], np.nan)
-    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
-        rows = path.indices[path.indptr[i] : path.indptr[i + 1]]
-        x = X[rows, tree.feature[i]]
-        x = x[~np.isnan(x)]
-        left, right = x[x <= tree.threshold[i]], x[x > tree.threshold[i]]
-        if left.size:
-            low[i] = left.max()
-        if right.size:
-            high[i] = right.min()
-    return low, high
-
-
-def round_thresholds(tree, X):
-    """Replace each threshold by the shortest decimal that routes the rows of ``X`` alike.
-
-    Every row of ``X`` reaches the same leaf before and after (in place; returns ``tree``).
-    """
-    low, high = split_bounds(tree, X)
-    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
-        tree.threshold[i] = shortest_threshold(tree.threshold[i], low[i], high[i])
-    return tree
-
-
-def impurity_decrease(tree, X, y, n_classes=None):
+def impurity_decrease(tree, X, y, n_classes=None, sample_weight=None):
     """Total weighted impurity decrease of the splits on each column, on the rows ``(X, y)``.
 
     Gini impurity for class indices ``y`` (``n_classes`` given), variance for a
     numeric ``y``: ``sum over splits on j of n_t / n * (i(t) - n_l / n_t i(l) -
     n_r / n_t i(r))``, as scikit-learn's ``feature_importances_`` before
-    normalising. Returns an array of shape ``(len(feature_names),)``.
+    normalising. With ``sample_weight``, the ``n`` are weight totals and the
+    impurities weighted (scikit-learn's ``weighted_n_node_samples``). Returns an
+    array of shape ``(len(feature_names),)``.
     """
     path = tree.decision_path(X).tocsc().astype(np.float64)
-    n = max(X.shape[0], 1)
-    counts = np.asarray(path.sum(axis=0)).ravel()
-    safe = np.maximum(counts, 1)
+    if sample_weight is None:
+        n = max(X.shape[0], 1)
+        w = np.ones(X.shape[0])
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        n = float(w.sum()) or 1.0
+    counts = np.asarray(path.T @ w).ravel()
+    safe = np.where(counts > 0, counts, 1.0)
     if n_classes is not None:
-        onehot = np.eye(n_classes)[np.asarray(y, dtype=np.int64)]
+        onehot = np.eye(n_classes)[np.asarray(y, dtype=np.int64)] * w[:, None]
         by_class = np.asarray(path.T @ onehot) / safe[:, None]
         impurity = 1.0 - (by_class**2).sum(axis=1)
     else:
         y = np.asarray(y, dtype=np.float64)
-        mean = np.asarray(path.T @ y).ravel() / safe
-        impurity = np.asarray(path.T @ (y**2)).ravel() / safe - mean**2
+        mean = np.asarray(path.T @ (w * y)).ravel() / safe
+        impurity = np.asarray(path.T @ (w * y**2)).ravel() / safe - mean**2
     impurity = np.where(counts > 0, np.maximum(impurity, 0.0), 0.0)
     out = np.zeros(len(tree.feature_names))
     for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
@@ -232,6 +176,9 @@ class Tree:
         Whether rows with a missing value in a node's column go to its ``<=``
         child (True) or its ``>`` child (False). None sends them left
         everywhere.
+    weighted_n_node_samples : ndarray of float of shape (n_positions,), default=None
+        Total ``sample_weight`` of the training rows reaching each node (as
+        scikit-learn's trees keep it); None: the row counts.
 
     Attributes
     ----------
@@ -275,6 +222,7 @@ class Tree:
         feature_names,
         classes=None,
         missing_go_to_left=None,
+        weighted_n_node_samples=None,
     ):
         self.feature = np.asarray(feature, dtype=np.int64)
         self.threshold = np.asarray(threshold, dtype=np.float64)
@@ -285,6 +233,9 @@ class Tree:
         if missing_go_to_left is None:
             missing_go_to_left = np.ones(self.feature.shape[0], dtype=bool)
         self.missing_go_to_left = np.asarray(missing_go_to_left, dtype=bool)
+        if weighted_n_node_samples is None:
+            weighted_n_node_samples = self.n_node_samples
+        self.weighted_n_node_samples = np.asarray(weighted_n_node_samples, dtype=np.float64)
 
     # ----------------------------------------------------------- structure
     @property
