@@ -218,7 +218,8 @@ def test_multiclass_classifier_has_per_class_corrections():
     ).fit(X, y)
     assert list(model.classes_) == ["high", "low", "mid"]
     assert model.corrections_
-    assert all(0 <= c.target_class < 3 for c in model.corrections_)
+    # A correction names the class it corrects by its label, not its position.
+    assert all(c.target_class in {"high", "low", "mid"} for c in model.corrections_)
     proba = model.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     X_test, y_test = _classes(2000, 11, 3)

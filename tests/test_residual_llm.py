@@ -216,7 +216,10 @@ def test_classifier_with_agents_corrects_class_logits():
         ).fit(data.data, y)
         prompt = server.requests[0]["messages"][1]["content"]
     assert 'classification into the classes ["high", "low"]' in prompt
-    assert model.corrections_ and all(c.target_class == 1 for c in model.corrections_)
+    # The positive class, named by its label.
+    assert model.corrections_ and all(
+        c.target_class == model.classes_[1] for c in model.corrections_
+    )
     assert model.validation_scores_["corrected"] < model.validation_scores_["base"]
     assert set(model.predict(data.data)) <= {"high", "low"}
 
@@ -242,7 +245,8 @@ def test_multiclass_agents_each_correct_one_class():
             if "Write ONE formula" in r["messages"][-1]["content"]
         ]
     targets = [t["target_class"] for t in model.trace_ if t["step"] == "encoder"]
-    assert len(set(targets)) == 2 and all(0 <= c < 3 for c in targets)
+    # The trace names each agent's class by its label, as the corrections do.
+    assert len(set(targets)) == 2 and set(targets) <= set(model.classes_.tolist())
     assert all("added to the log-odds of class" in p for p in decoder_prompts)
     assert {c.target_class for c in model.corrections_} <= set(targets)
     np.testing.assert_allclose(model.predict_proba(data.data).sum(axis=1), 1.0)

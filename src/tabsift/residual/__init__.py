@@ -22,11 +22,13 @@ Model output is parsed, never executed. xgboost and matplotlib are imported
 only when needed.
 """
 
+from tabsift.residual._classifier import ResidualAgentClassifier
 from tabsift.residual._correction import Correction
-from tabsift.residual._estimators import ResidualAgentClassifier, ResidualAgentRegressor
+from tabsift.residual._display import ResidualDisplay
 from tabsift.residual._format import CorrectionsFormatError
 from tabsift.residual._frozen import FrozenCorrections
 from tabsift.residual._plot import plot_residuals
+from tabsift.residual._regressor import ResidualAgentRegressor
 
 __all__ = [
     "CorrectionsFormatError",
@@ -34,5 +36,6 @@ __all__ = [
     "FrozenCorrections",
     "ResidualAgentClassifier",
     "ResidualAgentRegressor",
+    "ResidualDisplay",
     "plot_residuals",
 ]

@@ -57,8 +57,8 @@ GRAMMAR = (
     "Formula language: numbers; column names exactly as listed (a name with spaces or symbols "
     "goes between backticks, e.g. `blood pressure`); operators + - * / ** ; comparisons "
     "< <= > >= == != combined with & | ~ ; functions exp, log, log1p, sqrt, abs, sigmoid, "
-    "tanh, sign, clip(x, low, high), minimum(a, b), maximum(a, b), where(condition, a, b); "
-    "constants pi and e. Nothing else is accepted: no other functions, no attributes, no "
+    "tanh, sin, cos, sign, clip(x, low, high), minimum(a, b), maximum(a, b), "
+    "where(condition, a, b); constants pi and e. Nothing else is accepted: no other functions, no attributes, no "
     "strings, no code. Do not add a coefficient in front: it is fitted for you. NA marks a "
     "missing value: on a row where a column the formula reads is NA, the correction is 0."
 )
@@ -222,7 +222,11 @@ class LLMProposer:
         residual = ws.train_residual(fit)
         score = np.abs(residual)
         n_pool = max(1, int(np.ceil(self.residual_fraction * ws.n_train)))
-        pool = np.argsort(-score, kind="stable")[:n_pool]
+        pool = np.argsort(-score, kind="stable")
+        if ws.w_train is not None:
+            # A row of zero weight is not in the data the model is fit for: never shown.
+            pool = pool[ws.w_train[pool] > 0]
+        pool = pool[:n_pool]
         shown = self.rng.choice(pool, size=min(self.max_rows_in_prompt, len(pool)), replace=False)
         shown = shown[np.argsort(-score[shown], kind="stable")]
         columns = self._shown_columns(ws, residual, usable)
@@ -292,7 +296,10 @@ class LLMProposer:
     def _critic(self, ws, attempt, fit, best_loss):
         term = attempt["term"]
         residual = ws.train_residual(fit)
-        worst = np.argsort(-np.abs(residual), kind="stable")[:_WORST_ROWS]
+        worst = np.argsort(-np.abs(residual), kind="stable")
+        if ws.w_train is not None:
+            worst = worst[ws.w_train[worst] > 0]
+        worst = worst[:_WORST_ROWS]
         columns = list(term.expression.columns) or []
         text = "\n\n".join(
             [
@@ -336,7 +343,10 @@ class LLMProposer:
         if ws.task == "classification":
             # Multiclass: agent k corrects the class with the k-th largest total error
             # (1 - P(true class)) of the base model on the training rows.
-            error = np.bincount(ws.y_train, weights=ws.train_residual(fit), minlength=ws.n_classes)
+            error = ws.train_residual(fit)
+            if ws.w_train is not None:
+                error = error * ws.w_train
+            error = np.bincount(ws.y_train, weights=error, minlength=ws.n_classes)
             self._class_order = np.argsort(-error, kind="stable")
         agents = progress(range(self.n_corrections), verbose=self.verbose, desc="agents")
         for agent in agents:

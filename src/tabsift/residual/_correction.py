@@ -25,8 +25,8 @@ class Correction:
 
     Regression: ``y = base(x) + intercept + sum_k coefficient_k * f_k(x)``.
     Classification: ``f_k`` is added, times its coefficient, to the logit of
-    class ``target_class`` (the log of the base probability), before the
-    softmax.
+    the class labelled ``target_class`` (the log of the base probability),
+    before the softmax.
 
     Parameters
     ----------
@@ -43,9 +43,10 @@ class Correction:
         when the term was added, given the terms accepted before it.
     source : {"offline", "llm"}, default="offline"
         Which proposer found it.
-    target_class : int, default=None
-        Classification only: the index (in ``classes_``) of the class whose
-        logit the term corrects. None for regression.
+    target_class : str, int, float, bool or None, default=None
+        Classification only: the label (one of ``classes_``) of the class
+        whose logit the term corrects, e.g. ``"high"``. None for regression.
+        NumPy scalars are stored as the matching Python value.
 
     See Also
     --------
@@ -60,6 +61,8 @@ class Correction:
     ('x1', 'x2')
     >>> Correction.from_dict(c.to_dict()) == c
     True
+    >>> Correction("x1", 0.4, target_class="high").target_class
+    'high'
     """
 
     expression: str
@@ -67,7 +70,7 @@ class Correction:
     explanation: str = ""
     validation_gain: float = 0.0
     source: str = "offline"
-    target_class: int | None = None
+    target_class: object = None
 
     def __post_init__(self):
         # Canonical text, checked by the parser: a record never holds an unsafe formula.
@@ -79,8 +82,15 @@ class Correction:
             raise ValueError(f"coefficient must be finite, found {self.coefficient!r}.")
         if self.source not in SOURCES:
             raise ValueError(f"source must be one of {list(SOURCES)}, found {self.source!r}.")
-        if self.target_class is not None:
-            object.__setattr__(self, "target_class", int(self.target_class))
+        target = self.target_class
+        if isinstance(target, np.generic):
+            target = target.item()
+        if target is not None and not isinstance(target, (str, int, float)):
+            raise TypeError(
+                f"target_class must be a class label (a string, a number or a bool) or None, "
+                f"found {type(target).__name__}."
+            )
+        object.__setattr__(self, "target_class", target)
 
     @property
     def columns(self):
@@ -207,19 +217,41 @@ def softmax_rows(logits):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def corrected_logits(base_proba, intercept, corrections, terms):
+def class_positions(corrections, classes):
+    """The position in ``classes`` of each correction's ``target_class`` (a label)."""
+    labels = np.asarray(classes).tolist()
+    position = {label: j for j, label in enumerate(labels)}
+    out = []
+    for correction in corrections:
+        if correction.target_class not in position:
+            raise ValueError(
+                f"the correction {correction.expression!r} targets the class "
+                f"{correction.target_class!r}, which is not one of the classes {labels[:20]}; "
+                "set target_class to one of them."
+            )
+        out.append(position[correction.target_class])
+    return out
+
+
+def corrected_logits(base_proba, intercept, corrections, terms, classes):
     """Log base probabilities plus the per-class intercept and the weighted terms."""
     logits = log_proba(base_proba) + np.asarray(intercept, dtype=np.float64)[None, :]
-    for k, correction in enumerate(corrections):
-        logits[:, correction.target_class] += correction.coefficient * terms[:, k]
+    for k, (correction, j) in enumerate(
+        zip(corrections, class_positions(corrections, classes), strict=True)
+    ):
+        logits[:, j] += correction.coefficient * terms[:, k]
     return logits
 
 
-def apply_corrections(task, base_output, intercept, corrections, terms, blend_weight=1.0):
+def apply_corrections(
+    task, base_output, intercept, corrections, terms, blend_weight=1.0, classes=None
+):
     """Final output from the base output and evaluated terms.
 
     Regression: base predictions plus intercept plus weighted terms. Classification:
-    ``(1 - blend_weight) * base_proba + blend_weight * softmax(corrected logits)``.
+    ``(1 - blend_weight) * base_proba + blend_weight * softmax(corrected logits)``,
+    where ``classes`` (the labels, in the order of the probability columns) says
+    which logit each correction's ``target_class`` is.
     """
     if task == "regression":
         out = np.asarray(base_output, dtype=np.float64) + float(intercept)
@@ -227,5 +259,17 @@ def apply_corrections(task, base_output, intercept, corrections, terms, blend_we
             out = out + correction.coefficient * terms[:, k]
         return out
     base = np.asarray(base_output, dtype=np.float64)
-    corrected = softmax_rows(corrected_logits(base, intercept, corrections, terms))
+    corrected = softmax_rows(corrected_logits(base, intercept, corrections, terms, classes))
     return (1.0 - blend_weight) * base + blend_weight * corrected
+
+
+def correct(task, base_output, numbers, names, *, intercept, corrections, blend_weight, classes):
+    """The corrected output on the rows of ``numbers`` (its columns named ``names``).
+
+    Evaluates every correction's formula on the number columns and applies them
+    to ``base_output`` with :func:`apply_corrections`.
+    """
+    terms = term_matrix(corrections, column_data(numbers, names), numbers.shape[0])
+    return apply_corrections(
+        task, base_output, intercept, corrections, terms, blend_weight, classes=classes
+    )

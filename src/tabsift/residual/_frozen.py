@@ -5,8 +5,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 
-from tabsift.residual._correction import apply_corrections, column_data, term_matrix
-from tabsift.residual._format import class_labels, load_corrections
+from tabsift.residual._correction import correct
+from tabsift.residual._format import class_labels
+from tabsift.residual._load import load_corrections
 from tabsift.residual._table import accepts_nan
 from tabsift.table import check_column_names
 
@@ -251,10 +252,15 @@ class FrozenCorrections(BaseEstimator):
             base = self.base_estimator.predict(base_input)
         else:
             base = self.base_estimator.predict_proba(base_input)
-        data = column_data(numbers, self.layout_.number_names)
-        terms = term_matrix(self.corrections_, data, numbers.shape[0])
-        return apply_corrections(
-            self.task_, base, self.intercept_, self.corrections_, terms, self.blend_weight_
+        return correct(
+            self.task_,
+            base,
+            numbers,
+            self.layout_.number_names,
+            intercept=self.intercept_,
+            corrections=self.corrections_,
+            blend_weight=self.blend_weight_,
+            classes=getattr(self, "classes_", None),
         )
 
     def predict(self, X):

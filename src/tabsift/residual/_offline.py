@@ -11,8 +11,15 @@
    ``x * y``, ``x / (c + abs(y))`` and ``sigmoid(a * x * y)`` (``a`` = 0.5,
    1, 2, 4 over the product of standard deviations, 2 significant digits).
    Other constants are rounded to 4 significant digits so the formulas stay
-   readable. Statistics skip missing values; a term adds 0 on a row where
-   a column it reads is missing.
+   readable. Statistics skip missing values and rows of zero sample weight;
+   a term adds 0 on a row where a column it reads is missing.
+   Compositions (``_offline_compose``): saturations, steps, logarithms and
+   decays of each pair's product, sum and difference, ratios of sums,
+   thresholded interactions and fitted waves ``sin(w * x + phi)``; and each
+   candidate *net of its linear part* in the columns it reads
+   (``g - b1 * x1 - ...``), since a base model linear in those columns has
+   already taken that part up. Candidates are built and evaluated once per
+   fit and reused by later rounds.
 3. Every candidate is ranked by how much one Newton step for its
    coefficient lowers the training loss (vectorised; exact for least
    squares); the 5 best are fit jointly with the terms already kept and the
@@ -35,6 +42,7 @@ import numpy as np
 
 from tabsift.expr import BinaryOp, Call, Column, Compare, Expression, Number, UnaryOp
 from tabsift.expr._nodes import walk
+from tabsift.residual._offline_compose import NetCandidate, composite_formulas, net_versions
 from tabsift.utils import progress
 
 # How many of the best-ranked candidates are fit jointly and compared on validation.
@@ -48,8 +56,12 @@ def _num(value, digits=4):
     return UnaryOp("-", Number(-value)) if value < 0 else Number(value)
 
 
-def feature_relevance(X_train, targets, *, random_state, n_jobs):
-    """Mean absolute SHAP value of each feature in xgboost models fit to ``targets``."""
+def feature_relevance(X_train, targets, *, random_state, n_jobs, sample_weight=None):
+    """Mean absolute SHAP value of each feature in xgboost models fit to ``targets``.
+
+    With ``sample_weight`` the models are fit with the weights and the SHAP values
+    averaged with them.
+    """
     import xgboost
 
     scores = np.zeros(X_train.shape[1])
@@ -62,9 +74,10 @@ def feature_relevance(X_train, targets, *, random_state, n_jobs):
             random_state=int(random_state),
             n_jobs=n_jobs,
         )
-        model.fit(X_train, targets[:, j])
+        model.fit(X_train, targets[:, j], sample_weight=sample_weight)
         contribs = model.get_booster().predict(xgboost.DMatrix(X_train), pred_contribs=True)
-        scores += np.abs(contribs[:, :-1]).mean(axis=0)  # the last column is the bias
+        # The last column is the bias.
+        scores += np.average(np.abs(contribs[:, :-1]), axis=0, weights=sample_weight)
     return scores
 
 
@@ -83,13 +96,17 @@ def _replace(node, path, new):
     return dataclasses.replace(node, args=tuple(args))
 
 
-def candidate_formulas(data_train, features):
-    """``[(Expression, explanation)]`` over the given features (see the module notes)."""
+def candidate_formulas(data_train, features, weights=None):
+    """``[(node, explanation)]``: syntax trees over the given features (see the module notes).
+
+    Rows whose weight is 0 (``weights``, None for none) give no constant.
+    """
     out = []
     stats = {}
     for name in features:
         x = data_train[name]
-        x = x[~np.isnan(x)]  # constants come from the rows where the column has a value
+        keep = ~np.isnan(x) if weights is None else ~np.isnan(x) & (weights > 0)
+        x = x[keep]  # constants come from the rows where the column has a value
         if x.size == 0:
             continue
         stats[name] = (
@@ -101,43 +118,36 @@ def candidate_formulas(data_train, features):
     for name in features:
         col = Column(name)
         std, med_abs, quartiles = stats[name]
-        out.append((Expression(col), f"linear term in {name}"))
-        out.append((Expression(BinaryOp("**", col, Number(2.0))), f"square of {name}"))
-        out.append((Expression(Call("abs", (col,))), f"absolute value of {name}"))
+        out.append((col, f"linear term in {name}"))
+        out.append((BinaryOp("**", col, Number(2.0)), f"square of {name}"))
+        out.append((Call("abs", (col,)), f"absolute value of {name}"))
         if med_abs > 0:
             sat = BinaryOp("/", col, BinaryOp("+", _num(med_abs), Call("abs", (col,))))
-            out.append((Expression(sat), f"saturating effect of {name}"))
+            out.append((sat, f"saturating effect of {name}"))
         for q in np.unique(quartiles):
             cond = Compare(">", col, _num(q))
             out.append(
                 (
-                    Expression(Call("where", (cond, Number(1.0), Number(0.0)))),
+                    Call("where", (cond, Number(1.0), Number(0.0))),
                     f"step where {name} > {float(f'{q:.4g}')}",
                 )
             )
     for a, b in itertools.combinations(features, 2):
         ca, cb = Column(a), Column(b)
-        out.append((Expression(BinaryOp("*", ca, cb)), f"interaction of {a} and {b}"))
+        out.append((BinaryOp("*", ca, cb), f"interaction of {a} and {b}"))
         for num, den in ((a, b), (b, a)):
             med = stats[den][1]
             if med > 0:
                 ratio = BinaryOp(
                     "/", Column(num), BinaryOp("+", _num(med), Call("abs", (Column(den),)))
                 )
-                out.append((Expression(ratio), f"{num} damped by the size of {den}"))
+                out.append((ratio, f"{num} damped by the size of {den}"))
         scale = stats[a][0] * stats[b][0]
         if scale > 0:
             for k in (0.5, 1.0, 2.0, 4.0):
                 arg = BinaryOp("*", BinaryOp("*", _num(k / scale, 2), ca), cb)
-                out.append(
-                    (Expression(Call("sigmoid", (arg,))), f"smooth switch on the sign of {a} * {b}")
-                )
-    seen, unique = set(), []
-    for expression, explanation in out:
-        if expression not in seen:
-            seen.add(expression)
-            unique.append((expression, explanation))
-    return unique
+                out.append((Call("sigmoid", (arg,)), f"smooth switch on the sign of {a} * {b}"))
+    return out
 
 
 class OfflineProposer:
@@ -159,7 +169,11 @@ class OfflineProposer:
         if ws.task == "classification" and targets.shape[1] > 10:
             targets = ws.train_residual(fit)[:, None]
         scores = feature_relevance(
-            X_train, targets, random_state=self.random_state, n_jobs=self.n_jobs
+            X_train,
+            targets,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            sample_weight=ws.w_train,
         )
         order = [j for j in np.argsort(-scores, kind="stable") if names[j] in usable]
         # Searched in column order, so pairs read as in the table (x1 * x2, not x2 * x1).
@@ -179,36 +193,88 @@ class OfflineProposer:
             if ws.task == "regression"
             else ([1] if ws.n_classes == 2 else list(range(ws.n_classes)))
         )
-        pool = []
-        for expression, explanation in candidate_formulas(ws.data_train, features):
-            for c in classes:
+        # What the waves' frequency and phase are fitted to: the residual, or for a
+        # classifier the first class's working residual (multiclass: 1 - P(true class)).
+        target = targets[:, 0] if targets.shape[1] == 1 or ws.n_classes == 2 else None
+        if target is None:
+            target = ws.train_residual(fit)
+        candidates = candidate_formulas(ws.data_train, features, ws.w_train)
+        candidates += composite_formulas(ws.data_train, features, ws.w_train, target)
+        terms, seen = [], set()
+        for node, explanation in candidates:
+            if node in seen:
+                continue
+            seen.add(node)
+            # Terms are kept across rounds: most candidates come back, and building and
+            # evaluating a checked formula is the costly part of a round.
+            if node not in self._terms:
                 try:
-                    pool.append(ws.make_term(expression, explanation, "offline", target_class=c))
+                    term = ws.make_term(Expression(node), explanation, "offline", classes[0])
                 except ValueError:
-                    continue  # non-finite or constant here: not a candidate
+                    term = None  # non-finite or constant here: not a candidate
+                self._terms[node] = term
+            if self._terms[node] is not None:
+                terms.append(self._terms[node])
+        # Net versions depend on the data only: computed once per term.
+        fresh = [t for t in terms if t.expression.root not in self._nets]
+        for term, nets in zip(fresh, net_versions(ws, fresh), strict=True):
+            self._nets[term.expression.root] = nets
+        terms += [net for t in terms for net in self._nets[t.expression.root]]
+        # Evaluated once; each class gets its own copy. Pool: class -> (items, values).
+        G_train = np.column_stack([t.values_train for t in terms]) if terms else None
+        pool = {}
+        for c in classes:
+            items = [
+                t if c == t.target_class else dataclasses.replace(t, target_class=c) for t in terms
+            ]
+            if items:
+                pool[c] = (items, G_train)
         return pool
 
     def _best_addition(self, ws, fit, pool, exclude):
         """Rank the pool on training rows, fit the short list jointly, return the best on validation.
 
-        Returns ``(validation loss, fit, term)`` or None.
+        Returns ``(validation loss, fit, term)`` or None. Terms
+        that vary on too few rows to be judged (``Workspace.judgeable``) are passed
+        over before they use up a place on the short list.
         """
-        by_class = {}
-        for term in pool:
-            if term.key not in exclude:
-                by_class.setdefault(term.target_class, []).append(term)
         ranked = []
-        for c, terms in by_class.items():
-            G_train = np.column_stack([t.values_train for t in terms])
+        for c, (items, G_train) in pool.items():
             gain = ws.screen(fit, G_train, c)
-            ranked.extend((-gain[i], i, c, terms[i]) for i in range(len(terms)))
+            ranked.extend((-gain[i], i, c, items[i]) for i in range(len(items)))
         ranked.sort(key=lambda item: item[:3])
-        best = None
-        for _, _, _, term in ranked[:_SHORTLIST]:
+        best, tried = None, 0
+        # Keys are read only down the ranking: printing every formula would cost more
+        # than the search.
+        for _, _, _, item in ranked:
+            if tried == _SHORTLIST:
+                break
+            if item.key in exclude:
+                continue
+            term = self._checked(ws, item)
+            if term is None or not ws.judgeable(term):
+                continue
+            tried += 1
             candidate = ws.fit([*fit.terms, term])
             if best is None or candidate.val_loss < best[0]:
                 best = (candidate.val_loss, candidate, term)
         return best
+
+    def _checked(self, ws, item):
+        """The term of a pool item: a net candidate's formula is built and checked here."""
+        if not isinstance(item, NetCandidate):
+            return item
+        if item.key not in self._terms:
+            try:
+                term = ws.make_term(
+                    Expression(item.node), item.explanation, "offline", item.target_class
+                )
+            except ValueError:
+                term = None
+            if term is not None:
+                term = dataclasses.replace(term, support=item.support)
+            self._terms[item.key] = term
+        return self._terms[item.key]
 
     def _tune(self, ws, fit, trace, round_no, fixed=0):
         """Tune the constants of each kept term on the training rows (like coefficients).
@@ -235,6 +301,8 @@ class OfflineProposer:
                             Expression(root), term.explanation, "offline", term.target_class
                         )
                     except ValueError:
+                        continue
+                    if not ws.judgeable(new_term):
                         continue
                     terms = fit.terms[:k] + [new_term] + fit.terms[k + 1 :]
                     candidate = ws.fit(terms)
@@ -265,6 +333,8 @@ class OfflineProposer:
     def propose(self, ws, X_train, names, usable, trace, start=None):
         """Search corrections; ``start`` (a fit) holds terms kept as they are (an LLM's)."""
         fit = ws.empty if start is None else start
+        self._terms = {}  # syntax tree (or net candidate key) -> Term, or None if unusable
+        self._nets = {}  # syntax tree -> its net versions
         fixed = len(fit.terms)
         rounds = progress(range(1, self.n_rounds + 1), verbose=self.verbose, desc="rounds")
         for round_no in rounds:

@@ -16,6 +16,22 @@ def _residuals(model):
     )
 
 
+def panel_features(model, feature):
+    """The columns drawn, one panel each: ``feature``, or those the corrections read (<= 4).
+
+    Without a correction the first number column is drawn.
+    """
+    if feature is not None:
+        return [feature]
+    names = model._validation.get("names") or []
+    implicated = []
+    for correction in model.corrections_:
+        for column in correction.columns:
+            if column not in implicated:
+                implicated.append(column)
+    return implicated[:4] or names[:1]
+
+
 def plot_residuals(model, feature=None, ax=None):
     """Plot a fitted residual model's validation residuals before and after correction.
 
@@ -59,19 +75,11 @@ def plot_residuals(model, feature=None, ax=None):
             "X has no number column to plot the residuals against (category columns reach "
             "the base model only)."
         )
-    if feature is None:
-        implicated = []
-        for correction in model.corrections_:
-            for column in correction.columns:
-                if column not in implicated:
-                    implicated.append(column)
-        features = implicated[:4] or [names[0]]
-    else:
-        if feature not in names:
-            raise ValueError(
-                f"feature {feature!r} is not a number column; the number columns are {names}."
-            )
-        features = [feature]
+    if feature is not None and feature not in names:
+        raise ValueError(
+            f"feature {feature!r} is not a number column; the number columns are {names}."
+        )
+    features = panel_features(model, feature)
     if ax is not None and len(features) > 1:
         raise ValueError(
             f"ax holds one panel but {len(features)} features are implicated "
@@ -88,8 +96,19 @@ def plot_residuals(model, feature=None, ax=None):
     X = model._validation["X"]
     for a, name in zip(axes, features, strict=True):
         x = X[:, names.index(name)]
-        a.scatter(x, before, s=8, alpha=0.5, color="#b0b0b0", label="base model")
         a.scatter(x, after, s=8, alpha=0.6, color="#1f77b4", label="corrected")
+        # Base points on top as rings, so the corrected dots cannot hide them.
+        a.scatter(
+            x,
+            before,
+            s=14,
+            facecolors="none",
+            edgecolors="#808080",
+            linewidths=0.6,
+            alpha=0.8,
+            label="base model",
+            zorder=3,
+        )
         a.axhline(0.0, color="black", linewidth=0.8)
         a.set_xlabel(name)
         a.set_ylabel(label)
