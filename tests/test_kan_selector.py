@@ -250,13 +250,16 @@ def test_verbose_shows_progress_and_zero_is_silent(small, capsys):
     X, y = small
     KANSelector(epochs=2, cv=2, random_state=0, verbose=0).fit(X, y)
     assert capsys.readouterr().err == ""
-    KANSelector(epochs=2, cv=2, random_state=0, verbose=2).fit(X, y)
+    KANSelector(epochs=2, cv=2, random_state=0, verbose=1).fit(X, y)
     err = capsys.readouterr().err
-    # The folds' networks train together: one bar over the epochs of all of them.
-    assert "KANSelector folds" in err and "training 2 folds together" in err
+    # The folds' networks train together: one bar over the epochs of all of them, then
+    # one over the folds' scoring, each naming its phase.
+    assert "KANSelector: training 2 folds together" in err
+    assert "KANSelector: scoring folds" in err
     KANSelector(epochs=2, cv=1, random_state=0, verbose=2).fit(X, y)
     err = capsys.readouterr().err
-    assert "KANSelector folds" in err and "fold 1/1" in err
+    assert "KANSelector: training and scoring folds" in err
+    assert "KANSelector: training fold 1/1" in err
 
 
 def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):

@@ -177,3 +177,41 @@ def test_import_is_lazy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_progress_verbose_zero_is_silent_and_one_names_the_phases(capsys, monkeypatch):
+    import pickle
+
+    from tabsift.feature_selection import _shap
+
+    data = make_informative(n_samples=200, n_features=5, n_informative=2, random_state=0)
+    params = dict(n_estimators=20, max_depth=2, random_state=0)
+    quiet = ShapSelector(**params, verbose=0).fit(data.data, data.target)
+    assert capsys.readouterr() == ("", "")
+    ShapSelector(**params).fit(data.data, data.target)  # "auto" on a small fit: silent
+    assert capsys.readouterr() == ("", "")
+    loud = ShapSelector(**params, verbose=1).fit(data.data, data.target)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "ShapSelector: fitting XGBoost" in err and "ShapSelector: SHAP values" in err
+    # The bars change nothing: rows explained in chunks give the same SHAP values.
+    np.testing.assert_array_equal(quiet.scores_, loud.scores_)
+    assert loud.estimator_.get_params()["callbacks"] is None
+    pickle.loads(pickle.dumps(loud))
+    # A fit estimated long: "auto" shows the bars when someone watches (a terminal or a
+    # notebook; pytest's captured stderr is neither).
+    from tabsift.utils import _progress
+
+    monkeypatch.setattr(_shap, "_AUTO_PROGRESS_SECONDS", 0.0)
+    ShapSelector(**params).fit(data.data, data.target)
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setattr(_progress, "_someone_watches", lambda: True)
+    monkeypatch.setattr(_progress, "AUTO_DELAY", 0.0)
+    ShapSelector(**params).fit(data.data, data.target)
+    assert "ShapSelector: fitting XGBoost" in capsys.readouterr().err
+
+
+def test_auto_progress_estimate_flags_the_long_fit():
+    assert ShapSelector()._resolve_verbose((20_000, 200)) == "auto"
+    assert ShapSelector()._resolve_verbose((300, 8)) == 0
+    assert ShapSelector(verbose=0)._resolve_verbose((20_000, 200)) == 0

@@ -25,14 +25,17 @@ missing values instead.
 """
 
 from tabsift.feature_selection._baselines import PermutationImportanceSelector, paper_baselines
+from tabsift.feature_selection._display import ImportanceDisplay, ShapeDisplay
 from tabsift.feature_selection._evaluate import SelectorEvaluation, evaluate_selectors
 from tabsift.feature_selection._kan import KANSelector
 from tabsift.feature_selection._shap import ShapSelector
 
 __all__ = [
+    "ImportanceDisplay",
     "KANSelector",
     "PermutationImportanceSelector",
     "SelectorEvaluation",
+    "ShapeDisplay",
     "ShapSelector",
     "evaluate_selectors",
     "paper_baselines",

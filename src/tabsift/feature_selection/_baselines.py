@@ -3,13 +3,14 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
+import sklearn
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter, validate_data
 
 from tabsift.feature_selection._common import (
     TableSelectorMixin,
+    check_weights,
     clean_table,
     has_missing,
     is_table,
@@ -22,6 +23,50 @@ from tabsift.feature_selection._common import (
 from tabsift.feature_selection._shap import ShapSelector
 from tabsift.table import check_column_names, infer_task
 from tabsift.table._errors import TableError
+from tabsift.utils import progress
+from tabsift.utils._sklearn_compat import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+    fit_context,
+)
+
+# verbose="auto" shows the permutation bar when the scoring passes should take longer than
+# this (seconds), judged from the time of the first pass.
+_AUTO_PROGRESS_SECONDS = 5.0
+
+
+class _CountingScorer:
+    """A scorer that advances a progress bar at each call, opened at the first one.
+
+    ``permutation_importance`` scores the intact rows once, then every column
+    ``n_repeats`` times; the first call's duration tells ``verbose="auto"``
+    whether the rest is long enough for a bar. The scores are those of
+    ``scorer`` unchanged.
+    """
+
+    def __init__(self, scorer, *, verbose, total, desc):
+        self.scorer, self.verbose, self.total, self.desc = scorer, verbose, total, desc
+        self.bar = None
+
+    def __call__(self, estimator, X, y, **kwargs):
+        import time
+
+        start = time.perf_counter()
+        score = self.scorer(estimator, X, y, **kwargs)
+        if self.bar is None:
+            verbose = self.verbose
+            if verbose == "auto":
+                long = (time.perf_counter() - start) * self.total > _AUTO_PROGRESS_SECONDS
+                verbose = "auto" if long else 0
+            self.bar = progress(total=self.total, verbose=verbose, desc=self.desc, unit="pass")
+        self.bar.update(1)
+        return score
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
@@ -59,6 +104,14 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
         Seed for the split, the shuffles and the default estimator.
     n_jobs : int, default=None
         Jobs for the default forest and for the shuffles.
+    verbose : "auto" or int, default="auto"
+        ``1`` shows a progress bar (``tqdm.auto``) over the scoring passes
+        (the intact held-out rows, then each column ``n_repeats`` times),
+        named ``PermutationImportanceSelector: permuting features``; ``0`` is
+        silent. ``"auto"`` shows it when the first pass, timed, says the
+        passes will take more than a few seconds. The bar counts passes in
+        this process only, so with ``n_jobs`` other than 1 or None it is
+        shown only with ``verbose=1``, as one step.
 
     Attributes
     ----------
@@ -121,6 +174,7 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
         "task": [StrOptions({"auto", "classification", "regression"})],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
+        "verbose": [StrOptions({"auto"}), "verbose"],
     }
 
     def __init__(
@@ -134,6 +188,7 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
         task="auto",
         random_state=None,
         n_jobs=None,
+        verbose="auto",
     ):
         self.estimator = estimator
         self.n_features_to_select = n_features_to_select
@@ -143,6 +198,7 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
         self.task = task
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def _split(self, y, task, seed):
         """Indices of the training and validation rows."""
@@ -157,8 +213,8 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
                 stratify = y
         return train_test_split(np.arange(n), test_size=n_val, random_state=seed, stratify=stratify)
 
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    @fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
         """Fit the model on part of the rows and measure importances on the rest.
 
         Parameters
@@ -168,6 +224,16 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
             text); missing values are allowed.
         y : array-like of shape (n_samples,)
             Class labels or a continuous target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; an integer weight ``k`` counts as the
+            row repeated ``k`` times. The training rows' weights go to the
+            model's ``fit`` (which must take ``sample_weight``; the table
+            encoder of a mixed table is fit unweighted) and the held-out rows'
+            weights to the score of :func:`~sklearn.inspection.permutation_importance`.
+            The split into training and held-out rows is drawn over rows,
+            whatever their weights; each part needs some positive weight.
+            Routed by scikit-learn's metadata routing after
+            ``set_fit_request(sample_weight=True)``.
 
         Returns
         -------
@@ -184,6 +250,7 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
             X, _ = clean_table(X, owner=owner)
         else:
             X, y = validate_data(self, X, y, y_numeric=self.task == "regression")
+        sample_weight = check_weights(sample_weight, X.shape[0], owner=owner)
         task = infer_task(y, self.task, owner=owner)
         if X.shape[0] < 2:
             raise ValueError(
@@ -208,21 +275,75 @@ class PermutationImportanceSelector(TableSelectorMixin, BaseEstimator):
                     f"estimator is a classifier ({type(estimator).__name__}) but the task is "
                     f"regression; pass a regressor or task='classification'."
                 )
-        if table:
-            # Fit on the training part only; a column is shuffled with all its encoded columns.
-            estimator = make_pipeline(table_encoder(X), estimator)
+        if sample_weight is not None and not has_fit_parameter(estimator, "sample_weight"):
+            raise ValueError(
+                f"{owner}: sample_weight was given, but the fit method of "
+                f"{type(estimator).__name__} takes no sample_weight; pass an estimator that "
+                "does (the default random forest does), or drop sample_weight."
+            )
         train, val = self._split(y, task, seed)
         rows = X.iloc if table else X
-        estimator.fit(rows[train], y[train])
+        val_weight = None
+        if sample_weight is None:
+            if table:
+                # Fit on the training part only; a column is shuffled with all its encoded
+                # columns.
+                estimator = make_pipeline(table_encoder(X), estimator)
+            estimator.fit(rows[train], y[train])
+        else:
+            for part, index in (("training", train), ("held-out", val)):
+                if not sample_weight[index].sum() > 0:
+                    raise ValueError(
+                        f"{owner}: the {part} rows all have sample_weight 0 (the split is drawn "
+                        "over rows, whatever their weight); give more rows a positive weight "
+                        "or drop the zero-weight rows."
+                    )
+            val_weight = sample_weight[val]
+            if table:
+                # The steps are fit one by one, so that the weights reach the model whether
+                # or not metadata routing is enabled.
+                encoder = table_encoder(X).fit(rows[train], y[train])
+                estimator.fit(
+                    encoder.transform(rows[train]), y[train], sample_weight=sample_weight[train]
+                )
+                if sklearn.get_config()["enable_metadata_routing"]:
+                    # The pipeline's score routes the held-out weights to the model.
+                    estimator.set_score_request(sample_weight=True)
+                estimator = make_pipeline(encoder, estimator)
+            else:
+                estimator.fit(rows[train], y[train], sample_weight=sample_weight[train])
+        desc = "PermutationImportanceSelector: permuting features"
+        if self.n_jobs in (None, 1):
+            from sklearn.metrics import check_scoring
+
+            # Each scoring pass runs here: a counting scorer drives the bar.
+            scoring = _CountingScorer(
+                check_scoring(estimator, scoring=self.scoring),
+                verbose=self.verbose,
+                total=1 + X.shape[1] * self.n_repeats,
+                desc=desc,
+            )
+            bar = None
+        else:
+            scoring = self.scoring
+            # Passes run in worker processes: one step, shown only when asked for.
+            shown = self.verbose != "auto" and bool(self.verbose)
+            bar = progress(total=1, verbose=shown, desc=desc, unit="step")
         result = permutation_importance(
             estimator,
             rows[val],
             y[val],
-            scoring=self.scoring,
+            scoring=scoring,
             n_repeats=self.n_repeats,
             random_state=seed,
             n_jobs=self.n_jobs,
+            sample_weight=val_weight,
         )
+        if bar is None:
+            scoring.close()
+        else:
+            bar.update(1)
+            bar.close()
         scores = np.nan_to_num(result.importances_mean, nan=0.0)
         self.estimator_ = estimator
         self.task_ = task

@@ -13,9 +13,14 @@ import numbers
 
 import numpy as np
 from sklearn.feature_selection import SelectorMixin
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from tabsift.table import TableError, check_target, is_plain_numeric
+from tabsift.utils._sklearn_compat import check_sample_weight
 
 
 def n_to_keep(n_features_to_select, n_features, *, owner):
@@ -30,6 +35,34 @@ def n_to_keep(n_features_to_select, n_features, *, owner):
         return int(k)
     # The small epsilon keeps 0.3 * 10 = 3.0000000000000004 and 0.29 * 100 on the right side.
     return max(1, math.floor(k * n_features + 1e-9))
+
+
+def check_weights(sample_weight, n_samples, *, owner):
+    """``sample_weight`` as a float64 array of ``n_samples`` finite non-negative weights, or None.
+
+    scikit-learn's sample-weight check checks the shape and type; a
+    negative or non-finite weight, or weights that are all 0, are refused
+    with a message naming ``sample_weight``.
+    """
+    if sample_weight is None:
+        return None
+    sample_weight = check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64)
+    if not np.isfinite(sample_weight).all():
+        raise ValueError(
+            f"{owner}: sample_weight holds {int((~np.isfinite(sample_weight)).sum())} NaN or "
+            "infinite values; pass finite non-negative weights."
+        )
+    if (sample_weight < 0).any():
+        raise ValueError(
+            f"{owner}: sample_weight has {int((sample_weight < 0).sum())} negative values; pass "
+            "non-negative weights (a weight counts how many times its row is repeated)."
+        )
+    if not sample_weight.sum() > 0:
+        raise ValueError(
+            f"{owner}: sample_weight is 0 for every row, so there is nothing to fit; give some "
+            "rows a positive weight."
+        )
+    return sample_weight
 
 
 def rank_scores(scores):

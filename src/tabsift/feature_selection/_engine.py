@@ -65,6 +65,21 @@ Conventions
 - ``feature_function(j, x_grid)`` returns numpy ``(len(x_grid), hidden_width)``:
   ``phi_{j,o}(x)``, the first-layer function of feature ``j`` into each hidden
   unit, on standardised inputs ``x_grid``.
+- Row weights (optional, tabsift's engine only): ``fit(..., sample_weight=w)``
+  multiplies each row's loss by ``w * n / sum(w)`` (a full batch then
+  minimises the weighted mean loss, that of the rows repeated by their
+  weights), ``fit_together(..., sample_weights=[w, ...])`` does so per
+  engine, and ``loss``, ``knockout_losses`` and ``contribution_square_sums``
+  take ``sample_weight`` for weighted means over rows. :class:`KANSelector`
+  passes these arguments only when weights are given, and refuses
+  ``sample_weight`` with the pykan engine.
+- Early stopping (optional, tabsift's engine only): ``fit(..., validation=(X_val,
+  y_val[, w_val]), n_iter_no_change=10, tol=1e-4)`` and ``fit_together(...,
+  validations=[...])`` compute the held-out loss after each epoch, stop a network
+  once it has not improved by more than ``tol`` for ``n_iter_no_change`` epochs,
+  restore its best epoch's weights and set ``n_iter_`` (epochs run), ``best_epoch_``
+  and ``validation_loss_history_``. :class:`KANSelector` passes them only with
+  ``early_stopping`` on, which it refuses with the pykan engine.
 - The pykan engine also offers ``native_scores(X)``, numpy ``(n_inputs,)``:
   pykan's own attribution scores (``method="pykan"``).
 - Optional: a classmethod ``fit_together(engines, datasets, *, epochs,

@@ -17,6 +17,7 @@ from tabsift.feature_selection._common import (
 from tabsift.table import check_column_names, check_target, cv_splitter, infer_task
 from tabsift.table._errors import TableError
 from tabsift.utils import import_optional_dependency, progress
+from tabsift.utils._sklearn_compat import safe_indexing
 
 _DEFAULT_SCORING = {"classification": "f1_macro", "regression": "r2"}
 
@@ -145,9 +146,7 @@ def _ranking_scores(selector, n_features):
 
 def _select(name, selector, X, y, train, ks, n_features, text_columns=()):
     """Fit ``selector`` on the training rows once; return ({k: columns}, fit seconds)."""
-    from sklearn.utils import _safe_indexing
-
-    X_train, y_train = _safe_indexing(X, train), y[train]
+    X_train, y_train = safe_indexing(X, train), y[train]
     settable = "n_features_to_select" in selector.get_params(deep=False)
 
     def fitted(k):
@@ -200,10 +199,8 @@ def _score_subset(X, y, train, test, columns, models, scorer, encode=False):
     is preceded by the table's encoding, fit on the training rows only.
     """
     from sklearn.pipeline import make_pipeline
-    from sklearn.utils import _safe_indexing
-
-    X_cols = _safe_indexing(X, list(columns), axis=1)
-    X_train, X_test = _safe_indexing(X_cols, train), _safe_indexing(X_cols, test)
+    X_cols = safe_indexing(X, list(columns), axis=1)
+    X_train, X_test = safe_indexing(X_cols, train), safe_indexing(X_cols, test)
     scores = {}
     for name, model in models.items():
         model = make_pipeline(table_encoder(X_cols), clone(model)) if encode else clone(model)

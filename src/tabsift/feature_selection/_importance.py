@@ -16,7 +16,14 @@ READINGS = ("contribution", "coefficients")
 _CHUNK_ELEMENTS = 1 << 22
 
 
-def contribution_norms(engine, X, ord, groups=None, n_groups=None):
+def _torch_weight(sample_weight, like):
+    """``sample_weight`` as a float64 tensor on ``like``'s device."""
+    import torch
+
+    return torch.as_tensor(sample_weight, dtype=torch.float64, device=like.device).reshape(-1)
+
+
+def contribution_norms(engine, X, ord, groups=None, n_groups=None, sample_weight=None):
     """KAN-L1 / KAN-L2 as computed in the authors' code, from contributions on data.
 
     ``ord=1``: ``mean_{n,o} |c[n,j,o]|``; ``ord=2``: ``sqrt(mean_{n,o} c[n,j,o]^2)``.
@@ -42,6 +49,8 @@ def contribution_norms(engine, X, ord, groups=None, n_groups=None):
         The feature each network input belongs to; None: each input is a feature.
     n_groups : int, default=None
         Number of features when ``groups`` is given.
+    sample_weight : ndarray of shape (n,), default=None
+        Row weights: the means over rows (and the centre) are weighted.
 
     Returns
     -------
@@ -51,19 +60,31 @@ def contribution_norms(engine, X, ord, groups=None, n_groups=None):
     width = d if groups is None else n_groups
     if n == 0:
         return np.zeros(width)
+    weighted = sample_weight is not None
+    # The mean over rows divides by the rows' total weight (n without weights).
+    total_weight = float(np.sum(sample_weight)) if weighted else n
     # One row tells the hidden width, which sets the chunk size.
     hidden = engine.first_layer_contributions(X[:1]).shape[-1]
     if groups is None and ord == 2 and hasattr(engine, "contribution_square_sums"):
         # The same sums from Gram matrices, without the (n, d, hidden) contributions.
-        return np.sqrt(engine.contribution_square_sums(X) / (n * hidden))
+        kwargs = {"sample_weight": sample_weight} if weighted else {}
+        return np.sqrt(engine.contribution_square_sums(X, **kwargs) / (total_weight * hidden))
     rows = max(1, _CHUNK_ELEMENTS // max(1, d * hidden))
+    w = _torch_weight(sample_weight, X) if weighted else None
+
+    def row_sum(values, start):
+        """Sum over rows (weighted) and units of a chunk's (rows, width, hidden) values."""
+        if w is None:
+            return values.sum(dim=(0, 2)).double()
+        return (values.double().sum(dim=2) * w[start : start + values.shape[0], None]).sum(dim=0)
+
     if groups is None:
         total = np.zeros(width)
         for start in range(0, n, rows):
             contrib = engine.first_layer_contributions(X[start : start + rows])
             values = contrib.abs() if ord == 1 else contrib.square()
-            total += values.sum(dim=(0, 2)).double().cpu().numpy()
-        mean = total / (n * hidden)
+            total += row_sum(values, start).cpu().numpy()
+        mean = total / (total_weight * hidden)
         return mean if ord == 1 else np.sqrt(mean)
 
     def grouped(start):
@@ -74,17 +95,30 @@ def contribution_norms(engine, X, ord, groups=None, n_groups=None):
         out = contrib.new_zeros((contrib.shape[0], width, contrib.shape[2]))
         return out.index_add_(1, index, contrib)
 
-    centre = sum(grouped(start).sum(dim=0) for start in range(0, n, rows)) / n
+    def column_sum(start):
+        values = grouped(start)
+        if w is not None:
+            values = values * w[start : start + values.shape[0], None, None]
+        return values.sum(dim=0)
+
+    centre = sum(column_sum(start) for start in range(0, n, rows)) / total_weight
     total = np.zeros(width)
     for start in range(0, n, rows):
         centred = grouped(start) - centre
         values = centred.abs() if ord == 1 else centred.square()
-        total += values.sum(dim=(0, 2)).cpu().numpy()
-    mean = total / (n * hidden)
+        total += row_sum(values, start).cpu().numpy()
+    mean = total / (total_weight * hidden)
     return mean if ord == 1 else np.sqrt(mean)
 
 
-def grouped_sensitivity(engine, X, groups, n_groups):
+def weighted_sensitivity(engine, X, sample_weight):
+    """KAN-SI with row weights: the weighted mean over rows of ``|d sum |out| / d x_j|``."""
+    grads = np.abs(np.asarray(engine.input_gradients(X), dtype=np.float64))
+    w = np.asarray(sample_weight, dtype=np.float64)
+    return (w @ grads) / w.sum()
+
+
+def grouped_sensitivity(engine, X, groups, n_groups, sample_weight=None):
     """KAN-SI of the features of a mixed table: the spread of each feature's linearised effect.
 
     For row ``n`` and feature ``g`` with inputs ``G``, the score is
@@ -94,7 +128,8 @@ def grouped_sensitivity(engine, X, groups, n_groups):
     input this is the paper's ``|d sum |out| / d x_j|``; for a categorical
     column's one-hot inputs (``Cov = diag(p) - p p^T``) it does not grow with
     the number of categories, as a sum of the inputs' gradients would. The
-    score is the mean over rows.
+    score is the mean over rows; with ``sample_weight`` the covariance and the
+    mean are weighted.
     """
     grads = np.asarray(engine.input_gradients(X), dtype=np.float64)
     values = X.double().cpu().numpy() if hasattr(X, "cpu") else np.asarray(X, np.float64)
@@ -106,10 +141,12 @@ def grouped_sensitivity(engine, X, groups, n_groups):
         members = np.flatnonzero(groups == g)
         if not members.size:
             continue
-        cov = np.atleast_2d(np.cov(values[:, members], rowvar=False, bias=True))
+        cov = np.atleast_2d(
+            np.cov(values[:, members], rowvar=False, bias=True, aweights=sample_weight)
+        )
         part = grads[:, members]
         spread = np.einsum("ni,ij,nj->n", part, cov, part)
-        scores[g] = np.sqrt(np.clip(spread, 0.0, None)).mean()
+        scores[g] = np.average(np.sqrt(np.clip(spread, 0.0, None)), weights=sample_weight)
     return scores
 
 
@@ -120,7 +157,7 @@ def group_sums(scores, groups, n_groups):
     return out
 
 
-def compute_scores(engine, method, reading, X, y, groups=None, n_groups=None):
+def compute_scores(engine, method, reading, X, y, groups=None, n_groups=None, sample_weight=None):
     """Raw (unnormalised, non-negative) scores of one trained engine on held-out rows.
 
     Parameters
@@ -148,11 +185,16 @@ def compute_scores(engine, method, reading, X, y, groups=None, n_groups=None):
         summed.
     n_groups : int, default=None
         Number of features when ``groups`` is given.
+    sample_weight : ndarray of shape (n,), default=None
+        Weights of the held-out rows: every mean over rows (contributions,
+        gradients, losses, centres) is weighted, so an integer weight counts
+        as that many copies of the row. The coefficient reading reads no rows.
 
     Returns
     -------
     scores : ndarray of shape (d,), or (n_groups,) with ``groups``
     """
+    weighted = sample_weight is not None
     if method in ("l1", "l2"):
         ord = 1 if method == "l1" else 2
         if reading == "coefficients":
@@ -161,17 +203,22 @@ def compute_scores(engine, method, reading, X, y, groups=None, n_groups=None):
                 # The norm over the group's stacked coefficients.
                 scores = group_sums(np.asarray(scores) ** ord, groups, n_groups) ** (1 / ord)
         else:
-            scores = contribution_norms(engine, X, ord, groups, n_groups)
+            scores = contribution_norms(engine, X, ord, groups, n_groups, sample_weight)
     elif method == "si":
         if groups is None:
-            scores = engine.sensitivity(X)
+            scores = (
+                weighted_sensitivity(engine, X, sample_weight) if weighted else engine.sensitivity(X)
+            )
         else:
-            scores = grouped_sensitivity(engine, X, groups, n_groups)
+            scores = grouped_sensitivity(engine, X, groups, n_groups, sample_weight)
     elif method == "ko":
+        kwargs = {"sample_weight": sample_weight} if weighted else {}
         if groups is None:
-            scores = engine.knockout_losses(X, y)
+            scores = engine.knockout_losses(X, y, **kwargs)
         else:
-            knocked = np.asarray(engine.knockout_losses(X, y, groups=groups), dtype=np.float64)
+            knocked = np.asarray(
+                engine.knockout_losses(X, y, groups=groups, **kwargs), dtype=np.float64
+            )
             # Features without a network input (an empty column) come last or in between.
             scores = np.zeros(n_groups)
             scores[: knocked.size] = knocked

@@ -6,9 +6,8 @@ import sys
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -19,6 +18,7 @@ from sklearn.utils.validation import (
 
 from tabsift.feature_selection._common import (
     TableSelectorMixin,
+    check_weights,
     is_table,
     n_to_keep,
     plain,
@@ -27,6 +27,7 @@ from tabsift.feature_selection._common import (
 )
 from tabsift.feature_selection._engine import ENGINES, _make_engine
 from tabsift.feature_selection._importance import METHODS, READINGS, compute_scores, normalise
+from tabsift.feature_selection._kan_folds import _column_range, _varying_features, prepare_fold
 from tabsift.table import (
     check_column_names,
     check_finite_columns,
@@ -37,6 +38,14 @@ from tabsift.table import (
 )
 from tabsift.table._errors import TableError
 from tabsift.utils import progress
+from tabsift.utils._progress import progress_settings
+from tabsift.utils._sklearn_compat import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    fit_context,
+    transform_output,
+)
 
 # Inputs that stay on their device: handed to torch through DLPack, never copied to NumPy.
 _DEVICE_LIBRARIES = ("cupy", "torch", "array_api_strict")
@@ -63,6 +72,12 @@ def _is_device_input(X):
     return array_library(X) in _DEVICE_LIBRARIES
 
 
+# early_stopping="auto" is on when every fold sets aside at least this many rows.
+_AUTO_MIN_VALIDATION_ROWS = 100
+
+# verbose="auto" shows progress bars for a fit estimated to take longer than this.
+_AUTO_PROGRESS_SECONDS = 5.0
+
 # Largest first-layer feature memory, summed over folds, for which folds train together.
 _JOINT_MEMORY_LIMIT = 2 << 30
 
@@ -80,44 +95,6 @@ def _joint_memory_limit(device):
         free, _total = torch.cuda.mem_get_info(device)
         return free // 4
     return _JOINT_MEMORY_LIMIT
-
-
-def _column_range(X):
-    """Each column's minimum and maximum as NumPy arrays (X: NumPy array or torch tensor)."""
-    if isinstance(X, np.ndarray):
-        return X.min(axis=0), X.max(axis=0)
-    low, high = X.aminmax(dim=0)
-    return low.double().cpu().numpy(), high.double().cpu().numpy()
-
-
-def _standardised_fold(X, train, test, device, as_is=None):
-    """A fold's rows standardised by its training rows, as float32 tensors on ``device``.
-
-    ``X`` is a float64 NumPy array or a torch tensor (then every step runs on
-    its device). Returns ``(X_train, X_test, mean, scale)``, the last two as
-    NumPy arrays; a column constant on the training rows keeps scale 1.
-    Columns marked in ``as_is`` (NumPy input only) keep their values (mean 0,
-    scale 1).
-    """
-    import torch
-
-    if isinstance(X, np.ndarray):
-        mean = X[train].mean(axis=0)
-        scale = X[train].std(axis=0)
-        scale[~(scale > 0)] = 1.0
-        if as_is is not None:
-            mean[as_is], scale[as_is] = 0.0, 1.0
-        X_train = torch.as_tensor((X[train] - mean) / scale, dtype=torch.float32, device=device)
-        X_test = torch.as_tensor((X[test] - mean) / scale, dtype=torch.float32, device=device)
-        return X_train, X_test, mean, scale
-    rows = X.index_select(0, torch.as_tensor(train, device=X.device)).double()
-    held = X.index_select(0, torch.as_tensor(test, device=X.device)).double()
-    mean = rows.mean(dim=0)
-    scale = rows.std(dim=0, correction=0)
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    X_train = ((rows - mean) / scale).to(device=device, dtype=torch.float32)
-    X_test = ((held - mean) / scale).to(device=device, dtype=torch.float32)
-    return X_train, X_test, mean.cpu().numpy(), scale.cpu().numpy()
 
 
 def _check_converged(engine, fold, n_folds, learning_rate):
@@ -190,11 +167,29 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         (and the ``spline_order`` extra knots on each side) only the SiLU
         base branch acts.
     epochs : int, default=100
-        Training epochs per fold.
+        Most training epochs per fold (all of them without early stopping).
     batch_size : int, default=64
         Mini-batch size.
     learning_rate : float, default=1e-3
         Adam's learning rate.
+    early_stopping : "auto" or bool, default="auto"
+        Stop a fold's training when its loss on held-out training rows stops
+        falling, and keep the weights of its best epoch. ``validation_fraction``
+        of each fold's training rows (stratified for classification, drawn
+        from ``random_state``) are set aside for it and not trained on; the
+        scores are still read on the fold's test rows. ``"auto"`` turns it on
+        when the set-aside rows of every fold number at least 100 (about 1,250
+        rows with ``cv=5``): below that the held-out loss is too noisy to stop
+        on, and training is fast anyway. Needs ``engine="tabsift"`` (``"auto"``
+        is off with ``engine="pykan"``). ``False`` reproduces the paper's
+        fixed-length training exactly.
+    validation_fraction : float, default=0.1
+        Share of each fold's training rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement of the held-out loss before a fold stops.
+    tol : float, default=1e-4
+        Smallest fall of the held-out loss (mean cross-entropy, or squared
+        error of the standardised target) that counts as an improvement.
     cv : int, cross-validation generator, iterable or None, default=5
         Folds: an int ``k >= 2`` uses a shuffled :class:`~sklearn.model_selection.StratifiedKFold`
         (classification; plain ``KFold`` when a class has fewer than ``k``
@@ -226,10 +221,15 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and each fold's network (weights and mini-batch
         order). With an int, two fits give the same scores.
-    verbose : int, default=0
-        ``1`` shows a progress bar over folds, ``2`` also one over each
-        fold's epochs (one over all folds' epochs with ``engine="tabsift"``,
-        which trains the folds' networks together).
+    verbose : "auto" or int, default="auto"
+        ``1`` shows a progress bar (``tqdm.auto``: a widget in a notebook)
+        over the training epochs and over the folds' scoring, each named for
+        its phase; ``2`` also one over each fold's epochs when folds train one
+        at a time; ``0`` is silent. ``"auto"`` shows the bars when the fit is
+        expected to take more than a few seconds (estimated from the rows,
+        inputs, hidden width, folds and ``epochs``), so small fits stay
+        silent.
+
 
     Attributes
     ----------
@@ -248,6 +248,11 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         network is refit on all rows, selection does not need one). Each
         takes the encoded columns (``encoded_feature_names_``) standardised
         with that fold's ``x_mean_per_fold_`` and ``x_scale_per_fold_``.
+    n_iter_ : ndarray of int of shape (n_folds,)
+        Epochs each fold's network trained (``epochs`` unless it stopped
+        early).
+    early_stopping_ : bool
+        Whether early stopping was used (``early_stopping`` resolved).
     fold_losses_ : ndarray of shape (n_folds,)
         Held-out loss of each fold's network (cross-entropy, or squared
         error on the standardised target): a check that the networks learned
@@ -286,6 +291,16 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
 
     Notes
     -----
+    The paper's settings are ``epochs=100, batch_size=64,
+    learning_rate=1e-3, grid_size=2, spline_order=1, hidden_width=None``
+    (``2 d + 1``) with ``early_stopping=False``: fixed-length training as
+    Akazan et al. run it. The defaults differ only in
+    ``early_stopping="auto"``, which leaves tables of up to about a thousand
+    rows as in the paper and, on larger ones, stops each fold once its
+    held-out loss has not improved for ``n_iter_no_change`` epochs (on
+    5,000 x 50 after about 20 epochs, with equal or better held-out loss: see
+    "KAN at SHAP's cost" in ``benchmarks/RESULTS.md``).
+
     A mixed table (a DataFrame with text, category or bool columns, or
     numbers stored as text with placeholders such as ``?``) is encoded with
     :func:`tabsift.table.encode_table`: numbers stay numbers, each category
@@ -369,13 +384,17 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         "epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "validation_fraction": [Interval(RealNotInt, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "cv": [Interval(numbers.Integral, 1, None, closed="left"), "cv_object", None],
         "task": [StrOptions({"auto", "classification", "regression"})],
         "missing_values": [StrOptions({"error", "impute"})],
         "engine": [StrOptions(set(ENGINES))],
         "device": "no_validation",  # a str or torch.device, checked in fit
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": [StrOptions({"auto"}), "verbose"],
     }
 
     def __init__(
@@ -392,13 +411,17 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         epochs=100,
         batch_size=64,
         learning_rate=1e-3,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         cv=5,
         task="auto",
         missing_values="error",
         engine="tabsift",
         device="cpu",
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.method = method
         self.n_features_to_select = n_features_to_select
@@ -412,6 +435,10 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.cv = cv
         self.task = task
         self.engine = engine
@@ -607,8 +634,80 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         return list(cv_splitter(cv, task, random_state=seed, y=y).split(X, y))
 
     # ---------------------------------------------------------------- fit
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def _check_weights(self, sample_weight, n_samples):
+        """Row weights as float64 NumPy, or None when absent or all equal (no effect)."""
+        if sample_weight is None:
+            return None
+        if self.engine != "tabsift":
+            raise ValueError(
+                f"sample_weight needs engine='tabsift'; engine={self.engine!r} trains pykan's "
+                "own network, whose loss and attribution scores take no row weights. Pass "
+                "engine='tabsift', or repeat rows instead of weighting them."
+            )
+        if _is_device_input(sample_weight):
+            from tabsift.backend import to_numpy
+
+            sample_weight = to_numpy(sample_weight)
+        sample_weight = check_weights(sample_weight, n_samples, owner="KANSelector")
+        if np.all(sample_weight == sample_weight[0]):
+            return None  # equal weights scale every mean by nothing
+        return sample_weight
+
+    @staticmethod
+    def _fold_weights(sample_weight, train, test, fold, n_folds):
+        """The training and held-out rows' weights of a fold; each part needs some weight."""
+        if sample_weight is None:
+            return None, None
+        w_train, w_test = sample_weight[train], sample_weight[test]
+        for part, w in (("training", w_train), ("held-out", w_test)):
+            if not w.sum() > 0:
+                raise ValueError(
+                    f"KANSelector: the {part} rows of fold {fold + 1}/{n_folds} all have "
+                    "sample_weight 0 (the folds are drawn over rows, whatever their weight); "
+                    "give more rows a positive weight, pass fewer folds in cv, or drop the "
+                    "zero-weight rows."
+                )
+        return w_train, w_test
+
+    def _resolve_early_stopping(self, folds):
+        """``early_stopping`` as a bool, checked against the engine and the folds' sizes."""
+        smallest = min(len(train) for train, _ in folds)
+        n_val = math.ceil(self.validation_fraction * smallest)
+        if self.early_stopping == "auto":
+            return self.engine == "tabsift" and n_val >= _AUTO_MIN_VALIDATION_ROWS
+        if not self.early_stopping:
+            return False
+        if self.engine != "tabsift":
+            raise ValueError(
+                f"early_stopping=True needs engine='tabsift'; engine={self.engine!r} trains "
+                "pykan's own network for a fixed number of epochs. Pass early_stopping=False "
+                "(or 'auto'), or engine='tabsift'."
+            )
+        if smallest - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True sets aside validation_fraction={self.validation_fraction!r}"
+                f" of a fold's {smallest} training rows, which leaves none to train on; lower "
+                "validation_fraction, pass fewer folds in cv, or early_stopping=False."
+            )
+        return True
+
+    def _resolve_verbose(self, n_train_rows, n_inputs, hidden):
+        """``verbose`` for the bars: ``"auto"`` stays ``"auto"`` (a bar once the step has run a
+        couple of seconds, when someone watches) only for a fit estimated to take over a few
+        seconds, else 0; an explicit int is kept."""
+        if self.verbose != "auto":
+            return int(self.verbose)
+        # Calibrated on the 2-core CPU machine (benchmarks/RESULTS.md): about 1.2 ns per
+        # row, input, hidden unit and epoch, plus 0.3 ms per mini-batch step of all folds.
+        steps = self.epochs * math.ceil(max(n_train_rows) / self.batch_size)
+        work = self.epochs * sum(n_train_rows) * n_inputs * hidden
+        seconds = 1.2e-9 * work + 3e-4 * steps
+        if self.engine == "pykan":
+            seconds *= 30  # benchmarks/RESULTS.md: pykan trains about 30x slower
+        return "auto" if seconds > _AUTO_PROGRESS_SECONDS else 0
+
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
         """Train one KAN per fold and score every feature on held-out rows.
 
         Parameters
@@ -619,6 +718,21 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
             number is not (see Notes).
         y : array-like of shape (n_samples,)
             Class labels or a numeric target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; an integer weight ``k`` counts as the
+            row repeated ``k`` times. Each fold's standardisation (of ``X``,
+            and of a regression target) is weighted; each row's training
+            loss is multiplied by its weight scaled to mean 1 over the fold's
+            training rows (``w * n / sum(w)``), so a full batch
+            (``batch_size`` at least the training rows) minimises exactly the
+            loss of the repeated rows and the learning rate keeps its scale;
+            the held-out means the scores and ``fold_losses_`` read (of
+            contributions, gradients, losses) are weighted. The folds and the
+            mini-batches are drawn over rows, whatever their weights, so
+            only with ``cv=1`` and a full batch does a weighted fit equal the
+            fit on repeated rows. Needs ``engine="tabsift"``.
+            Routed by scikit-learn's metadata routing after
+            ``set_fit_request(sample_weight=True)``.
 
         Returns
         -------
@@ -633,31 +747,15 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         FloatingPointError
             If a fold's training loss becomes infinite or NaN (a learning rate
             too large for the data); the message names the fold and epoch.
+        ValueError
+            If ``sample_weight`` has a negative or non-finite value, is 0
+            everywhere or on a fold's training or held-out rows, or comes
+            with ``engine="pykan"``.
         """
         check_column_names(X, owner="KANSelector")
         self._check_combinations()
-        on_device = _is_device_input(X)
-        encoded = None
-        if on_device:
-            X, y = self._validate_device_data(X, y)
-        elif is_table(X) or (self.missing_values == "impute" and _has_nan(X)):
-            encoded, y = self._validate_table_data(X, y)
-            X = encoded.values
-        else:
-            X, y = self._validate_fit_data(X, y)
+        X, y, on_device, groups, indicators = self._validated_input(X, y)
         n_features = self.n_features_in_
-        indicators = None
-        if encoded is None:
-            groups = None
-            self.encoded_feature_names_ = np.asarray(self._column_names(), dtype=object)
-            self.encoded_groups_ = np.arange(n_features)
-            self.encoding_steps_ = []
-        else:
-            groups = encoded.groups
-            indicators = self._indicator_inputs(encoded)
-            self.encoded_feature_names_ = np.asarray(encoded.names, dtype=object)
-            self.encoded_groups_ = np.asarray(groups)
-            self.encoding_steps_ = list(encoded.steps)
         task = self._resolve_task(y)
         classes, target = self._encode_target(y, task)
         device = self._resolve_device(X if on_device else None)
@@ -669,122 +767,48 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-
-        import torch
-
         n_samples, n_inputs = X.shape
+        sample_weight = self._check_weights(sample_weight, n_samples)
         rng = check_random_state(self.random_state)
         split_seed = int(rng.randint(np.iinfo(np.int32).max))
         # Splitters only count X's rows: a placeholder keeps device arrays where they are.
         folds = self._splits(np.empty((n_samples, 0)), target, task, split_seed)
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(folds))
         x_min, x_max = _column_range(X)
-        varies = x_max > x_min
-        if groups is not None:
-            # A column varies when one of its encoded columns does (empty ones never do).
-            by_column = np.zeros(n_features, dtype=bool)
-            np.logical_or.at(by_column, groups, varies)
-            varies = by_column
-        if not varies.any():
-            raise ValueError("every column of X is constant; there is nothing to select from.")
+        varies = _varying_features(x_min, x_max, groups, n_features)
         hidden = self.hidden_width if self.hidden_width is not None else 2 * n_inputs + 1
         n_outputs = classes.size if task == "classification" else 1
+        early = self._resolve_early_stopping(folds)
+        verbose = self._resolve_verbose([len(train) for train, _ in folds], n_inputs, hidden)
 
-        models, fold_data, means, scales, y_stats = [], [], [], [], []
-        for i, (train, test) in enumerate(folds):
-            X_train, X_test, mean, scale = _standardised_fold(X, train, test, device, indicators)
-            y_train, y_test = target[train], target[test]
-            y_mean, y_scale = 0.0, 1.0
-            if task == "regression":
-                y_mean, y_scale = y_train.mean(), y_train.std()
-                y_scale = y_scale if y_scale > 0 else 1.0
-                y_train, y_test = (y_train - y_mean) / y_scale, (y_test - y_mean) / y_scale
-            y_dtype = torch.int64 if task == "classification" else torch.float32
-            y_train = torch.as_tensor(y_train, dtype=y_dtype, device=device)
-            y_test = torch.as_tensor(y_test, dtype=y_dtype, device=device)
-            models.append(
-                _make_engine(
-                    self.engine,
-                    n_inputs=n_inputs,
-                    n_outputs=n_outputs,
-                    hidden_width=hidden,
-                    grid_size=self.grid_size,
-                    spline_order=self.spline_order,
-                    grid_range=tuple(float(v) for v in self.grid_range),
-                    task=task,
-                    device=device,
-                    seed=int(seeds[i]),
-                )
+        prepared = [
+            prepare_fold(
+                X, target, train, test, task=task, device=device, as_is=indicators,
+                weights=self._fold_weights(sample_weight, train, test, i, len(folds)),
+                validation=self.validation_fraction if early else None, seed=int(seeds[i]),
             )
-            fold_data.append((X_train, y_train, X_test, y_test))
-            means.append(mean)
-            scales.append(scale)
-            y_stats.append((float(y_mean), float(y_scale)))
-
-        training = dict(
-            epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate
+            for i, (train, test) in enumerate(folds)
+        ]
+        models = [
+            _make_engine(
+                self.engine,
+                n_inputs=n_inputs,
+                n_outputs=n_outputs,
+                hidden_width=hidden,
+                grid_size=self.grid_size,
+                spline_order=self.spline_order,
+                grid_range=tuple(float(v) for v in self.grid_range),
+                task=task,
+                device=device,
+                seed=int(seed),
+            )
+            for seed in seeds
+        ]
+        weighted = sample_weight is not None
+        joint = self._train_jointly(models, prepared, device, verbose, early, weighted)
+        fold_scores, losses = self._train_and_score(
+            models, prepared, joint, verbose, early, weighted, (groups, n_features, varies)
         )
-        fold_bar = progress(
-            total=len(folds), verbose=self.verbose, desc="KANSelector folds", unit="fold"
-        )
-        # Small networks cost mostly fixed per-step overhead: an engine that can train all
-        # folds' networks as one batched network (same results) does so.
-        fit_together = getattr(type(models[0]), "fit_together", None) if len(models) > 1 else None
-        if fit_together is not None:
-            # Joint training holds every fold's first-layer features at once, (cv - 1) times
-            # the data; past the budget, folds train one after another in less memory.
-            joint = sum(
-                m.feature_bytes(d[0].shape[0]) for m, d in zip(models, fold_data, strict=True)
-            )
-            if joint > _joint_memory_limit(device):
-                fit_together = None
-                if self.verbose:
-                    print(
-                        f"KANSelector: training folds one at a time (joint training would hold "
-                        f"{joint / 2**30:.1f} GiB of features)",
-                        file=sys.stderr,
-                    )
-        if fit_together is not None:
-            epoch_bar = progress(
-                total=self.epochs,
-                verbose=self.verbose >= 2,
-                desc=f"training {len(folds)} folds together",
-                unit="epoch",
-            )
-            fit_together(
-                models,
-                [(X_train, y_train) for X_train, y_train, _, _ in fold_data],
-                progress=lambda _epoch: epoch_bar.update(1),
-                **training,
-            )
-            epoch_bar.close()
-        fold_scores, losses = [], []
-        for i, (engine, (X_train, y_train, X_test, y_test)) in enumerate(
-            zip(models, fold_data, strict=True)
-        ):
-            if fit_together is None:
-                epoch_bar = progress(
-                    total=self.epochs,
-                    verbose=self.verbose >= 2,
-                    desc=f"fold {i + 1}/{len(folds)}",
-                    unit="epoch",
-                )
-                engine.fit(
-                    X_train,
-                    y_train,
-                    progress=lambda _epoch, epoch_bar=epoch_bar: epoch_bar.update(1),
-                    **training,
-                )
-                epoch_bar.close()
-            _check_converged(engine, i, len(folds), self.learning_rate)
-            raw = compute_scores(
-                engine, self.method, self.reading, X_test, y_test, groups, n_features
-            )
-            # Constant columns carry no information, whatever the network made of them.
-            fold_scores.append(normalise(raw, mask=varies))
-            losses.append(engine.loss(X_test, y_test))
-            fold_bar.update(1)
-        fold_bar.close()
 
         self.task_ = task
         if classes is not None:
@@ -797,14 +821,140 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         else:
             self.support_ = self.ranking_ <= self._n_selected(n_features)
         self.models_ = models
+        self.early_stopping_ = early
+        self.n_iter_ = np.asarray([getattr(m, "n_iter_", self.epochs) for m in models])
         self.fold_losses_ = np.asarray(losses)
-        self.x_mean_per_fold_ = np.asarray(means)
-        self.x_scale_per_fold_ = np.asarray(scales)
+        self.x_mean_per_fold_ = np.asarray([f.mean for f in prepared])
+        self.x_scale_per_fold_ = np.asarray([f.scale for f in prepared])
         self.x_range_ = np.stack([x_min, x_max], axis=1)
         # Regression targets are standardised per fold; plots map outputs back to y's units.
-        y_stats = np.asarray(y_stats)
+        y_stats = np.asarray([f.y_stats for f in prepared])
         self.y_mean_per_fold_, self.y_scale_per_fold_ = y_stats[:, 0], y_stats[:, 1]
         return self
+
+    def _validated_input(self, X, y):
+        """Check ``X`` and ``y``; record the encoding. Returns X, y, on_device, groups, indicators.
+
+        ``groups`` (each network input's column) and ``indicators`` (inputs
+        that are one-hot indicators) are None for plain numeric input.
+        """
+        on_device = _is_device_input(X)
+        encoded = None
+        if on_device:
+            X, y = self._validate_device_data(X, y)
+        elif is_table(X) or (self.missing_values == "impute" and _has_nan(X)):
+            encoded, y = self._validate_table_data(X, y)
+            X = encoded.values
+        else:
+            X, y = self._validate_fit_data(X, y)
+        if encoded is None:
+            self.encoded_feature_names_ = np.asarray(self._column_names(), dtype=object)
+            self.encoded_groups_ = np.arange(self.n_features_in_)
+            self.encoding_steps_ = []
+            return X, y, on_device, None, None
+        self.encoded_feature_names_ = np.asarray(encoded.names, dtype=object)
+        self.encoded_groups_ = np.asarray(encoded.groups)
+        self.encoding_steps_ = list(encoded.steps)
+        return X, y, on_device, encoded.groups, self._indicator_inputs(encoded)
+
+    def _train_jointly(self, models, prepared, device, verbose, early, weighted):
+        """Train every fold's network together when the engine can and memory allows.
+
+        Small networks cost mostly fixed per-step overhead: an engine that can
+        train all folds' networks as one batched network (same results) does
+        so. Returns whether it did.
+        """
+        fit_together = getattr(type(models[0]), "fit_together", None) if len(models) > 1 else None
+        if fit_together is None:
+            return False
+        # Joint training holds every fold's first-layer features at once, (cv - 1) times
+        # the data; past the budget, folds train one after another in less memory.
+        joint = sum(m.feature_bytes(f.X_train.shape[0]) for m, f in zip(models, prepared, strict=True))
+        if joint > _joint_memory_limit(device):
+            if progress_settings(verbose)[0]:
+                print(
+                    f"KANSelector: training folds one at a time (joint training would hold "
+                    f"{joint / 2**30:.1f} GiB of features)",
+                    file=sys.stderr,
+                )
+            return False
+        stop_note = ", stops early" if early else ""
+        epoch_bar = progress(
+            total=self.epochs,
+            verbose=verbose,
+            desc=f"KANSelector: training {len(models)} folds together{stop_note}",
+            unit="epoch",
+        )
+        extra = {"sample_weights": [f.w_train for f in prepared]} if weighted else {}
+        if early:
+            extra.update(
+                validations=[f.validation for f in prepared],
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+            )
+        fit_together(
+            models,
+            [(f.X_train, f.y_train) for f in prepared],
+            progress=lambda _epoch: epoch_bar.update(1),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            **extra,
+        )
+        epoch_bar.close()
+        return True
+
+    def _train_and_score(self, models, prepared, joint, verbose, early, weighted, features):
+        """Train each fold's network (unless trained jointly) and score the features on its
+        held-out rows. Returns the normalised scores and the held-out loss of each fold."""
+        groups, n_features, varies = features
+        phase = "scoring folds" if joint else "training and scoring folds"
+        fold_bar = progress(
+            total=len(models), verbose=verbose, desc=f"KANSelector: {phase}", unit="fold"
+        )
+        fold_scores, losses = [], []
+        for i, (engine, fold) in enumerate(zip(models, prepared, strict=True)):
+            if not joint:
+                self._train_fold(engine, fold, i, len(models), verbose, early, weighted)
+            _check_converged(engine, i, len(models), self.learning_rate)
+            raw = compute_scores(
+                engine, self.method, self.reading, fold.X_test, fold.y_test, groups, n_features,
+                fold.w_test,
+            )
+            # Constant columns carry no information, whatever the network made of them.
+            fold_scores.append(normalise(raw, mask=varies))
+            losses.append(
+                engine.loss(fold.X_test, fold.y_test, sample_weight=fold.w_test)
+                if weighted
+                else engine.loss(fold.X_test, fold.y_test)
+            )
+            fold_bar.update(1)
+        fold_bar.close()
+        return fold_scores, losses
+
+    def _train_fold(self, engine, fold, i, n_folds, verbose, early, weighted):
+        """Train one fold's network alone."""
+        epoch_bar = progress(
+            total=self.epochs,
+            verbose=verbose >= 2,
+            desc=f"KANSelector: training fold {i + 1}/{n_folds}",
+            unit="epoch",
+        )
+        extra = {"sample_weight": fold.w_train} if weighted else {}
+        if early:
+            extra.update(
+                validation=fold.validation, n_iter_no_change=self.n_iter_no_change, tol=self.tol
+            )
+        engine.fit(
+            fold.X_train,
+            fold.y_train,
+            progress=lambda _epoch: epoch_bar.update(1),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            **extra,
+        )
+        epoch_bar.close()
 
     def transform(self, X):
         """Keep the selected columns of ``X``.
@@ -829,7 +979,7 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         check_is_fitted(self, "support_")
         if not _is_device_input(X):
             return super().transform(X)
-        config = getattr(self, "_sklearn_output_config", {}).get("transform", "default")
+        config = transform_output(self)
         if config != "default":
             from tabsift.backend import array_library
 

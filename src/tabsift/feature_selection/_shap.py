@@ -4,15 +4,15 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tabsift.feature_selection._common import (
     TableSelectorMixin,
+    check_weights,
     clean_table,
     is_table,
     n_to_keep,
@@ -22,7 +22,14 @@ from tabsift.feature_selection._common import (
 )
 from tabsift.table import check_column_names, infer_task
 from tabsift.table._errors import TableError
-from tabsift.utils import import_optional_dependency
+from tabsift.utils import import_optional_dependency, progress
+from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
+
+# verbose="auto" shows progress bars for a fit estimated to take longer than this (seconds).
+_AUTO_PROGRESS_SECONDS = 5.0
+
+# Rows explained per SHAP call when a bar follows them (TreeSHAP treats rows independently).
+_SHAP_CHUNKS = 20
 
 
 def _categorical_frame(X, owner):
@@ -40,6 +47,17 @@ def _categorical_frame(X, owner):
         if info.kind in ("categorical", "text"):
             frame[name] = pd.Categorical(frame[name])
     return frame
+
+
+def _round_callback(xgb, bar):
+    """An XGBoost training callback that advances ``bar`` by one per boosting round."""
+
+    class _Rounds(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            bar.update(1)
+            return False  # never stop training
+
+    return _Rounds()
 
 
 class ShapSelector(TableSelectorMixin, BaseEstimator):
@@ -82,8 +100,14 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         Seed for the model and for the rows explained.
     n_jobs : int, default=1
         Threads used by XGBoost; None lets XGBoost use every core.
-    verbose : int, default=0
-        Verbosity of XGBoost.
+    verbose : "auto" or int, default="auto"
+        ``1`` shows a progress bar (``tqdm.auto``: a widget in a notebook)
+        for each phase, named in its description: the boosting rounds, then
+        the rows explained by SHAP; it also lets XGBoost print its warnings.
+        ``0`` is silent. ``"auto"`` shows the bars when the fit is expected
+        to take more than a few seconds (estimated from the rows, columns,
+        ``n_estimators``, ``max_depth`` and ``max_samples``), so small fits
+        stay silent.
 
     Attributes
     ----------
@@ -158,7 +182,7 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         "max_samples": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
-        "verbose": ["verbose"],
+        "verbose": [StrOptions({"auto"}), "verbose"],
     }
 
     def __init__(
@@ -173,7 +197,7 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         max_samples=2000,
         random_state=None,
         n_jobs=1,
-        verbose=0,
+        verbose="auto",
     ):
         self.n_features_to_select = n_features_to_select
         self.threshold = threshold
@@ -186,8 +210,8 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    @fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
         """Fit the XGBoost model and score each feature by its mean absolute SHAP value.
 
         Parameters
@@ -197,6 +221,15 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
             text); missing values are allowed.
         y : array-like of shape (n_samples,)
             Class labels or a continuous target.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights; an integer weight ``k`` counts as the
+            row repeated ``k`` times. They are passed to XGBoost's ``fit``
+            (gradients, hessians and the histogram sketch are weighted) and
+            the mean absolute SHAP value is the weighted mean over the
+            explained rows. When rows are subsampled (``max_samples``), the
+            subsample is drawn over the rows with a positive weight, each
+            keeping its weight. Routed by scikit-learn's metadata routing
+            after ``set_fit_request(sample_weight=True)``.
 
         Returns
         -------
@@ -216,6 +249,7 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
                 ensure_all_finite="allow-nan",
                 y_numeric=self.task == "regression",
             )
+        sample_weight = check_weights(sample_weight, X.shape[0], owner="ShapSelector")
         task = infer_task(y, self.task, owner="ShapSelector")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -226,6 +260,13 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             shap = import_optional_dependency("shap", purpose="ShapSelector")
 
+        verbose = self._resolve_verbose(X.shape)
+        rounds = progress(
+            total=self.n_estimators,
+            verbose=verbose,
+            desc="ShapSelector: fitting XGBoost",
+            unit="round",
+        )
         params = dict(
             n_estimators=self.n_estimators,
             max_depth=self.max_depth,
@@ -233,8 +274,10 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
             tree_method="hist",
             random_state=seed,
             n_jobs=self.n_jobs,
-            verbosity=1 if self.verbose else 0,
+            verbosity=1 if verbose == 1 else 0,
         )
+        if verbose:
+            params["callbacks"] = [_round_callback(xgb, rounds)]
         if table:
             params["enable_categorical"] = True
         if task == "classification":
@@ -252,17 +295,47 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         else:
             y_fit = np.asarray(y, dtype=np.float64)
             model = xgb.XGBRegressor(**params)
-        model.fit(X, y_fit)
+        model.fit(X, y_fit, sample_weight=sample_weight)
+        rounds.close()
+        if verbose:
+            model.set_params(callbacks=None)  # the fitted model keeps no progress bar
 
-        rows = X
-        if self.max_samples is not None and X.shape[0] > self.max_samples:
-            keep = np.sort(rng.choice(X.shape[0], size=self.max_samples, replace=False))
+        rows, row_weight = X, sample_weight
+        if sample_weight is None:
+            if self.max_samples is not None and X.shape[0] > self.max_samples:
+                keep = np.sort(rng.choice(X.shape[0], size=self.max_samples, replace=False))
+                rows = X.iloc[keep] if table else X[keep]
+        else:
+            # Rows of weight 0 add nothing to a weighted mean: explain the others only.
+            keep = np.flatnonzero(sample_weight > 0)
+            if self.max_samples is not None and keep.size > self.max_samples:
+                keep = np.sort(rng.choice(keep, size=self.max_samples, replace=False))
             rows = X.iloc[keep] if table else X[keep]
-        values = np.asarray(shap.TreeExplainer(model).shap_values(rows))
+            row_weight = sample_weight[keep]
+        explainer = shap.TreeExplainer(model)
+        if verbose:
+            n_rows = rows.shape[0]
+            size = max(1, -(-n_rows // _SHAP_CHUNKS))
+            chunks = progress(
+                range(0, n_rows, size),
+                verbose=verbose,
+                total=-(-n_rows // size),
+                desc="ShapSelector: SHAP values",
+                unit="chunk",
+            )
+            parts = [
+                np.asarray(
+                    explainer.shap_values(rows.iloc[i : i + size] if table else rows[i : i + size])
+                )
+                for i in chunks
+            ]
+            values = np.concatenate(parts, axis=0)
+        else:
+            values = np.asarray(explainer.shap_values(rows))
         if table:
             values = values.astype(np.float64)  # float32 from a categorical model
         # (n, d) for regression and binary margins, (n, d, n_classes) for multiclass.
-        scores = np.abs(values).mean(axis=0)
+        scores = np.average(np.abs(values), axis=0, weights=row_weight)
         if scores.ndim > 1:
             scores = scores.mean(axis=1)
         total = scores.sum()
@@ -278,6 +351,21 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         self.scores_ = scores
         self.ranking_ = rank_scores(scores)
         return self
+
+    def _resolve_verbose(self, shape):
+        """``verbose`` for the bars: ``"auto"`` stays ``"auto"`` (a bar once the step has run a
+        couple of seconds, when someone watches) only for a fit estimated to take over a few
+        seconds, else 0; an explicit int is kept."""
+        if self.verbose != "auto":
+            return int(self.verbose)
+        n_rows, n_features = shape
+        explained = n_rows if self.max_samples is None else min(n_rows, self.max_samples)
+        # Calibrated on the 2-core CPU machine, one thread (benchmarks/RESULTS.md): about
+        # 14 ns per row, column and round to boost, 26 ns per row, round, leaf and level
+        # to explain.
+        boosting = 1.4e-8 * self.n_estimators * n_rows * n_features
+        explaining = 2.6e-8 * self.n_estimators * explained * 2**self.max_depth * self.max_depth
+        return "auto" if boosting + explaining > _AUTO_PROGRESS_SECONDS else 0
 
     def _get_support_mask(self):
         check_is_fitted(self)
