@@ -12,7 +12,9 @@ OT with the MLP proxy (``proxy="mlp"``) for the gradient term; ``gais-<keep_by>`
 
 Run: python benchmarks/bench_coreset_quality.py [--seeds 5] [--budgets 0.01 0.05 0.1]
      [--datasets digits breast_cancer covertype_like rare_region] [--model logreg|knn|rf]
-     [--methods random kcenter ot ot-mlp gais add-one-in apricot-fl cnn]
+     [--methods random kcenter ot ot-mlp gais add-one-in apricot-fl cnn hybrid]
+(``hybrid``: HybridCoresetSelector. This script trains without the selectors' weights and
+scores accuracy; ``bench_coreset_suite.py`` is the weighted, balanced-accuracy comparison.)
 """
 
 import argparse
@@ -65,6 +67,7 @@ def select(method, X, y, k, seed):
     """Row indices chosen by ``method`` (k rows; CNN chooses its own number)."""
     from tabsift.sampling import (
         GraphAttentionSelector,
+        HybridCoresetSelector,
         KCenterSelector,
         LLMChoiceSelector,
         OTCoresetSelector,
@@ -76,6 +79,8 @@ def select(method, X, y, k, seed):
         return StratifiedRandomSelector(**common).fit(X, y).sample_indices_
     if method == "kcenter":
         return KCenterSelector(stratify="proportional", **common).fit(X, y).sample_indices_
+    if method == "hybrid":
+        return HybridCoresetSelector(**common).fit(X, y).sample_indices_
     if method in ("ot", "ot-mlp"):
         proxy = "mlp" if method == "ot-mlp" else "auto"
         return OTCoresetSelector(stratify="proportional", validation=min(1000, len(X) // 3),

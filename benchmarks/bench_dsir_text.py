@@ -26,13 +26,24 @@ measured the same way for both, with the package's own featuriser (sha256-hashed
 unigrams + bigrams) and add-one smoothing, plus the share of selected paragraphs from
 the target groups.
 
-Run: python benchmarks/bench_dsir_text.py [--n-pool 60000] [--n-select 6000]
+Timing: the two implementations run ``--repeats`` times, interleaved (package, tabsift,
+package, tabsift, ...); each run records wall time, CPU seconds (this process's threads and
+its finished worker processes) and the 1-minute load average before and after. Ratios are
+medians over the paired repeats, per core (CPU seconds) and wall; a row whose load average
+was above 0.5 before a run is flagged BUSY (other processes shared the cores).
+
+``--corpus long``: documents of 8 consecutive paragraphs of one package (~350 words)
+instead of single paragraphs, for a second text length. ``--workers 1 2``: time tabsift
+alone with ``n_jobs`` 1 and 2 (a scaling table; the selections must be equal).
+
+Run: python benchmarks/bench_dsir_text.py [--corpus paragraphs|long] [--repeats 3]
 """
 
 import argparse
 import json
 import os
 import re
+import shutil
 import site
 import tempfile
 import time
@@ -42,7 +53,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-from _common import machine, markdown_table  # noqa: E402
+from _common import (  # noqa: E402
+    interleaved,
+    load_note,
+    machine,
+    markdown_table,
+    median_ratio,
+)
 
 _DOCSTRING = re.compile(r'"""(.*?)"""', re.S)
 
@@ -78,6 +95,19 @@ def build_corpus(limit_files=None):
     return items
 
 
+def long_documents(items, per_doc=8):
+    """Consecutive paragraphs of one group joined ``per_doc`` at a time."""
+    out, i = [], 0
+    while i < len(items):
+        group = items[i][0]
+        j = i
+        while j < len(items) and j - i < per_doc and items[j][0] == group:
+            j += 1
+        out.append((group, "\n\n".join(p for _, p in items[i:j])))
+        i = j
+    return out
+
+
 def split(items, target_groups, n_pool, n_target, seed):
     rng = np.random.RandomState(seed)
     is_target = np.array([g in target_groups for g, _ in items])
@@ -102,6 +132,14 @@ def read_jsonl(path):
         return [json.loads(line)["text"] for line in f]
 
 
+def read_jsonl_arrow(path):
+    """The texts of a jsonl file, parsed by Arrow's JSON reader on one thread."""
+    from pyarrow import json as pa_json
+
+    options = pa_json.ReadOptions(use_threads=False, block_size=1 << 26)
+    return pa_json.read_json(path, read_options=options).column("text").to_pylist()
+
+
 def run_package(folder, n_select):
     from data_selection import HashedNgramDSIR
 
@@ -124,22 +162,23 @@ def run_package(folder, n_select):
     dsir.resample(out_dir=str(out), num_to_sample=n_select, cache_dir=str(folder / "pkg_tmp"))
     t3 = time.perf_counter()
     selected = read_jsonl(next(out.glob("*.jsonl")))
-    return {"fit": t1 - t0, "weights": t2 - t1, "total": t3 - t0, "selected": selected}
+    shutil.rmtree(out)
+    shutil.rmtree(folder / "pkg_tmp", ignore_errors=True)
+    return {"fit": t1 - t0, "weights": t2 - t1, "total": t3 - t0, "selected": selected,
+            "dsir": dsir}
 
 
-def run_tabsift(folder, n_select):
+def run_tabsift(folder, n_select, n_jobs=None):
     from tabsift.sampling import ImportanceResampler
 
     t0 = time.perf_counter()
-    pool = read_jsonl(folder / "pool.jsonl")
-    target = read_jsonl(folder / "target.jsonl")
-    sampler = ImportanceResampler(target, n_samples=n_select, random_state=0)
+    pool = read_jsonl_arrow(folder / "pool.jsonl")
+    target = read_jsonl_arrow(folder / "target.jsonl")
+    sampler = ImportanceResampler(target, n_samples=n_select, random_state=0, n_jobs=n_jobs)
     selected, _ = sampler.fit_resample(pool)
     write_jsonl(folder / "tabsift_selected.jsonl", selected)
     t1 = time.perf_counter()
-    sampler.score_samples(pool)
-    t2 = time.perf_counter()
-    return {"total": t1 - t0, "weights": t2 - t1, "selected": selected, "sampler": sampler}
+    return {"total": t1 - t0, "selected": selected, "sampler": sampler}
 
 
 def kl_reduction(target, pool, selected):
@@ -157,60 +196,122 @@ def kl_reduction(target, pool, selected):
     return kl(dist(pool)) - kl(dist(selected))
 
 
+def _cpu(part):
+    """Median CPU seconds of the runs of one part."""
+    return float(np.median([r["cpu"] for r in part]))
+
+
+def _weights_runs(folder, pool, results, repeats):
+    """Weights only, interleaved: the package's compute_importance_weights() vs score_samples."""
+    pkg = results.get("data-selection")
+    sampler = results["tabsift"][0]["result"]["sampler"]
+    parts = {"tabsift": lambda: sampler.score_samples(pool)}
+    if pkg is not None:
+        dsir = pkg[0]["result"]["dsir"]
+        parts = {"data-selection": dsir.compute_importance_weights, **parts}
+    return interleaved(parts, repeats)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-pool", type=int, default=60_000)
-    parser.add_argument("--n-target", type=int, default=2_000)
-    parser.add_argument("--n-select", type=int, default=6_000)
+    parser.add_argument("--corpus", choices=("paragraphs", "long"), default="paragraphs")
+    parser.add_argument("--n-pool", type=int, default=None,
+                        help="default: 60000 paragraphs, 8000 long documents")
+    parser.add_argument("--n-target", type=int, default=None, help="default: pool / 30")
+    parser.add_argument("--n-select", type=int, default=None, help="default: pool / 10")
     parser.add_argument("--target-group", nargs="+", default=["scipy"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-package", action="store_true", help="time tabsift only")
+    parser.add_argument("--workers", type=int, nargs="+", default=None,
+                        help="time tabsift alone with these n_jobs (a scaling table)")
     args = parser.parse_args()
+    # Imports are not timed (both sides import their package before the first repeat).
+    import pyarrow.json  # noqa: F401
+
+    import tabsift.sampling  # noqa: F401
+
+    if not args.skip_package:
+        import data_selection  # noqa: F401
+    n_pool = args.n_pool or (60_000 if args.corpus == "paragraphs" else 8_000)
+    n_target = args.n_target or n_pool // 30
+    n_select = args.n_select or n_pool // 10
 
     t = time.perf_counter()
     items = build_corpus()
-    pool, target, pool_is_target = split(
-        items, set(args.target_group), args.n_pool, args.n_target, args.seed
-    )
+    if args.corpus == "long":
+        items = long_documents(items)
+    pool, target, pool_is_target = split(items, set(args.target_group), n_pool, n_target,
+                                         args.seed)
     words = np.mean([len(p.split()) for p in pool])
     print(
-        f"corpus: {len(items)} paragraphs in {time.perf_counter() - t:.0f} s; pool {len(pool)} "
-        f"(mean {words:.0f} words, {pool_is_target.mean():.1%} from {args.target_group}), "
-        f"target {len(target)}"
+        f"corpus ({args.corpus}): {len(items)} documents in {time.perf_counter() - t:.0f} s; "
+        f"pool {len(pool)} (mean {words:.0f} words, {pool_is_target.mean():.1%} from "
+        f"{args.target_group}), target {len(target)}, select {n_select}"
     )
     in_target = {p for p, flag in zip(pool, pool_is_target, strict=True) if flag}
+    n = len(pool)
+    print(f"\n{machine()}\n")
 
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_jsonl(folder / "pool.jsonl", pool)
         write_jsonl(folder / "target.jsonl", target)
-        ours = run_tabsift(folder, args.n_select)
-        results = {"tabsift": ours}
+        if args.workers:
+            runs = interleaved(
+                {j: (lambda j=j: run_tabsift(folder, n_select, n_jobs=j)) for j in args.workers},
+                args.repeats,
+            )
+            first = runs[args.workers[0]][0]["result"]["sampler"].sample_indices_
+            rows = []
+            for j, part in runs.items():
+                same = all(np.array_equal(r["result"]["sampler"].sample_indices_, first)
+                           for r in part)
+                wall = float(np.median([r["wall"] for r in part]))
+                rows.append({
+                    "workers": j,
+                    "end-to-end wall s": f"{wall:.2f}",
+                    "docs/s (wall)": f"{n / wall:,.0f}",
+                    "CPU s (all processes)": f"{_cpu(part):.2f}",
+                    "same selection as 1st": "yes" if same else "NO",
+                    "load": load_note(part),
+                })
+            print(markdown_table(rows, list(rows[0])))
+            return
+        parts = {}
         if not args.skip_package:
-            results["data-selection"] = run_package(folder, args.n_select)
-    n = len(pool)
-    for name, r in results.items():
+            parts["data-selection"] = lambda: run_package(folder, n_select)
+        parts["tabsift"] = lambda: run_tabsift(folder, n_select, n_jobs=1)
+        results = interleaved(parts, args.repeats)
+        weights = _weights_runs(folder, pool, results, args.repeats)
+
+    rows = []
+    for name, part in results.items():
+        r = part[0]["result"]
+        wall = float(np.median([x["wall"] for x in part]))
         rows.append(
             {
                 "implementation": name,
-                "weights docs/s": f"{n / r['weights']:,.0f}",
-                "end-to-end s": f"{r['total']:.1f}",
-                "end-to-end docs/s": f"{n / r['total']:,.0f}",
+                "weights CPU s": f"{_cpu(weights[name]):.2f}",
+                "end-to-end wall s": f"{wall:.2f}",
+                "end-to-end CPU s": f"{_cpu(part):.2f}",
+                "docs/CPU-s": f"{n / _cpu(part):,.0f}",
                 "KL reduction": f"{kl_reduction(target, pool, r['selected']):.3f}",
                 "target-group share": f"{np.mean([s in in_target for s in r['selected']]):.1%}",
+                "load (before-after)": load_note(part),
             }
         )
-    print(f"\n{machine()}; pool {n} paragraphs, select {args.n_select}\n")
-    columns = list(rows[0])
-    print(markdown_table(rows, columns))
+    print(f"{args.repeats} interleaved repeats, medians\n")
+    print(markdown_table(rows, list(rows[0])))
     if "data-selection" in results:
-        pkg, ts = results["data-selection"], results["tabsift"]
+        pkg, ours = results["data-selection"], results["tabsift"]
         print(
-            f"\nspeed-up: weights {pkg['weights'] / ts['weights']:.1f}x, "
-            f"end-to-end {pkg['total'] / ts['total']:.1f}x"
+            f"\nspeed-up, median of paired repeats: end to end {median_ratio(pkg, ours, 'cpu'):.1f}x "
+            f"per core (CPU s), {median_ratio(pkg, ours, 'wall'):.1f}x wall; weights "
+            f"{median_ratio(weights['data-selection'], weights['tabsift'], 'cpu'):.1f}x per core"
         )
-    print(f"tabsift kl_reduction_ (its own features): {ours['sampler'].kl_reduction_:.3f}")
+    sampler = results["tabsift"][0]["result"]["sampler"]
+    print(f"tabsift kl_reduction_ (its own features): {sampler.kl_reduction_:.3f}")
 
 
 if __name__ == "__main__":

@@ -282,6 +282,11 @@ PARAMS = {
         "stratify": "proportional" if t.task == "classification" else None,
         "random_state": 0,
     },
+    "HybridCoresetSelector": lambda t: {
+        "n_samples": _rows(t),
+        "stratify": "proportional" if t.task == "classification" else None,
+        "random_state": 0,
+    },
 }
 
 # Row selectors that learn from class labels run on the classification tables only.

@@ -5,18 +5,16 @@ import pytest
 import tabsift
 from tabsift.backend import (
     asarray,
-    check_fitted_namespace,
     column_mean_std,
     from_torch,
     get_namespace,
     gumbel_top_k,
     is_cupy_array,
-    logsumexp,
+    is_dask_collection,
     min_sq_distances,
     namespace_by_name,
     namespace_name,
     sigmoid,
-    softmax,
     sq_distances,
     to_numpy,
     to_torch,
@@ -55,10 +53,13 @@ def test_unknown_backend_names_the_parameter():
         namespace_by_name("jax")
 
 
-def test_check_fitted_namespace_refuses_other_backend():
-    strict = pytest.importorskip("array_api_strict")
-    with pytest.raises(ValueError, match="was fit on numpy arrays but got array_api_strict"):
-        check_fitted_namespace("numpy", strict.asarray([[1.0]]), estimator="KANSelector")
+def test_is_dask_collection_by_module_name():
+    dask_array = pytest.importorskip("dask.array")
+    dd = pytest.importorskip("dask.dataframe")
+    assert is_dask_collection(dask_array.ones((4, 2), chunks=2))
+    assert is_dask_collection(dd.from_pandas(pd.DataFrame({"a": [1.0, 2.0]}), npartitions=1))
+    assert not is_dask_collection(np.ones(2))
+    assert not is_dask_collection(pd.DataFrame({"a": [1.0]}))
 
 
 def test_is_cupy_array_does_not_import_cupy():
@@ -78,17 +79,12 @@ def test_column_mean_std(xp, rng):
     np.testing.assert_allclose(to_numpy(scale), expected)
 
 
-def test_sigmoid_softmax_logsumexp(xp, rng):
+def test_sigmoid_is_stable(xp):
     x_np = np.array([-800.0, -3.0, 0.0, 2.5, 800.0])
     s = to_numpy(sigmoid(asarray(x_np, xp=xp)))
     assert np.all(np.isfinite(s))
     np.testing.assert_allclose(s[1:4], 1 / (1 + np.exp(-x_np[1:4])))
-    A_np = rng.normal(size=(5, 3)) * 100
-    sm = to_numpy(softmax(asarray(A_np, xp=xp), axis=1))
-    np.testing.assert_allclose(sm.sum(axis=1), 1.0)
-    lse = to_numpy(logsumexp(asarray(A_np, xp=xp), axis=1))
-    m = A_np.max(axis=1)
-    np.testing.assert_allclose(lse, m + np.log(np.exp(A_np - m[:, None]).sum(axis=1)))
+    assert s[0] == 0.0 and s[-1] == 1.0
 
 
 def test_distances_match_brute_force_and_chunks(xp, rng):

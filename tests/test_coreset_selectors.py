@@ -12,12 +12,13 @@ from tabsift.datasets import make_rare_region
 from tabsift.llm.testing import LocalLLMServer
 from tabsift.sampling import (
     GraphAttentionSelector,
+    HybridCoresetSelector,
     KCenterSelector,
     LLMChoiceSelector,
     OTCoresetSelector,
     StratifiedRandomSelector,
 )
-from tabsift.sampling._ot_coreset import _Costs, solve_ot
+from tabsift.sampling._ot_transport import _Costs, solve_ot
 
 FAST = {
     KCenterSelector: {},
@@ -160,7 +161,7 @@ def test_ot_objective_never_increases_and_beats_random():
 
 
 def test_ot_dual_bound_that_screens_swaps_holds():
-    from tabsift.sampling._ot_coreset import solve_ot
+    from tabsift.sampling._ot_transport import solve_ot
 
     # Swapping selected row o for outside row i: the re-solved optimum is at least
     # value + (c-transform of i - u_o) / k, so pairs with u_in >= u_out are never tried.
@@ -341,6 +342,7 @@ def test_ot_costs_on_other_backends_select_the_same_rows(xp, monkeypatch):
         GraphAttentionSelector(reduction=0.9, epochs=5, random_state=7),
         StratifiedRandomSelector(n_samples=25, random_state=7),
         LLMChoiceSelector(n_samples=25, random_state=7),
+        HybridCoresetSelector(n_samples=25, random_state=7),
     ],
     ids=lambda s: type(s).__name__,
 )
@@ -508,3 +510,86 @@ def test_list_and_one_hot_targets_follow_imblearn():
     np.testing.assert_array_equal(X_oh, X[selector.sample_indices_])
     np.testing.assert_array_equal(y_oh, one_hot[selector.sample_indices_])
     assert selector.__sklearn_tags__().sampler_tags.sample_indices
+
+
+def _two_blobs_with_flips(n=1200, flip=0.1, seed=0):
+    rng = np.random.RandomState(seed)
+    y_true = rng.randint(0, 2, n)
+    X = rng.randn(n, 4) + 3.0 * y_true[:, None]
+    flipped = rng.rand(n) < flip
+    return X, np.where(flipped, 1 - y_true, y_true), flipped
+
+
+def test_hybrid_sets_aside_flipped_labels_and_never_keeps_them():
+    from tabsift.sampling._hybrid import suspect_rows
+
+    X, y, flipped = _two_blobs_with_flips()
+    Z = (X - X.mean(0)) / X.std(0)
+    suspect = suspect_rows(Z, y, n_neighbors=10, threshold=0.5)
+    assert suspect[flipped].mean() > 0.85  # most flipped rows are caught
+    assert suspect[~flipped].mean() < 0.05  # few clean rows are
+    selector = HybridCoresetSelector(n_samples=100, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(selector.suspect_, suspect)
+    assert not selector.suspect_[selector.sample_indices_].any()
+    kept_flipped = flipped[selector.sample_indices_].mean()
+    random_flipped = flipped[StratifiedRandomSelector(100, random_state=0).fit(X, y)
+                             .sample_indices_].mean()
+    assert kept_flipped < 0.03 < random_flipped
+
+
+def test_hybrid_judges_a_rare_class_against_its_prior():
+    from tabsift.sampling._hybrid import suspect_rows
+
+    rng = np.random.RandomState(1)
+    # A 3% class overlapping the majority: by raw vote every one of its rows looks mislabelled.
+    X = np.vstack([rng.randn(970, 3), rng.randn(30, 3) + 1.5])
+    y = np.repeat([0, 1], [970, 30])
+    suspect = suspect_rows(X, y, n_neighbors=10, threshold=0.5)
+    assert suspect[y == 1].mean() < 0.5
+
+
+def test_hybrid_budgets_core_and_weights():
+    X, y, _ = _two_blobs_with_flips(n=600, flip=0.0, seed=2)
+    selector = HybridCoresetSelector(n_samples=40, random_fraction=0.5, random_state=0)
+    X_res, y_res = selector.fit_resample(X, y)
+    kept = y[selector.sample_indices_]
+    assert len(np.unique(selector.sample_indices_)) == 40
+    for c in (0, 1):
+        budget = np.sum(kept == c)
+        assert abs(budget - 40 * np.mean(y == c)) <= 1
+        assert selector.from_core_[kept == c].sum() == budget // 2  # floor(0.5 * budget)
+        # Each kept row stands for its cell: the class's rows add up.
+        assert np.isclose(selector.sample_weight_[kept == c].sum(), np.sum(y == c))
+        assert selector.sample_weight_[kept == c].std() > 0
+    uniform = HybridCoresetSelector(n_samples=40, weights="uniform", random_state=0).fit(X, y)
+    assert np.allclose(uniform.sample_weight_[kept == 0], np.sum(y == 0) / np.sum(kept == 0))
+
+
+def test_hybrid_coverage_reaches_the_rare_region_and_skips_duplicates(rare):
+    train, _ = rare
+    X, y, is_rare = train.data.to_numpy(), train.target.to_numpy(), np.asarray(train.rare)
+    hits = [is_rare[HybridCoresetSelector(n_samples=40, random_state=s).fit(X, y)
+                    .sample_indices_].any() for s in range(5)]
+    random_hits = [is_rare[StratifiedRandomSelector(n_samples=40, random_state=s).fit(X, y)
+                           .sample_indices_].any() for s in range(5)]
+    assert all(hits) and sum(random_hits) < 5
+    # 30 distinct rows, each repeated 20 times: every coverage row is a new distinct row.
+    base = np.random.RandomState(0).randn(30, 3)
+    Xd = np.repeat(base, 20, axis=0)
+    yd = np.repeat(np.arange(30) % 2, 20)
+    sel = HybridCoresetSelector(n_samples=20, random_fraction=0.0, denoise=0,
+                                random_state=0).fit(Xd, yd)
+    assert len(np.unique(Xd[sel.sample_indices_], axis=0)) == 20
+
+
+def test_hybrid_weighted_rows_and_errors():
+    X, y, _ = _two_blobs_with_flips(n=300, flip=0.0, seed=3)
+    w = np.r_[np.zeros(50), np.ones(250)]
+    sel = HybridCoresetSelector(n_samples=30, random_state=0).fit(X, y, sample_weight=w)
+    assert (sel.sample_indices_ >= 50).all()
+    assert sel.suspect_.shape == (300,)
+    assert np.isclose(sel.sample_weight_.sum(), 250)
+    with pytest.raises(ValueError, match="random_fraction"):
+        HybridCoresetSelector(random_fraction=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="fill"):
+        HybridCoresetSelector(fill="medoid").fit(X, y)

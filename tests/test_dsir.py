@@ -3,13 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import entropy
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.utils import estimator_checks
 
 from tabsift.datasets import make_domain_shift
 from tabsift.sampling import ImportanceResampler
-from tabsift.sampling._dsir_core import kl_divergence, smoothed
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,20 @@ def shift():
 
 def _hashed_kl(sampler, target, rows):
     model = sampler.model_
-    p_target = smoothed(model.bucket_counts(target), 1.0)
-    p_rows = smoothed(model.bucket_counts(rows), 1.0)
-    return kl_divergence(p_target, p_rows)
+    p_target, p_rows = model.bucket_counts(target) + 1.0, model.bucket_counts(rows) + 1.0
+    return float(entropy(p_target, p_rows))
+
+
+def test_kl_attributes_are_the_smoothed_token_divergence(shift):
+    sampler = ImportanceResampler(shift.target, n_samples=400, random_state=0).fit(shift.pool)
+    p, q = sampler.target_distribution_, sampler.pool_distribution_
+    # The definition written out: scipy's entropy agrees to rounding.
+    assert sampler.kl_target_pool_ == pytest.approx(np.sum(p * np.log(p / q)), rel=1e-12)
+    assert sampler.kl_to_target(shift.pool) == pytest.approx(sampler.kl_target_pool_, rel=1e-12)
+    selected = shift.pool.iloc[sampler.sample_indices_]
+    assert sampler.kl_to_target(selected) == pytest.approx(sampler.kl_target_selected_, rel=1e-12)
+    with pytest.raises(ValueError, match="missing"):
+        sampler.kl_to_target(shift.pool.drop(columns=shift.target.columns[0]))
 
 
 def _labels(shift, frame, domains, seed=0):
@@ -367,3 +378,75 @@ def test_is_an_imblearn_sampler():
     X_res, y_res = sampler.fit_resample(["a late goal", "stocks fell", "the match ended"], y)
     assert isinstance(X_res, list) and y_res == [y[i] for i in sampler.sample_indices_]
     assert sampler.sampling_strategy_ == {c: y_res.count(c) for c in sorted(set(y_res))}
+
+
+# ------------------------------------------------------------- the text tokeniser
+def _regex_tokens(texts):
+    """The reference: the paper's word-punct regex on each lower-cased text ("\x01" is a
+    space, as it always was in tabsift)."""
+    from tabsift.sampling._hashing import TOKEN_PATTERN
+
+    return [
+        TOKEN_PATTERN.findall((t if isinstance(t, str) else "").replace("\x01", " ").lower())
+        for t in texts
+    ]
+
+
+def _tokens_by_doc(texts):
+    from tabsift.sampling._hashing import tokenize_texts
+
+    doc, codes, uniques = tokenize_texts(texts)
+    assert np.all(np.diff(doc) >= 0)
+    assert len(set(uniques)) == len(uniques)  # one code per distinct token
+    out = [[] for _ in texts]
+    for d, c in zip(doc.tolist(), codes.tolist(), strict=True):
+        out[d].append(uniques[c])
+    return out
+
+
+TRICKY_TEXTS = {
+    "ascii": ["Hello, world!! It's 3.14 -- x_1 (ok)...", "", "   ", None, "tab\there\nnew"],
+    "latin-1": ["ÉCOLE d'été: naïve café, 3½ x² ¿qué?", "\xa0nbsp\x85nel", "a\x01b \x01"],
+    "bmp": ["“quoted” — ‘x’… İstanbul ΟΔΟΣ σ", "١٢٣ digits ٤", "日本語のテキスト、句読点。",
+            "e\u0301 combining", "ǅemo ǈ Ⅻ ⅻ", "\u2028line\u3000sep\u200bzw"],
+    "astral": ["emoji 😀😀 ok", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝟙𝟚𝟛!", "\ud800 lone surrogate \udfff"],
+    "control": ["\x1c\x1d\x1e\x1fq\x0b\x0cr", "\x00nul\x7f", "_under_ __ _"],
+    "empty": ["", "", ""],
+    "none": [],
+}
+
+
+@pytest.mark.parametrize("name", list(TRICKY_TEXTS))
+def test_tokeniser_gives_the_regex_tokens_on_tricky_text(name):
+    texts = TRICKY_TEXTS[name]
+    assert _tokens_by_doc(texts) == _regex_tokens(texts)
+
+
+def test_tokeniser_gives_the_regex_tokens_on_random_unicode():
+    # Characters from every class the regex tells apart, in random runs; each chunk
+    # mixes documents that are ASCII, Latin-1, BMP and astral.
+    rng = np.random.default_rng(0)
+    alphabet = list("aZ9_ .,;!?'\"-()\t\n\x01\x1f") + list("éß½²\xa0\x85") + list(
+        "ΣσςİЖж١—“…\u0301\u2028\u3000日。"
+    ) + ["😀", "𝟙", "\ud800"]
+    texts = []
+    for _ in range(400):
+        size = int(rng.integers(0, 40))
+        texts.append("".join(rng.choice(alphabet, size=size)))
+    texts[::7] = [t.encode("ascii", "ignore").decode() for t in texts[::7]]
+    assert _tokens_by_doc(texts) == _regex_tokens(texts)
+    for start in range(0, 400, 50):  # chunks of one script (narrower code units)
+        chunk = texts[start : start + 50]
+        assert _tokens_by_doc(chunk) == _regex_tokens(chunk)
+
+
+def test_text_buckets_count_unigrams_and_bigrams_of_each_document():
+    from tabsift.sampling._hashing import RowHasher
+
+    texts = pd.DataFrame({"text": ["the cat sat.", "", "the cat", None, "Sat!"]})
+    hasher = RowHasher(num_buckets=1_000, text_columns=["text"]).fit(texts)
+    counts = hasher.transform(texts).toarray()
+    # tokens: 4 + 0 + 2 + 0 + 2; bigrams: 3 + 0 + 1 + 0 + 1
+    assert counts.sum(axis=1).tolist() == [7.0, 0.0, 3.0, 0.0, 3.0]
+    # "the cat" is a part of "the cat sat." (its unigrams and its bigram)
+    assert np.all(counts[0] >= counts[2])

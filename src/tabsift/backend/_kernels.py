@@ -10,12 +10,17 @@ import numpy as np
 from tabsift.backend._namespace import get_namespace, namespace_name
 
 
-def column_mean_std(X, *, xp=None):
+def column_mean_std(X, *, sample_weight=None, xp=None):
     """Column means and standard deviations, with zero deviations replaced by 1.
+
+    The one standardisation of tabsift: ``(X - mean) / scale``.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
+    sample_weight : array of shape (n_samples,), default=None
+        Each row's mass: integer weights give the moments of the repeated rows
+        (the same numbers as ``numpy.average`` with ``weights``).
     xp : module, default=None
 
     Returns
@@ -31,10 +36,20 @@ def column_mean_std(X, *, xp=None):
     >>> mean, scale = column_mean_std(np.array([[0.0, 5.0], [2.0, 5.0]]))
     >>> mean.tolist(), scale.tolist()
     ([1.0, 5.0], [1.0, 1.0])
+    >>> mean, scale = column_mean_std(np.array([[0.0], [4.0]]), sample_weight=np.array([3.0, 1.0]))
+    >>> mean.tolist(), scale.tolist()
+    ([1.0], [1.7320508075688772])
     """
     xp = get_namespace(X, xp=xp)
-    mean = xp.mean(X, axis=0)
-    std = xp.std(X, axis=0)
+    if sample_weight is None:
+        mean = xp.mean(X, axis=0)
+        std = xp.std(X, axis=0)
+    else:
+        # numpy.average's operations, in this order: weighted sums over the summed weight.
+        w = xp.reshape(xp.asarray(sample_weight, dtype=X.dtype), (-1, 1))
+        total = xp.sum(w, axis=0)
+        mean = xp.sum(X * w, axis=0) / total
+        std = xp.sqrt(xp.sum((X - mean) ** 2 * w, axis=0) / total)
     scale = xp.where(std > 0, std, xp.ones_like(std))
     return mean, scale
 
@@ -52,41 +67,6 @@ def sigmoid(x, *, xp=None):
     xp = get_namespace(x, xp=xp)
     z = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
-
-
-def logsumexp(a, *, axis=None, xp=None):
-    """``log(sum(exp(a)))`` along ``axis`` without overflow.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from tabsift.backend import logsumexp
-    >>> round(float(logsumexp(np.array([1000.0, 1000.0]))), 6)
-    1000.693147
-    """
-    xp = get_namespace(a, xp=xp)
-    m = xp.max(a, axis=axis, keepdims=True)
-    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-    out = xp.log(xp.sum(xp.exp(a - m), axis=axis, keepdims=True)) + m
-    if axis is None:
-        return xp.reshape(out, ())
-    return xp.squeeze(out, axis=axis)
-
-
-def softmax(a, *, axis=-1, xp=None):
-    """Softmax along ``axis``, computed stably.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from tabsift.backend import softmax
-    >>> softmax(np.array([[0.0, 0.0]])).tolist()
-    [[0.5, 0.5]]
-    """
-    xp = get_namespace(a, xp=xp)
-    m = xp.max(a, axis=axis, keepdims=True)
-    e = xp.exp(a - m)
-    return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def sq_distances(A, B, *, xp=None):

@@ -52,6 +52,19 @@ def is_pandas(x):
     return _module_root(x) == "pandas"
 
 
+def is_dask_collection(x):
+    """Return True when ``x`` is a dask array, DataFrame or bag, without importing dask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.backend import is_dask_collection
+    >>> is_dask_collection(np.ones(3))
+    False
+    """
+    return _module_root(x) == "dask" and hasattr(x, "dask") and hasattr(x, "npartitions")
+
+
 def array_library(x):
     """Return the name of the library ``x`` comes from (``"numpy"``, ``"cupy"``, ...).
 
@@ -350,38 +363,3 @@ def from_torch(t, *, xp):
         return host
     return xp.asarray(host)
 
-
-def check_fitted_namespace(fitted_name, X, *, estimator="this estimator"):
-    """Raise a clear error when ``X`` comes from another backend than the fit.
-
-    Parameters
-    ----------
-    fitted_name : str
-        :func:`namespace_name` of the namespace the estimator was fit on.
-    X : array-like
-        The new input.
-    estimator : str, default="this estimator"
-        Name used in the message.
-
-    Returns
-    -------
-    xp : module
-        The namespace of ``X`` (equal to the fitted one).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from tabsift.backend import check_fitted_namespace
-    >>> check_fitted_namespace("numpy", np.ones(2)).__name__
-    'array_api_compat.numpy'
-    """
-    xp = get_namespace(X)
-    name = namespace_name(xp)
-    if name != fitted_name:
-        raise ValueError(
-            f"{estimator} was fit on {fitted_name} arrays but got {name} arrays. Fitted "
-            "attributes stay on the backend they were fit on: convert the input with "
-            f"tabsift.backend.asarray(X, xp=tabsift.backend.namespace_by_name({fitted_name!r})) "
-            "or refit on this backend."
-        )
-    return xp

@@ -22,7 +22,7 @@ A formula is one expression built from:
 - **constants**: ``pi`` and ``e``;
 - **functions**: ``exp(x)``, ``log(x)``, ``log1p(x)``, ``sqrt(x)``,
   ``abs(x)``, ``sigmoid(x)`` (numerically stable), ``tanh(x)``,
-  ``sign(x)``, ``clip(x, lower, upper)``, ``minimum(a, b)``,
+  ``sin(x)``, ``cos(x)`` (radians), ``sign(x)``, ``clip(x, lower, upper)``, ``minimum(a, b)``,
   ``maximum(a, b)`` and ``where(condition, a, b)``;
 - **operators**, from loosest to tightest binding:
 

@@ -6,7 +6,6 @@ Only array-API functions are used (``xp.exp``, ``xp.where``, ``xp.minimum``,
 
 from collections.abc import Mapping
 
-import array_api_compat
 import numpy as np
 
 from tabsift.expr._errors import ExpressionError, NonFiniteResultError
@@ -22,36 +21,27 @@ from tabsift.expr._nodes import (
     children,
 )
 from tabsift.expr._parser import unknown_column_error
+from tabsift.table._types import is_dataframe
 
 
-def _module_root(obj):
-    return type(obj).__module__.split(".")[0]
+def _backend():
+    """tabsift.backend, imported on first evaluation: it loads more than parsing needs."""
+    import tabsift.backend
 
-
-def _is_dataframe(obj):
-    return _module_root(obj) == "pandas" and hasattr(obj, "columns") and hasattr(obj, "iloc")
+    return tabsift.backend
 
 
 def _is_series(obj):
-    return (
-        _module_root(obj) == "pandas" and hasattr(obj, "to_numpy") and not hasattr(obj, "columns")
-    )
+    return _backend().is_pandas(obj) and hasattr(obj, "to_numpy") and not hasattr(obj, "columns")
 
 
 def get_namespace(*arrays, xp=None):
-    """Namespace to compute in: tabsift.backend's choice.
-
-    Imported on first use: tabsift.backend loads more than parsing needs.
-    """
-    from tabsift.backend import get_namespace as backend_namespace
-
-    return backend_namespace(*arrays, xp=xp)
+    """Namespace to compute in: tabsift.backend's choice."""
+    return _backend().get_namespace(*arrays, xp=xp)
 
 
 def _to_namespace(array, xp):
-    from tabsift.backend import asarray
-
-    return asarray(array, xp=xp)
+    return _backend().asarray(array, xp=xp)
 
 
 def _not_numeric(name, dtype, position_of):
@@ -80,12 +70,12 @@ class _Table:
     def __init__(self, data, feature_names, position_of):
         self.position_of = position_of
         self.sample = None
-        if feature_names is not None and (_is_dataframe(data) or isinstance(data, Mapping)):
+        if feature_names is not None and (is_dataframe(data) or isinstance(data, Mapping)):
             raise ValueError(
                 "feature_names is only used with a 2-D array; a DataFrame or a mapping already "
                 "names its columns. Pass feature_names=None."
             )
-        if _is_dataframe(data):
+        if is_dataframe(data):
             self.kind = "dataframe"
             self.data = data
             self.names = [str(c) for c in data.columns]
@@ -171,9 +161,7 @@ def _is_dtype(xp, dtype, kind):
 
 
 def _sigmoid(xp, x):
-    # exp of a non-positive number never overflows: stable for large |x|.
-    z = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return _backend().sigmoid(x, xp=xp)
 
 
 _FUNCTIONS = {
@@ -184,6 +172,8 @@ _FUNCTIONS = {
     "abs": lambda xp, x: xp.abs(x),
     "sigmoid": _sigmoid,
     "tanh": lambda xp, x: xp.tanh(x),
+    "sin": lambda xp, x: xp.sin(x),
+    "cos": lambda xp, x: xp.cos(x),
     "sign": lambda xp, x: xp.sign(x),
     "clip": lambda xp, x, lower, upper: xp.minimum(xp.maximum(x, lower), upper),
     "minimum": lambda xp, a, b: xp.minimum(a, b),
@@ -373,13 +363,8 @@ def _check_finite(expression, ctx, result):
     )
 
 
-def evaluate_expression(expression, data, *, feature_names=None, xp=None, check_finite=True):
-    """Evaluate a parsed :class:`Expression` on ``data``; see :func:`tabsift.expr.evaluate`."""
-
-    def position_of(name):
-        return {"text": expression.text, "position": expression._column_position(name)}
-
-    table = _Table(data, feature_names, position_of)
+def _gather_columns(expression, table, position_of):
+    """The raw values of each column the formula reads, and arrays to find the namespace from."""
     raw = {}
     for name in expression.columns:
         values = table.get(name)
@@ -394,9 +379,12 @@ def evaluate_expression(expression, data, *, feature_names=None, xp=None, check_
                 "least one column."
             )
         samples = [np.empty(table.n_rows)]
-    xp = get_namespace(*samples, xp=xp)
+    return raw, samples
+
+
+def _to_columns(raw, xp, n_rows, position_of):
+    """Each column as a 1-D array of ``xp``, all of one length; returns ``(columns, n_rows)``."""
     columns = {}
-    n_rows = table.n_rows
     for name, values in raw.items():
         values = _to_namespace(values, xp)
         if len(values.shape) != 1:
@@ -414,11 +402,11 @@ def evaluate_expression(expression, data, *, feature_names=None, xp=None, check_
                 fix="pass columns of equal length.",
             )
         columns[name] = values
-    if n_rows is None:
-        n_rows = samples[0].shape[0]
-    sample = _to_namespace(samples[0], xp)
-    device = array_api_compat.device(sample)
-    default = _default_float(xp, device)
+    return columns, n_rows
+
+
+def _to_floats(xp, columns, default, position_of):
+    """Booleans and integers as ``default`` floats (in place); other non-floats are refused."""
     for name, values in columns.items():
         if _is_dtype(xp, values.dtype, "real floating"):
             continue
@@ -426,6 +414,23 @@ def evaluate_expression(expression, data, *, feature_names=None, xp=None, check_
             columns[name] = xp.astype(values, default)
         else:
             raise _not_numeric(name, values.dtype, position_of)
+
+
+def evaluate_expression(expression, data, *, feature_names=None, xp=None, check_finite=True):
+    """Evaluate a parsed :class:`Expression` on ``data``; see :func:`tabsift.expr.evaluate`."""
+
+    def position_of(name):
+        return {"text": expression.text, "position": expression._column_position(name)}
+
+    table = _Table(data, feature_names, position_of)
+    raw, samples = _gather_columns(expression, table, position_of)
+    xp = get_namespace(*samples, xp=xp)
+    columns, n_rows = _to_columns(raw, xp, table.n_rows, position_of)
+    if n_rows is None:
+        n_rows = samples[0].shape[0]
+    device = _backend().device(_to_namespace(samples[0], xp))
+    default = _default_float(xp, device)
+    _to_floats(xp, columns, default, position_of)
     float_dtypes = [v.dtype for v in columns.values()]
     dtype = xp.result_type(*float_dtypes) if float_dtypes else default
 

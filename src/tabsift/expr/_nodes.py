@@ -15,6 +15,8 @@ FUNCTIONS = {
     "abs": ("x",),
     "sigmoid": ("x",),
     "tanh": ("x",),
+    "sin": ("x",),
+    "cos": ("x",),
     "sign": ("x",),
     "clip": ("x", "lower", "upper"),
     "minimum": ("a", "b"),

@@ -3,7 +3,7 @@
 import copy
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from tabsift.expr._errors import ExpressionError
@@ -11,6 +11,7 @@ from tabsift.expr._evaluate import _to_namespace, get_namespace
 from tabsift.expr._expression import Expression, parse
 from tabsift.table import TableError, check_column_names, describe_columns, is_plain_numeric
 from tabsift.table._types import category_values, is_dataframe, numeric_values, table_columns
+from tabsift.utils._sklearn_compat import fit_context
 
 _FLOATS = [np.float64, np.float32]
 
@@ -155,7 +156,7 @@ class FormulaTransformer(TransformerMixin, BaseEstimator):
                 )
         return items
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Check X and parse every formula against its columns.
 

@@ -9,6 +9,7 @@ from tabsift.sampling._coreset_common import (
     CoresetSampler,
     groups,
 )
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
 
 
 class StratifiedRandomSelector(CoresetSampler):
@@ -29,8 +30,8 @@ class StratifiedRandomSelector(CoresetSampler):
         the other values refuse: see :func:`tabsift.table.infer_task`).
     random_state : int, RandomState instance or None, default=None
         Seeds the draw.
-    verbose : int, default=0
-        Accepted for a uniform interface; the draw is instantaneous.
+    verbose : int, bool or "auto", default="auto"
+        Progress: accepted for a uniform interface; the draw is instantaneous.
 
     Attributes
     ----------
@@ -38,7 +39,20 @@ class StratifiedRandomSelector(CoresetSampler):
         Selected rows of ``X`` (sorted within each class).
     sample_weight_ : ndarray of shape (n_selected,)
         Rows of ``X`` each selected row stands for: its class size divided by
-        the class budget (all rows over the budget without ``stratify``).
+        the class budget (all rows over the budget without ``stratify``);
+        with ``sample_weight``, the class's mass divided by its budget. Sums
+        to the rows (the total weight) of the classes selected from.
+
+    Notes
+    -----
+    Sample weights (``fit_resample(X, y, sample_weight=w)``): per-class
+    budgets split ``n_samples`` by class mass, and rows are drawn without
+    replacement with probability proportional to their weight (NumPy's
+    sequential weighted draw), so a heavy row is more likely kept; each kept
+    row then stands for an equal share of its class's mass. Rows of weight 0
+    are never drawn. The draw is random, so a weighted fit equals a fit on
+    repeated rows in distribution (budgets and weight totals exactly), not
+    row for row.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -64,22 +78,30 @@ class StratifiedRandomSelector(CoresetSampler):
         "n_samples": N_SAMPLES_CONSTRAINT,
         "stratify": STRATIFY_CONSTRAINT,
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
-    def __init__(self, n_samples=0.1, *, stratify="proportional", random_state=None, verbose=0):
+    def __init__(
+        self, n_samples=0.1, *, stratify="proportional", random_state=None, verbose="auto"
+    ):
         self.n_samples = n_samples
         self.stratify = stratify
         self.random_state = random_state
         self.verbose = verbose
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None):
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, sample_weight=None):
         rng = check_random_state(self.random_state)
-        total, budgets = self._budgets(y, X.shape[0])
+        total, budgets = self._budgets(y, X.shape[0], sample_weight)
         indices, weights = [], []
         for _, rows, budget in groups(y, budgets, X.shape[0]):
             k = total if budget is None else budget
-            chosen = np.sort(rng.choice(rows, size=k, replace=False))
+            if sample_weight is None:
+                chosen = np.sort(rng.choice(rows, size=k, replace=False))
+                mass = len(rows)
+            else:
+                mass = sample_weight[rows].sum()
+                p = sample_weight[rows] / mass
+                chosen = np.sort(rng.choice(rows, size=k, replace=False, p=p))
             indices.append(chosen)
-            weights.append(np.full(k, len(rows) / k))
+            weights.append(np.full(k, mass / k))
         return np.concatenate(indices), np.concatenate(weights)

@@ -5,11 +5,11 @@ import numbers
 
 import numpy as np
 from imblearn.base import BaseSampler
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tabsift.backend import is_dask_collection
 from tabsift.sampling._coreset_common import kept_per_class, one_hot_to_labels
 from tabsift.sampling._dsir_core import (
     bottom_k,
@@ -19,14 +19,11 @@ from tabsift.sampling._dsir_core import (
     smoothed,
     top_keys,
 )
-from tabsift.sampling._dsir_model import Tokens, WeightModel
+from tabsift.sampling._dsir_model import Tokens, WeightModel, effective_n_jobs
 from tabsift.sampling._hashing import RowHasher
 from tabsift.utils import progress
-
-
-def is_dask_collection(X):
-    """True for a Dask DataFrame (checked by module name: Dask is never imported to ask)."""
-    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "npartitions")
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
 
 
 def _is_text_vector(X):
@@ -119,15 +116,23 @@ class ImportanceResampler(BaseSampler):
         path). ``None`` uses every row. Every pool row is still scored.
     chunk_size : int, default=50000
         Rows featurised at once: bounds the memory of the features.
+    n_jobs : int or None, default=None
+        Worker processes that featurise and score the pool's chunks
+        (``concurrent.futures``): ``None`` or 1 works in this process, -1
+        uses every core. The selection is the same for any value; the pool's
+        chunks travel to the workers pickled, so it pays off on text pools
+        (tokenising is the expensive part) more than on small tables.
     dask_client : str or None, default=None
         For a Dask DataFrame pool: ``None`` uses Dask's current scheduler (an
         active ``distributed.Client``, else local threads); ``"local"``
-        starts a local ``distributed`` cluster for the call; any other string
-        is the address of a running scheduler (``"tcp://host:8786"``).
+        starts a local ``distributed`` cluster of one single-threaded worker
+        process per core for the call; any other string is the address of a
+        running scheduler (``"tcp://host:8786"``).
     random_state : int, RandomState instance or None, default=None
         Seed of the Gumbel noise (and of sampling with replacement).
-    verbose : int, default=0
-        Show progress bars when positive.
+    verbose : int, bool or "auto", default="auto"
+        Progress bars over the passes: ``"auto"`` shows them once a pass has run a
+        couple of seconds in a notebook or terminal, ``0`` never, ``1`` at once.
 
     Attributes
     ----------
@@ -208,9 +213,10 @@ class ImportanceResampler(BaseSampler):
         "replacement": ["boolean"],
         "fit_sample_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
         "dask_client": [str, None],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -228,9 +234,10 @@ class ImportanceResampler(BaseSampler):
         replacement=False,
         fit_sample_size=100_000,
         chunk_size=50_000,
+        n_jobs=None,
         dask_client=None,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.target = target
         self.n_samples = n_samples
@@ -244,6 +251,7 @@ class ImportanceResampler(BaseSampler):
         self.replacement = replacement
         self.fit_sample_size = fit_sample_size
         self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
         self.dask_client = dask_client
         self.random_state = random_state
         self.verbose = verbose
@@ -355,7 +363,11 @@ class ImportanceResampler(BaseSampler):
     def _fit_model(self, sample, target):
         """Fit features and weights on the pool sample (the Dask and streaming paths)."""
         model = self._new_model(sample, list(target.columns))
-        return self._fit_weights(model, sample, _concat_tokens(model, sample), target)
+        tokens = _join_tokens(model.chunk_tokens(sample, self._n_jobs()), len(sample))
+        return self._fit_weights(model, sample, tokens, target)
+
+    def _n_jobs(self):
+        return effective_n_jobs(self.n_jobs)
 
     def _select(self, log_weights):
         """Positions of the selected rows, ascending, from every pool row's log weight."""
@@ -377,7 +389,7 @@ class ImportanceResampler(BaseSampler):
         self.kl_reduction_ = self.kl_target_pool_ - self.kl_target_selected_
 
     # ------------------------------------------------------------------- fitting
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate importance weights of the pool rows and select rows.
 
@@ -407,16 +419,16 @@ class ImportanceResampler(BaseSampler):
         with progress(total=n, verbose=self.verbose, desc="importance weights", unit="rows") as bar:
             if len(sample_pos) == n:
                 # The sample is the whole pool: featurise every row once and keep the tokens.
-                chunks = []
-                for start, chunk in model.chunks(pool):
-                    chunks.append((start, model.tokens(chunk)))
-                    bar.update(len(chunk))
+                chunks = model.chunk_tokens(pool, self._n_jobs(), progress=bar)
                 self._fit_weights(model, sample, _join_tokens(chunks, n), target)
                 weights = [model.weights_of_tokens(tokens) for _, tokens in chunks]
                 self.log_importance_weights_ = np.concatenate(weights)
             else:
-                self._fit_weights(model, sample, _concat_tokens(model, sample), target)
-                self.log_importance_weights_ = model.log_weights(pool, progress=bar)
+                tokens = _join_tokens(model.chunk_tokens(sample, self._n_jobs()), len(sample))
+                self._fit_weights(model, sample, tokens, target)
+                self.log_importance_weights_ = model.log_weights(
+                    pool, progress=bar, n_jobs=self._n_jobs()
+                )
         self.sample_indices_ = self._select(self.log_importance_weights_)
         self._selected_rows = None
         multiplicity = np.bincount(self.sample_indices_, minlength=n).astype(float)
@@ -509,13 +521,46 @@ class ImportanceResampler(BaseSampler):
             from tabsift.sampling._dsir_dask import score_dask
 
             return score_dask(self, X)
+        return self.model_.log_weights(self._fitted_frame(X), n_jobs=self._n_jobs())
+
+    def kl_to_target(self, X):
+        """``KL(target || rows of X)`` of the hashed-token distributions, in nats.
+
+        The rows' bucket counts are smoothed as in ``fit`` (``smoothing``), so
+        the number is comparable with ``kl_target_pool_`` and
+        ``kl_target_selected_``: e.g. to score a random subset of the pool
+        against the selection.
+
+        Parameters
+        ----------
+        X : DataFrame, array of shape (n_rows, n_features) or sequence of str
+            Rows with the pool's columns.
+
+        Returns
+        -------
+        kl : float
+
+        Examples
+        --------
+        >>> from tabsift.sampling import ImportanceResampler
+        >>> pool = ["the match ended", "a late goal", "stocks fell today", "bond yields rose"]
+        >>> sampler = ImportanceResampler(["what a goal", "the match"], n_samples=2).fit(pool)
+        >>> bool(sampler.kl_to_target(pool[:2]) < sampler.kl_to_target(pool[2:]))
+        True
+        """
+        check_is_fitted(self, "model_")
+        counts = self.model_.bucket_counts(self._fitted_frame(X))
+        return kl_divergence(self.target_distribution_, smoothed(counts, self.smoothing))
+
+    def _fitted_frame(self, X):
+        """``X`` as a frame of the pool's columns, checked to hold the featurised ones."""
         frame = self._pool_frame(X, reset=False)
         missing = [c for c in self.feature_columns_ if c not in frame.columns]
         if missing:
             raise ValueError(
                 f"X lacks the columns {_quote(missing)} that the resampler was fitted on."
             )
-        return self.model_.log_weights(frame)
+        return frame
 
     # -------------------------------------------------------------------- plots
     def plot(self, ax=None, *, n_features=10):
@@ -600,13 +645,9 @@ def _join_tokens(chunks, n_rows):
     """One Tokens of the whole frame from ``[(start, Tokens of the chunk at start)]``."""
     if not chunks:
         return Tokens(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), n_rows)
-    rows = np.concatenate([tokens.rows + start for start, tokens in chunks])
-    cols = np.concatenate([tokens.cols for _, tokens in chunks])
+    rows = np.concatenate([tokens.rows.astype(np.int64) + start for start, tokens in chunks])
+    cols = np.concatenate([tokens.cols.astype(np.int64, copy=False) for _, tokens in chunks])
     return Tokens(rows, cols, n_rows)
-
-
-def _concat_tokens(model, frame):
-    return _join_tokens(list((s, model.tokens(c)) for s, c in model.chunks(frame)), len(frame))
 
 
 def _take(data, indices):

@@ -11,6 +11,7 @@ random is a function of the *global* row index:
 """
 
 import numpy as np
+from scipy.stats import entropy
 
 from tabsift.sampling._hashing import mix64
 
@@ -71,10 +72,11 @@ class RunningTopK:
 
 
 def smoothed(counts, smoothing):
+    """Additively smoothed distribution of bucket ``counts``."""
     counts = np.asarray(counts, dtype=float)
     return (counts + smoothing) / (counts.sum() + smoothing * counts.shape[0])
 
 
 def kl_divergence(p, q):
     """KL(p || q) of two strictly positive distributions, in nats."""
-    return float(np.sum(p * (np.log(p) - np.log(q))))
+    return float(entropy(p, q))

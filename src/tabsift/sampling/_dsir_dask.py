@@ -18,14 +18,17 @@ from tabsift.utils import import_optional_dependency
 
 
 @contextmanager
-def _scheduler(address):
+def _scheduler(address, n_workers=None):
     """The ``scheduler=`` argument of ``dask.compute`` for ``dask_client``."""
     if address is None:
         yield None  # Dask's current scheduler: an active Client, else local threads
         return
     distributed = import_optional_dependency("distributed")
     if address == "local":
-        cluster = distributed.LocalCluster(processes=False, dashboard_address=None)
+        # Worker processes, one thread each: tokenising holds the GIL in parts.
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = distributed.Client(cluster, set_as_default=False)
     else:
         cluster = None
@@ -83,7 +86,8 @@ def fit_dask(sampler, ddf):
     feature_columns = list(target.columns)
 
     parts = ddf.to_delayed()
-    with _scheduler(sampler.dask_client) as scheduler:
+    n_workers = None if sampler.n_jobs is None else sampler._n_jobs()
+    with _scheduler(sampler.dask_client, n_workers) as scheduler:
         lengths = dask.compute(*[dask.delayed(len)(p) for p in parts], scheduler=scheduler)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         n = int(offsets[-1])

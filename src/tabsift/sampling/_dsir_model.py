@@ -4,10 +4,59 @@ Small and picklable on purpose: the Dask path ships it to every partition and
 the streaming job checkpoints it.
 """
 
+import os
+from collections import deque
+
 import numpy as np
 
 from tabsift.sampling._dsir_core import smoothed
 from tabsift.sampling._hashing import counts_matrix
+
+
+def effective_n_jobs(n_jobs):
+    """Worker processes for ``n_jobs``: None -> 1, -1 -> every core this process may use."""
+    if n_jobs is None:
+        return 1
+    if n_jobs < 0:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        return max(1, (cores or os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, int(n_jobs))
+
+
+def map_in_processes(function, items, n_jobs, *args):
+    """``function(item, *args)`` for every item, results in order.
+
+    In ``n_jobs`` worker processes (``concurrent.futures.ProcessPoolExecutor``)
+    when ``n_jobs > 1``, else here. At most ``2 * n_jobs`` items are in flight,
+    so memory stays a few chunks whatever the number of items. ``function``
+    and ``args`` travel pickled to the workers.
+    """
+    if n_jobs <= 1:
+        for item in items:
+            yield function(item, *args)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=n_jobs) as executor:
+        pending = deque()
+        for item in items:
+            pending.append(executor.submit(function, item, *args))
+            if len(pending) >= 2 * n_jobs:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def chunk_tokens(chunk, model):
+    """The tokens of one chunk, compact for the trip back from a worker process."""
+    tokens = model.tokens(chunk)
+    small = np.int32 if max(tokens.n_rows, model.num_buckets) < 2**31 else np.int64
+    return Tokens(tokens.rows.astype(small), tokens.cols.astype(small), tokens.n_rows)
+
+
+def chunk_log_weights(chunk, model):
+    """The log importance weights of one chunk (run in a worker process)."""
+    return model.weights_of_tokens(model.tokens(chunk))
 
 
 class Tokens:
@@ -76,15 +125,35 @@ class WeightModel:
         features = tokens.matrix(self.num_buckets).log1p()
         return self.classifier.decision_function(features) + self.odds_correction
 
-    def chunks(self, frame):
-        for start in range(0, len(frame), self.chunk_size):
-            yield start, frame.iloc[start : start + self.chunk_size]
+    def chunks(self, frame, size=None):
+        size = size or self.chunk_size
+        for start in range(0, len(frame), size):
+            yield start, frame.iloc[start : start + size]
 
-    def log_weights(self, frame, progress=None):
+    def chunk_size_for(self, n_rows, n_jobs):
+        """Rows per chunk: ``chunk_size``, smaller so that every worker gets work."""
+        if n_jobs <= 1:
+            return self.chunk_size
+        return max(1, min(self.chunk_size, -(-n_rows // (2 * n_jobs))))
+
+    def chunk_tokens(self, frame, n_jobs=1, progress=None):
+        """``[(start, Tokens)]`` of the chunks of ``frame``, featurised in ``n_jobs`` processes."""
+        pieces = list(self.chunks(frame, self.chunk_size_for(len(frame), n_jobs)))
+        out = []
+        tokens = map_in_processes(chunk_tokens, (c for _, c in pieces), n_jobs, self)
+        for (start, chunk), chunk_tokens_ in zip(pieces, tokens, strict=True):
+            out.append((start, chunk_tokens_))
+            if progress is not None:
+                progress.update(len(chunk))
+        return out
+
+    def log_weights(self, frame, progress=None, n_jobs=1):
         """Log importance weights of every row of ``frame``, featurised chunk by chunk."""
         out = np.empty(len(frame), dtype=np.float64)
-        for start, chunk in self.chunks(frame):
-            out[start : start + len(chunk)] = self.weights_of_tokens(self.tokens(chunk))
+        pieces = list(self.chunks(frame, self.chunk_size_for(len(frame), n_jobs)))
+        weights = map_in_processes(chunk_log_weights, (c for _, c in pieces), n_jobs, self)
+        for (start, chunk), w in zip(pieces, weights, strict=True):
+            out[start : start + len(chunk)] = w
             if progress is not None:
                 progress.update(len(chunk))
         return out

@@ -5,10 +5,17 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
-from tabsift.sampling._coreset_common import CoresetSampler, largest_remainder, standardise
+from tabsift.sampling._coreset_common import (
+    CoresetSampler,
+    cell_weights,
+    largest_remainder,
+    standardise,
+    weighted_moments,
+)
 from tabsift.utils import progress
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, StrOptions
 
 
 def _knn_edges(Z, rows, n_neighbors):
@@ -211,15 +218,20 @@ class GraphAttentionSelector(CoresetSampler):
         benchmarks (``benchmarks/RESULTS.md``).
     random_state : int, RandomState instance or None, default=None
         Seeds the graph, the network's initial weights and the cells.
-    verbose : int, default=0
-        ``1`` shows a progress bar over epochs.
+    verbose : int, bool or "auto", default="auto"
+        Progress bar over epochs: ``"auto"`` shows it once the fit has run a couple of
+        seconds in a notebook or terminal, ``0`` never, ``1`` at once.
 
     Attributes
     ----------
     sample_indices_ : ndarray of shape (n_selected,)
         Kept rows of ``X`` (by class, best score first).
+    sample_weight_ : ndarray of shape (n_selected,)
+        Rows each kept row stands for (with ``sample_weight``: their summed
+        weight): the rows of its class nearer to it than to any other kept
+        row of the class. Sums to the number of rows (the total weight).
     scores_ : ndarray of shape (n_rows,)
-        The ranking score of every row.
+        The ranking score of every row (NaN for rows of weight 0).
     confidence_ : ndarray of shape (n_rows,)
         The network's probability of each row's own label.
     attention_ : ndarray of shape (n_rows,)
@@ -246,6 +258,14 @@ class GraphAttentionSelector(CoresetSampler):
     received attention, ranked within each class) is tabsift's reading of
     "attention/confidence scores decide what is kept". Memory is linear in
     rows: the graph has at most ``n (n_neighbors + 1)`` edges per table.
+
+    Sample weights (``fit_resample(X, y, sample_weight=w)``): the kept
+    budget splits over classes by class mass, the network's training loss is
+    the weighted mean cross-entropy, the standardisation is weighted, and
+    rows of weight 0 are left out of the graph (as if dropped). The graph
+    links rows, not copies (a repeated row would be its own neighbour), so a
+    weighted fit matches a fit on repeated rows in budgets and weight totals
+    only.
 
     References
     ----------
@@ -280,7 +300,7 @@ class GraphAttentionSelector(CoresetSampler):
         "keep_by": [StrOptions({"combined", "uncertainty", "confidence", "attention"})],
         "spread": ["boolean"],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -301,7 +321,7 @@ class GraphAttentionSelector(CoresetSampler):
         keep_by="confidence",
         spread=True,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.reduction = reduction
         self.graph = graph
@@ -323,7 +343,7 @@ class GraphAttentionSelector(CoresetSampler):
     def _stratify_param(self):
         return "proportional"
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None):
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, sample_weight=None):
         import torch
 
         rng = check_random_state(self.random_state)
@@ -331,7 +351,13 @@ class GraphAttentionSelector(CoresetSampler):
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         keep_total = max(1, int(math.floor((1.0 - self.reduction) * n + 0.5)))
         sizes = np.bincount(y_codes, minlength=len(self.classes_))
-        budgets = largest_remainder(keep_total, sizes)
+        if sample_weight is None:
+            budgets = largest_remainder(keep_total, sizes)
+        else:
+            mass = np.bincount(y_codes, weights=sample_weight, minlength=len(self.classes_))
+            budgets = largest_remainder(keep_total, mass, caps=sizes)
+            if mean is None:
+                mean, scale = weighted_moments(X, sample_weight)
 
         Z = standardise(X, mean=mean, scale=scale)
         src, dst = build_graph(
@@ -346,12 +372,18 @@ class GraphAttentionSelector(CoresetSampler):
         target = torch.as_tensor(y_codes, dtype=torch.int64)
         src_t = torch.as_tensor(src, dtype=torch.int64)
         dst_t = torch.as_tensor(dst, dtype=torch.int64)
+        if sample_weight is not None:
+            weight_t = torch.as_tensor(sample_weight / sample_weight.sum(), dtype=torch.float32)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate, weight_decay=5e-4)
         self.loss_curve_ = []
         for _ in progress(range(self.epochs), verbose=self.verbose, desc="GAIS", unit="epoch"):
             optimizer.zero_grad()
             logits, _ = model(x, src_t, dst_t)
-            loss = torch.nn.functional.cross_entropy(logits, target)
+            if sample_weight is None:
+                loss = torch.nn.functional.cross_entropy(logits, target)
+            else:
+                per_row = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+                loss = (per_row * weight_t).sum()
             loss.backward()
             optimizer.step()
             self.loss_curve_.append(float(loss.detach()))
@@ -397,4 +429,12 @@ class GraphAttentionSelector(CoresetSampler):
                 order = np.lexsort((rows, -s))
                 indices.append(rows[order[:k]])
         self.scores_ = scores
-        return np.concatenate(indices), None
+        indices = np.concatenate(indices)
+        return indices, cell_weights(Z, y_codes, indices, sample_weight)
+
+    def _rows_dropped(self, alive, n_rows):
+        # Rows of weight 0 were not in the graph: no score.
+        for name in ("scores_", "confidence_", "attention_"):
+            full = np.full(n_rows, np.nan)
+            full[alive] = getattr(self, name)
+            setattr(self, name, full)

@@ -7,29 +7,41 @@ The result is a sparse count matrix with one row per input row.
 
 Hashing is vectorised: each *distinct* token of a chunk is hashed once with
 scikit-learn's MurmurHash3 (``sklearn.utils.murmurhash3_32``), every other
-step (bins, bigrams, pairs, bucket counts) runs in NumPy. A text column is
-tokenised with one regular-expression pass over the whole chunk, so a
-document costs a few hundred nanoseconds per word instead of a Python loop
-over its n-grams.
+step (bins, bigrams, pairs, bucket counts) runs in NumPy.
+
+A text column is tokenised without a Python object per token: the chunk's
+lower-cased text is one NumPy array of code points, each code point is looked
+up in a table of its class (word character, whitespace or other, as Python's
+``re`` defines ``\\w`` and ``\\s``), token boundaries are where the class
+changes, and the tokens (packed end to end) are numbered by Arrow's hash table
+(``pyarrow.compute.dictionary_encode``). The tokens are exactly those of
+``TOKEN_PATTERN.findall(text.lower())``, document by document.
 """
 
 import re
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
 from sklearn.utils import murmurhash3_32
 
 # nltk's WordPunctTokenizer (the DSIR paper's tokenizer): runs of word
-# characters, and runs of punctuation.
+# characters, and runs of punctuation. The tokeniser below gives its tokens.
 TOKEN_PATTERN = re.compile(r"\w+|[^\w\s]+")
-# Joins the documents of a chunk so that one regex pass tokenises them all; it is
-# its own token (neither a word character nor whitespace) and never a real one.
-_SEPARATOR = "\x01"
 _MISSING = "\x00missing"
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+
+# Classes of code points (``_UNKNOWN``: not looked at yet).
+_SPACE, _WORD, _OTHER, _UNKNOWN = 0, 1, 2, 255
+# "\x01" joined the documents of a chunk in earlier versions and was read as
+# whitespace inside a document; it still is, so the tokens did not change.
+_ALSO_SPACE = "\x01"
+_CLASS_TABLE = None
+# (encoding of a chunk's text, NumPy dtype of one code unit)
+_ENCODINGS = (("latin-1", np.uint8), ("utf-16-le", np.uint16), ("utf-32-le", np.uint32))
 
 
 def mix64(a, b):
@@ -62,28 +74,98 @@ def _is_text_like(series):
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+def _classify(table, code_points):
+    """Fill ``table`` at ``code_points`` with their class, asking ``re`` itself."""
+    text = np.asarray(code_points, dtype=np.uint32).tobytes().decode("utf-32-le", "surrogatepass")
+    word, space = re.compile(r"\w"), re.compile(r"\s")
+    for point, char in zip(np.asarray(code_points).tolist(), text, strict=True):
+        if char == _ALSO_SPACE or space.match(char):
+            table[point] = _SPACE
+        elif word.match(char):
+            table[point] = _WORD
+        else:
+            table[point] = _OTHER
+
+
+def _class_table():
+    """The class of every code point, filled in as code points are met (Latin-1 at once)."""
+    global _CLASS_TABLE
+    if _CLASS_TABLE is None:
+        table = np.full(0x110000, _UNKNOWN, dtype=np.uint8)
+        _classify(table, np.arange(256))
+        _CLASS_TABLE = table
+    return _CLASS_TABLE
+
+
+def _code_units(text):
+    """``text`` as a NumPy array with one element per character, and its encoding.
+
+    The narrowest of Latin-1, UTF-16 and UTF-32 that holds every character in
+    one code unit (lone surrogates included).
+    """
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8), "latin-1"
+    try:
+        return np.frombuffer(text.encode("latin-1"), dtype=np.uint8), "latin-1"
+    except UnicodeEncodeError:
+        pass
+    raw = text.encode("utf-16-le", "surrogatepass")
+    if len(raw) == 2 * len(text):  # no character beyond the Basic Multilingual Plane
+        return np.frombuffer(raw, dtype=np.uint16), "utf-16-le"
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), "utf-32-le"
+
+
 def tokenize_texts(texts):
     """Lower-cased word-punct tokens of every text: ``(doc_of_token, codes, uniques)``.
 
-    ``codes`` index ``uniques`` (the distinct tokens); missing texts are empty.
+    ``doc_of_token`` (non-decreasing) and ``codes`` have one entry per token, in
+    text order; ``codes`` index ``uniques`` (the distinct tokens, as ``str``, in
+    order of first appearance). A missing (non-string) text has no tokens.
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    docs = ["" if not isinstance(t, str) else t for t in texts]
-    joined = f" {_SEPARATOR} ".join(docs)
-    if joined.count(_SEPARATOR) != max(len(docs) - 1, 0):
-        # A document holds the separator itself: drop it from the documents.
-        docs = [d.replace(_SEPARATOR, " ") for d in docs]
-        joined = f" {_SEPARATOR} ".join(docs)
-    tokens = TOKEN_PATTERN.findall(joined.lower())
-    codes, uniques = pd.factorize(np.asarray(tokens, dtype=object), sort=False)
-    # (NumPy would compare the strings as fixed-width ones; pandas compares them exactly.)
-    separator_code = pd.Index(uniques).get_indexer([_SEPARATOR])[0]
-    uniques = np.asarray(uniques, dtype=object)
-    is_separator = codes == separator_code if separator_code >= 0 else np.zeros(len(codes), bool)
-    doc_of_token = np.cumsum(is_separator)
-    keep = ~is_separator
-    return doc_of_token, codes, uniques, keep
+    docs = [t.lower() if isinstance(t, str) else "" for t in texts]
+    ends = np.cumsum(np.fromiter(map(len, docs), dtype=np.int64, count=len(docs)))
+    units, encoding = _code_units("".join(docs))
+    table = _class_table()
+    classes = table[units]
+    if units.dtype != np.uint8:
+        unknown = classes == _UNKNOWN
+        if unknown.any():
+            _classify(table, np.unique(units[unknown]))
+            classes = table[units]
+    n = len(units)
+    # A token starts (or ends) where the class changes, and at every document start.
+    change = np.ones(n + 1, dtype=bool)
+    np.not_equal(classes[1:], classes[:-1], out=change[1:n])
+    change[ends[:-1]] = True
+    in_token = classes != _SPACE
+    starts = np.flatnonzero(change[:n] & in_token)
+    stops = np.flatnonzero(change[1:] & in_token) + 1
+    per_doc = np.diff(np.searchsorted(starts, ends), prepend=0)
+    doc_of_token = np.repeat(np.arange(len(docs)), per_doc)
+    # Tokens packed end to end (the whitespace between them dropped), numbered by Arrow.
+    offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+    np.cumsum(stops - starts, out=offsets[1:])
+    offsets *= units.itemsize
+    packed = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        len(starts),
+        [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(units[in_token]))],
+    )
+    encoded = pc.dictionary_encode(packed)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    # The distinct tokens: one decode of the dictionary's bytes, then one slice each.
+    dictionary = encoded.dictionary
+    _, offsets_buffer, data_buffer = dictionary.buffers()
+    bounds = np.frombuffer(offsets_buffer, dtype=np.int64)[: len(dictionary) + 1]
+    bounds = (bounds // units.itemsize).tolist()
+    errors = "strict" if encoding == "latin-1" else "surrogatepass"
+    text = b"" if data_buffer is None else data_buffer.to_pybytes()[: bounds[-1] * units.itemsize]
+    text = text.decode(encoding, errors)
+    uniques = np.asarray([text[a:b] for a, b in pairwise(bounds)], dtype=object)
+    return doc_of_token, codes, uniques
 
 
 class RowHasher:
@@ -228,19 +310,17 @@ class RowHasher:
 
     def _text_buckets(self, series, name, seed, names):
         B = np.uint64(self.num_buckets)
-        doc, codes, uniques, keep = tokenize_texts(series.tolist())
+        doc, codes, uniques = tokenize_texts(series.tolist())
         token_hash = _hash_strings(uniques, seed)
-        kept = codes[keep]
-        uni = (token_hash % B).astype(np.int64)[kept]
-        pair = keep[:-1] & keep[1:]
+        uni = (token_hash % B).astype(np.int64)[codes]
+        pair = doc[:-1] == doc[1:]  # consecutive tokens of one document
         bi = mix64(token_hash[codes[:-1][pair]], token_hash[codes[1:][pair]]) % B
         if names is not None:
             label = "" if seed == 0 else f"{name}: "
             for token, bucket in zip(uniques, token_hash % B, strict=True):
-                if token != _SEPARATOR:
-                    names.setdefault(int(bucket), f"{label}{token}")
-        rows = np.concatenate([doc[keep], doc[:-1][pair]])
-        cols = np.concatenate([uni, bi]).astype(np.int64)
+                names.setdefault(int(bucket), f"{label}{token}")
+        rows = np.concatenate([doc, doc[:-1][pair]])
+        cols = np.concatenate([uni, bi.astype(np.int64)])
         return rows, cols
 
     def _name_numeric(self, name, bins, names):

@@ -5,7 +5,6 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from tabsift.sampling._coreset_common import (
     N_SAMPLES_CONSTRAINT,
@@ -14,8 +13,12 @@ from tabsift.sampling._coreset_common import (
     groups,
     standardise,
     to_backend,
+    weighted_moments,
+    weighted_pick,
 )
 from tabsift.utils import progress
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, StrOptions
 
 
 def greedy_k_center(Z, k, *, first, verbose=0, desc="k-center"):
@@ -99,12 +102,14 @@ def _radius(min_sq):
 
 
 def k_center_select(Z, k, *, rng, algorithm="auto", exact_limit=2e8, block_size=20_000,
-                    oversampling=4.0, row_weight=None, verbose=0):
+                    oversampling=4.0, row_weight=None, weighted_first=False, verbose=0):
     """Select ``k`` rows of ``Z`` by greedy k-center, exact or two-level.
 
     Returns ``(indices, weights, radius)``: ``weights`` sums ``row_weight``
     (1 per row by default) over the rows each selected row covers; ``radius``
     is the exact covering radius (exact path) or an upper bound (two-level).
+    ``weighted_first`` draws the exact path's first center with probability
+    proportional to ``row_weight`` (the user's sample weights).
     """
     n = Z.shape[0]
     if row_weight is None:
@@ -115,9 +120,8 @@ def k_center_select(Z, k, *, rng, algorithm="auto", exact_limit=2e8, block_size=
         algorithm == "auto" and n * k > exact_limit and n > 2 * block_size
     )
     if not two_level:
-        centers, min_sq, assign = greedy_k_center(
-            Z, k, first=rng.randint(n), verbose=verbose
-        )
+        first = weighted_pick(rng, row_weight if weighted_first else None, n)
+        centers, min_sq, assign = greedy_k_center(Z, k, first=first, verbose=verbose)
         weights = np.bincount(assign, weights=row_weight, minlength=k)
         return centers, weights, _radius(min_sq)
     # Level 1: k-center inside random blocks (each small enough to stay in cache);
@@ -189,17 +193,21 @@ class KCenterSelector(CoresetSampler):
         ``"auto"`` switches to two-level above ``n * n_samples`` of this.
     random_state : int, RandomState instance or None, default=None
         Seeds the first center and the blocks.
-    verbose : int, default=0
-        ``1`` shows a progress bar over centers (or blocks).
+    verbose : int, bool or "auto", default="auto"
+        Progress bar over centers (or blocks): ``"auto"`` shows it once the fit has
+        run a couple of seconds in a notebook or terminal, ``0`` never, ``1`` at once.
 
     Attributes
     ----------
     sample_indices_ : ndarray of shape (n_selected,)
         Selected rows of ``X``, in selection order (within each class).
     sample_weight_ : ndarray of shape (n_selected,)
-        Number of rows whose nearest selected row (in the algorithm's
-        assignment) is each selected row; sums to the rows considered. Use it
-        as ``sample_weight`` to train on the coreset as if on all rows.
+        Number of rows (with ``sample_weight``: their summed weight) whose
+        nearest selected row (in the algorithm's assignment) is each selected
+        row; sums to the rows (the total weight) of the classes selected from,
+        all of them unless a ``stratify`` dict leaves classes out. Use it as
+        ``sample_weight`` to train on the coreset as if on all rows
+        (:class:`FitOnSelection` does).
     radius_ : float
         Covering radius in standardised units: exact for ``"exact"``, an
         upper bound (level-1 radius plus level-2 radius) for two-level and
@@ -229,6 +237,16 @@ class KCenterSelector(CoresetSampler):
     with the global mean and deviation and selects ``n_samples`` rows (per
     class with ``stratify``) in parallel on the dask scheduler, then the
     union is reduced on the client (the 4-approximation above).
+
+    Sample weights (``fit_resample(X, y, sample_weight=w)``): the features
+    are standardised with the weighted mean and deviation, the first center
+    is drawn with probability proportional to weight, per-class budgets split
+    ``n_samples`` by class mass, and ``sample_weight_`` sums the weights each
+    center covers. The traversal itself only reads distances, and a row
+    repeated ``k`` times is at distance 0 from its copies, so with integer
+    weights and ``algorithm="exact"`` the centers and their weights are
+    exactly those of the repeated rows from the same seed (the two-level
+    blocks are drawn over rows, so there it holds only approximately).
 
     References
     ----------
@@ -263,7 +281,7 @@ class KCenterSelector(CoresetSampler):
         "oversampling": [Interval(numbers.Real, 1, None, closed="left"), None],
         "exact_limit": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -276,7 +294,7 @@ class KCenterSelector(CoresetSampler):
         oversampling=4.0,
         exact_limit=2e8,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.n_samples = n_samples
         self.stratify = stratify
@@ -287,10 +305,14 @@ class KCenterSelector(CoresetSampler):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None):
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, sample_weight=None):
         # mean/scale/row_weight come from the dask path: global standardisation,
-        # and the rows each union member already stands for.
-        total, budgets = self._budgets(y, X.shape[0])
+        # and the rows each union member already stands for. sample_weight: the user's.
+        total, budgets = self._budgets(y, X.shape[0], sample_weight)
+        if sample_weight is not None:
+            row_weight = sample_weight
+            if mean is None:
+                mean, scale = weighted_moments(X, sample_weight)
         Z = to_backend(standardise(X, mean=mean, scale=scale))
         rng = check_random_state(self.random_state)
         if row_weight is None:
@@ -307,6 +329,7 @@ class KCenterSelector(CoresetSampler):
                 block_size=self.block_size,
                 oversampling=self.oversampling,
                 row_weight=row_weight[rows],
+                weighted_first=sample_weight is not None,
                 verbose=self.verbose,
             )
             indices.append(rows[idx])

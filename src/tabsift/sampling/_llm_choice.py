@@ -5,15 +5,18 @@ import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 
 from tabsift.sampling._coreset_common import (
     N_SAMPLES_CONSTRAINT,
     STRATIFY_CONSTRAINT,
     CoresetSampler,
+    cell_weights,
     standardise,
+    weighted_moments,
 )
 from tabsift.utils import progress
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, StrOptions
 
 _SYSTEM = (
     "You build a small, high-value training subset of a table, one row at a time. You see a "
@@ -166,13 +169,19 @@ class LLMChoiceSelector(CoresetSampler):
         count only.
     random_state : int, RandomState instance or None, default=None
         Seeds the windows.
-    verbose : int, default=0
-        ``1`` shows a progress bar over steps.
+    verbose : int, bool or "auto", default="auto"
+        Progress bar over steps: ``"auto"`` shows it once the fit has run a couple of
+        seconds in a notebook or terminal, ``0`` never, ``1`` at once.
 
     Attributes
     ----------
     sample_indices_ : ndarray of shape (n_selected,)
         Selected rows of ``X``, in the order they were added.
+    sample_weight_ : ndarray of shape (n_selected,)
+        Rows each selected row stands for (with ``sample_weight``: their
+        summed weight): the rows of its class nearer to it than to any other
+        selected row of the class (any selected row, for a class with none).
+        Sums to the number of rows (the total weight).
     choices_ : list of dict
         One entry per step after the seeds: ``window`` (row indices shown),
         ``chosen`` (row index), ``by`` (``"llm"`` or ``"fallback"``) and the
@@ -202,6 +211,14 @@ class LLMChoiceSelector(CoresetSampler):
     The model's reply is data: it is parsed as JSON and only an integer
     within the window is used. Cost: one request per selected row, so keep
     ``n_samples`` small (tens to a few hundred rows).
+
+    Sample weights (``fit_resample(X, y, sample_weight=w)``): per-class
+    budgets split ``n_samples`` by class mass, the seeds are the rows
+    nearest each class's weighted mean, random windows draw rows with
+    probability proportional to weight, the fallback's logistic regression
+    is weighted, and rows of weight 0 are never shown. Windows are random
+    and the model sees rows, not copies, so a weighted fit matches a fit on
+    repeated rows in budgets and weight totals only.
 
     References
     ----------
@@ -237,7 +254,7 @@ class LLMChoiceSelector(CoresetSampler):
         "candidates": [StrOptions({"random", "diverse"})],
         "max_features": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -251,7 +268,7 @@ class LLMChoiceSelector(CoresetSampler):
         candidates="random",
         max_features=12,
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.llm = llm
         self.on_llm_error = on_llm_error
@@ -277,7 +294,8 @@ class LLMChoiceSelector(CoresetSampler):
                 context["shown"] = prompt_columns(Xv, _names(self, Xv.shape[1]))
         return values, context
 
-    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, shown=None):
+    def _select(self, X, y, *, mean=None, scale=None, row_weight=None, shown=None,
+                sample_weight=None):
         # shown: the prompt's columns of the user's table, when X is its encoding.
         if self.llm is not None and not hasattr(self.llm, "chat_json"):
             raise TypeError(
@@ -289,7 +307,7 @@ class LLMChoiceSelector(CoresetSampler):
         session = LLMSession(self.llm, owner=type(self).__name__, on_llm_error=self.on_llm_error)
         rng = check_random_state(self.random_state)
         n = X.shape[0]
-        total, budgets = self._budgets(y, n)
+        total, budgets = self._budgets(y, n, sample_weight)
         if budgets is None:
             remaining = None
         else:
@@ -297,8 +315,10 @@ class LLMChoiceSelector(CoresetSampler):
         if shown is None:
             names = _names(self, X.shape[1])
             shown = [(name, X[:, j], True) for j, name in enumerate(names)]
+        if sample_weight is not None and mean is None:
+            mean, scale = weighted_moments(X, sample_weight)
         Z = standardise(X, mean=mean, scale=scale, dtype=np.float64)
-        uncertainty = _uncertainty(Z, y)
+        uncertainty = _uncertainty(Z, y, sample_weight)
 
         # Seeds: the row nearest each class mean (classes with a budget).
         selected = []
@@ -307,7 +327,8 @@ class LLMChoiceSelector(CoresetSampler):
             if len(selected) >= total:
                 break
             rows = np.flatnonzero(y == c)
-            centre = Z[rows].mean(axis=0)
+            centre = np.average(Z[rows], axis=0,
+                                weights=None if sample_weight is None else sample_weight[rows])
             selected.append(int(rows[np.argmin(((Z[rows] - centre) ** 2).sum(axis=1))]))
             if remaining is not None:
                 remaining[c] -= 1
@@ -328,8 +349,11 @@ class LLMChoiceSelector(CoresetSampler):
             w = min(self.window, len(pool))
             if self.candidates == "diverse":
                 window = pool[np.lexsort((pool, -min_sq[pool]))[:w]]
-            else:
+            elif sample_weight is None:
                 window = np.sort(rng.choice(pool, size=w, replace=False))
+            else:
+                p = sample_weight[pool] / sample_weight[pool].sum()
+                window = np.sort(rng.choice(pool, size=w, replace=False, p=p))
             fallback = int(window[np.lexsort((-uncertainty[window], -min_sq[window]))[0]])
             entry = {"window": window.tolist(), "by": "fallback"}
             pick = fallback
@@ -352,7 +376,14 @@ class LLMChoiceSelector(CoresetSampler):
         report = session.finish(self, what="the fallback criterion")
         self.n_llm_choices_ = report.accepted
         self.n_fallbacks_ = report.fallbacks
-        return np.asarray(selected, dtype=np.int64), None
+        selected = np.asarray(selected, dtype=np.int64)
+        return selected, cell_weights(Z, y, selected, sample_weight)
+
+    def _rows_dropped(self, alive, n_rows):
+        # The steps' row numbers were among the rows of positive weight.
+        for entry in self.choices_:
+            entry["window"] = alive[entry["window"]].tolist()
+            entry["chosen"] = int(alive[entry["chosen"]])
 
     def _ask(self, session, columns, subset, y_sub, window, y_win):
         """The model's validated choice ``{"choice": i, ...}``, or None (rejected, or the
@@ -390,11 +421,12 @@ def _names(selector, n_columns):
     return [f"x{j}" for j in range(n_columns)]
 
 
-def _uncertainty(Z, y):
+def _uncertainty(Z, y, sample_weight=None):
     """Entropy of a logistic regression's class probabilities (0 with a single class)."""
     from sklearn.linear_model import LogisticRegression
 
     if len(np.unique(y)) < 2:
         return np.zeros(len(Z))
-    proba = LogisticRegression(max_iter=200).fit(Z, y).predict_proba(Z)
+    model = LogisticRegression(max_iter=200).fit(Z, y, sample_weight=sample_weight)
+    proba = model.predict_proba(Z)
     return -(proba * np.log(np.clip(proba, 1e-12, None))).sum(axis=1)

@@ -1,12 +1,11 @@
 """OTCoresetSelector: coresets that match a validation set in optimal transport (GORACS)."""
 
-import math
 import numbers
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, RealNotInt, StrOptions
 
+from tabsift.backend import column_mean_std, namespace_by_name
 from tabsift.sampling._coreset_common import (
     N_SAMPLES_CONSTRAINT,
     STRATIFY_CONSTRAINT,
@@ -15,17 +14,15 @@ from tabsift.sampling._coreset_common import (
     label,
     largest_remainder,
     standardise,
-    to_backend,
+    weighted_moments,
 )
+from tabsift.sampling._ot_transport import _Costs, ot_select
 from tabsift.table import check_finite_columns, encode_table, infer_task, is_plain_numeric
-from tabsift.utils import progress
-
-# Problems up to this many cost entries are solved exactly (network simplex);
-# larger ones with log-domain Sinkhorn.
-_EXACT_LIMIT = 2e7
+from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions
 
 
-def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear"):
+def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear", sample_weight=None):
     """Normalised per-row gradient norms of a proxy model's loss, in [0, 1].
 
     ``model="linear"``: multinomial logistic regression (classification),
@@ -38,7 +35,8 @@ def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear"):
     the output layer, the same formulas with the hidden activations ``h`` in
     place of ``z``. The proxy is fit on at most ``max_fit_rows`` random rows.
     Norms are divided by their 99th percentile and clipped to 1, so one
-    outlier does not squash the rest.
+    outlier does not squash the rest. ``sample_weight`` weighs the proxy's
+    fit (and the target's standardisation).
     """
     import warnings
 
@@ -51,23 +49,26 @@ def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear"):
     seed = int(rng.randint(np.iinfo(np.int32).max))
     if kind == "classification" and len(np.unique(y[fit_rows])) < 2:
         return np.zeros(n)
+    fit_weight = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
     if kind == "regression":
         y = np.asarray(y, dtype=np.float64)
-        spread = y[fit_rows].std()
-        y = (y - y[fit_rows].mean()) / (spread if spread > 0 else 1.0)
+        centre = np.average(y[fit_rows], weights=fit_weight)
+        spread = np.sqrt(np.average((y[fit_rows] - centre) ** 2, weights=fit_weight))
+        y = (y - centre) / (spread if spread > 0 else 1.0)
     if model == "mlp":
         size = dict(hidden_layer_sizes=(64,), max_iter=200, random_state=seed)
         proxy = MLPClassifier(**size) if kind == "classification" else MLPRegressor(**size)
         with warnings.catch_warnings():
             # A proxy needs a rough fit only; 200 epochs may stop short of convergence.
             warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            proxy.fit(Z[fit_rows], y[fit_rows])
+            proxy.fit(Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
         inputs = np.maximum(Z @ proxy.coefs_[0] + proxy.intercepts_[0], 0.0)
     else:
         if kind == "classification":
-            proxy = LogisticRegression(max_iter=200).fit(Z[fit_rows], y[fit_rows])
+            proxy = LogisticRegression(max_iter=200).fit(
+                Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
         else:
-            proxy = Ridge(alpha=1.0).fit(Z[fit_rows], y[fit_rows])
+            proxy = Ridge(alpha=1.0).fit(Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
         inputs = Z
     row_norm = np.sqrt(1.0 + np.einsum("ij,ij->i", inputs, inputs, dtype=np.float64))
     if kind == "classification":
@@ -80,216 +81,6 @@ def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear"):
     if not top > 0:
         return np.zeros(n)
     return np.minimum(g / top, 1.0)
-
-
-class _Costs:
-    """Costs ``|e_i - e_j| / scale - lam * g_i`` between candidates and validation rows, by chunk."""
-
-    def __init__(self, E_cand, g_cand, E_val, lam, rng):
-        from functools import partial
-
-        from tabsift.backend import namespace_by_name, sq_distances
-
-        self.E_cand, self.g_cand, self.E_val, self.lam = E_cand, g_cand, E_val, lam
-        # Small NumPy blocks (a sample here, the swap pool's rows later), whatever the
-        # configured backend: only the chunked pass over all candidates goes there.
-        self._sq = partial(sq_distances, xp=namespace_by_name("numpy"))
-        # Distances are divided by their typical size so that lam weighs two
-        # quantities of the same order whatever the number of features.
-        a = rng.choice(len(E_cand), size=min(500, len(E_cand)), replace=False)
-        b = rng.choice(len(E_val), size=min(500, len(E_val)), replace=False)
-        mean = float(np.sqrt(self._sq(E_cand[a], E_val[b])).mean())
-        self.scale = mean if mean > 0 else 1.0
-
-    def rows(self, idx):
-        """Costs of candidates ``idx`` (rows) to every validation row (columns), float64."""
-        d = np.sqrt(self._sq(self.E_cand[idx], self.E_val)) / self.scale
-        return (d - self.lam * self.g_cand[idx][:, None]).astype(np.float64)
-
-    def chunks_transposed(self, chunk_rows):
-        """``(idx, C.T)`` for consecutive candidate chunks: validation rows by candidates,
-        float32, so per-validation-row work runs along contiguous memory.
-
-        With ``tabsift.set_config(array_backend=...)`` set (CuPy on a GPU), each
-        chunk's distances (the ``n m d`` matrix products, the bulk of the work)
-        are computed there and the chunk comes back to NumPy for the shortlist.
-        """
-        n = len(self.E_cand)
-        V = np.asarray(self.E_val, dtype=np.float32)
-        g = np.asarray(self.lam * self.g_cand, dtype=np.float32)
-        inv = np.float32(1.0 / self.scale)
-        if to_backend(V) is not V:
-            yield from self._chunks_on_backend(V, g, float(inv), chunk_rows)
-            return
-        vv = np.einsum("ij,ij->i", V, V)[:, None]
-        for start in range(0, n, chunk_rows):
-            idx = np.arange(start, min(start + chunk_rows, n))
-            E = np.asarray(self.E_cand[idx], dtype=np.float32)
-            d = V @ E.T
-            d *= -2.0
-            d += vv
-            d += np.einsum("ij,ij->i", E, E)[None, :]
-            np.maximum(d, 0.0, out=d)
-            np.sqrt(d, out=d)
-            d *= inv
-            d -= g[idx][None, :]
-            yield idx, d
-
-    def _chunks_on_backend(self, V, g, inv, chunk_rows):
-        from tabsift.backend import get_namespace, sq_distances, to_numpy
-
-        Vx = to_backend(V)
-        xp = get_namespace(Vx)
-        for start in range(0, len(self.E_cand), chunk_rows):
-            idx = np.arange(start, min(start + chunk_rows, len(self.E_cand)))
-            E = to_backend(np.asarray(self.E_cand[idx], dtype=np.float32))
-            d = xp.sqrt(sq_distances(Vx, E, xp=xp)) * inv
-            yield idx, to_numpy(d) - g[idx][None, :]
-
-
-def solve_ot(C, solver):
-    """OT between uniform weights on C's rows and columns: ``(cost, u, v, plan)``.
-
-    ``u`` and ``v`` are the dual potentials of the rows and columns.
-    """
-    import ot
-
-    k, m = C.shape
-    a = np.full(k, 1.0 / k)
-    b = np.full(m, 1.0 / m)
-    if solver == "exact" or (solver == "auto" and k * m <= _EXACT_LIMIT):
-        plan, log = ot.emd(a, b, C, log=True, numItermax=max(100_000, 50 * (k + m)))
-        return float(log["cost"]), log["u"], log["v"], plan
-    shift = C.min()
-    Cs = C - shift
-    reg = 0.02 * float(Cs.mean()) or 1e-3
-    plan, log = ot.sinkhorn(
-        a, b, Cs, reg, method="sinkhorn_log", numItermax=500, stopThr=1e-7, log=True, warn=False
-    )
-    cost = float((plan * C).sum())
-    return cost, reg * log["log_u"], reg * log["log_v"], plan
-
-
-def ot_select(costs, k, *, rng, solver="auto", max_swaps=20, n_swap_candidates=30, max_trials=10,
-              slack=8, verbose=0):
-    """GORACS for one group: greedy build, then swaps shortlisted by the OT dual.
-
-    Returns ``(indices into the candidates, history)``: the objective after
-    the build and after each accepted swap (never increasing).
-    """
-    n, m = len(costs.E_cand), len(costs.E_val)
-    if k >= n:
-        sel = np.arange(n)
-        value = solve_ot(costs.rows(sel), solver)[0]
-        return sel, [value]
-    # Greedy build. Each validation row keeps its r cheapest candidates (one
-    # chunked pass, memory O(r m)); validation rows then claim, in rounds,
-    # their cheapest unclaimed candidate, each round in farthest-first order of
-    # the validation rows, until k rows are claimed. Every validation row so
-    # receives about k/m rows, the uniform marginals of the transport problem.
-    r = min(n, math.ceil(k / m) + slack)
-    best_cost = np.full((m, 0), np.inf, dtype=np.float32)
-    best_idx = np.zeros((m, 0), dtype=np.int64)
-    row_min = np.empty(n, dtype=np.float32)
-    chunk_rows = max(1, (1 << 22) // m)
-    for idx, CT in progress(costs.chunks_transposed(chunk_rows), verbose=verbose,
-                            desc="OT shortlist", total=math.ceil(n / chunk_rows), unit="chunk"):
-        row_min[idx] = CT.min(axis=0)
-        cost_all = np.concatenate([best_cost, CT], axis=1)
-        idx_all = np.concatenate([best_idx, np.broadcast_to(idx[None, :], CT.shape)], axis=1)
-        if cost_all.shape[1] > r:
-            part = np.argpartition(cost_all, r - 1, axis=1)[:, :r]
-            cost_all = np.take_along_axis(cost_all, part, axis=1)
-            idx_all = np.take_along_axis(idx_all, part, axis=1)
-        best_cost, best_idx = cost_all, idx_all
-    # Back to (rank, validation row) layout, each column sorted by cost.
-    order_in_row = np.argsort(best_cost, axis=1, kind="stable")
-    best_idx = np.take_along_axis(best_idx, order_in_row, axis=1).T
-    claim_order = _farthest_first_order(costs.E_val, rng)
-    claimed = np.zeros(n, dtype=bool)
-    selected = []
-    pointer = np.zeros(m, dtype=np.int64)
-    progress_made = True
-    while len(selected) < k and progress_made:
-        progress_made = False
-        for j in claim_order:
-            while pointer[j] < best_idx.shape[0] and claimed[best_idx[pointer[j], j]]:
-                pointer[j] += 1
-            if pointer[j] < best_idx.shape[0]:
-                c = best_idx[pointer[j], j]
-                claimed[c] = True
-                selected.append(c)
-                progress_made = True
-                if len(selected) == k:
-                    break
-    if len(selected) < k:
-        # Shortlists exhausted: fill with the candidates cheapest to any validation row.
-        rest = np.flatnonzero(~claimed)
-        fill = rest[np.argsort(row_min[rest], kind="stable")[: k - len(selected)]]
-        selected.extend(fill.tolist())
-        claimed[fill] = True
-    selected = np.asarray(selected, dtype=np.int64)
-
-    # Swap refinement on a pool: the shortlists plus the selection.
-    pool = np.unique(np.concatenate([best_idx.ravel(), selected]))
-    C_pool = costs.rows(pool)
-    pos = np.searchsorted(pool, selected)
-    in_set = np.zeros(len(pool), dtype=bool)
-    in_set[pos] = True
-    value, u, v, plan = solve_ot(C_pool[pos], solver)
-    history = [value]
-    for _ in progress(range(max_swaps), verbose=verbose, desc="OT swaps", unit="swap"):
-        outside = np.flatnonzero(~in_set)
-        if len(outside) == 0:
-            break
-        # Dual shortlists: the selected rows with the largest potentials (the
-        # most expensive to serve from) and the outside rows with the smallest
-        # c-transform min_j (C_cj - v_j) (the cheapest to add).
-        out_pos = np.argsort(-u, kind="stable")[: min(n_swap_candidates, k)]
-        u_in = (C_pool[outside] - v[None, :]).min(axis=1)
-        in_pool = outside[np.argsort(u_in, kind="stable")[: min(n_swap_candidates, len(outside))]]
-        # Moving a selected row's transported mass, unchanged, to a new row is
-        # a feasible plan, so this change bounds the swap's new objective; the
-        # pairs with the most negative bound are re-solved first.
-        routed = plan[out_pos]
-        bound = routed @ C_pool[in_pool].T - (routed * C_pool[pos[out_pos]]).sum(axis=1)[:, None]
-        sure = np.argsort(bound, axis=None, kind="stable")
-        sure = sure[bound.ravel()[sure] < 0]
-        # Then the pairs the dual does not rule out: keeping u for the other rows and giving
-        # the entering row its c-transform is dual-feasible for the new problem, so the new
-        # optimum is at least value + (u_in - u_out) / k; only pairs with u_in < u_out can
-        # improve, the most promising first. (When k >= the validation rows, the greedy build
-        # leaves no pair with a negative primal bound, and these are the only candidates.)
-        gap = u_in[np.searchsorted(outside, in_pool)][None, :] - u[out_pos][:, None]
-        maybe = np.argsort(gap, axis=None, kind="stable")
-        maybe = maybe[(gap.ravel()[maybe] < 0) & (bound.ravel()[maybe] >= 0)]
-        pairs = np.concatenate([sure, maybe])[:max_trials]
-        accepted = False
-        for flat in pairs:
-            o, i = divmod(int(flat), len(in_pool))
-            trial = pos.copy()
-            trial[out_pos[o]] = in_pool[i]
-            new_value, new_u, new_v, new_plan = solve_ot(C_pool[trial], solver)
-            if new_value < value - 1e-12 * max(1.0, abs(value)):
-                in_set[pos[out_pos[o]]] = False
-                in_set[in_pool[i]] = True
-                pos, value, u, v, plan = trial, new_value, new_u, new_v, new_plan
-                history.append(value)
-                accepted = True
-                break
-        if not accepted:
-            break
-    return pool[pos], history
-
-
-def _farthest_first_order(E, rng):
-    """Rows of ``E`` in farthest-first order (a random first row)."""
-    from tabsift.sampling._kcenter import greedy_k_center
-
-    m = len(E)
-    order, _, _ = greedy_k_center(np.ascontiguousarray(E, dtype=np.float32), m,
-                                  first=rng.randint(m))
-    return order
 
 
 class OTCoresetSelector(CoresetSampler):
@@ -365,8 +156,9 @@ class OTCoresetSelector(CoresetSampler):
         entropic Sinkhorn in the log domain (``"auto"``), or either forced.
     random_state : int, RandomState instance or None, default=None
         Seeds the validation draw, the proxy model's rows and the claim order.
-    verbose : int, default=0
-        ``1`` shows progress bars.
+    verbose : int, bool or "auto", default="auto"
+        Progress bars: ``"auto"`` shows them once a step has run a couple of seconds
+        in a notebook or terminal, ``0`` never, ``1`` at once.
 
     Attributes
     ----------
@@ -375,8 +167,10 @@ class OTCoresetSelector(CoresetSampler):
     sample_weight_ : ndarray of shape (n_selected,)
         Mass the uniform transport gives each selected row, in rows of
         ``X``: the number of rows of its class (or of all rows) divided by
-        the budget there. With ``stratify="balanced"`` these
-        weights restore the class proportions.
+        the budget there (with ``sample_weight``: its class's mass, so the
+        weights sum to the total input weight of the classes selected
+        from). With ``stratify="balanced"`` these weights restore the class
+        proportions.
     objective_ : float
         Final objective: the OT cost, summed over classes weighted by their
         share of the validation rows.
@@ -419,6 +213,19 @@ class OTCoresetSelector(CoresetSampler):
     ``u_in < u_out`` are re-solved, the largest gap first. With ``k >= m``
     (each selected row serves about one validation row, and the claims
     already gave each its cheapest free row) only the second group exists.
+
+    Sample weights (``fit_resample(X, y, sample_weight=w)``) make the data a
+    weighted measure: validation rows drawn from ``X`` carry their weight in
+    the transport problem (the target marginal is proportional to it, and
+    each validation row claims about ``k`` times its share of rows in the
+    build), the proxy model and the standardisation are weighted, per-class
+    budgets split ``n_samples`` by class mass, and rows of weight 0 are
+    neither candidates nor validation rows. The selected rows keep uniform
+    mass in the objective, and ``sample_weight_`` gives each an equal share
+    of its class's weight. A given validation set ``(X_val, y_val)`` stays
+    uniform. Validation rows are drawn over rows (not copies), so a weighted
+    fit matches a fit on repeated rows in budgets and weight totals, not row
+    for row.
 
     Memory is ``O((n + k) m)`` with ``m`` validation rows; time is one pass
     of ``n m d`` for the shortlists plus one OT solve per swap tried. With a
@@ -465,7 +272,7 @@ class OTCoresetSelector(CoresetSampler):
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
         "solver": [StrOptions({"auto", "exact", "sinkhorn"})],
         "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        "verbose": VERBOSE_CONSTRAINT,
     }
 
     def __init__(
@@ -482,7 +289,7 @@ class OTCoresetSelector(CoresetSampler):
         max_trials=10,
         solver="auto",
         random_state=None,
-        verbose=0,
+        verbose="auto",
     ):
         self.n_samples = n_samples
         self.stratify = stratify
@@ -531,12 +338,14 @@ class OTCoresetSelector(CoresetSampler):
         return encoded.values[:n], context
 
     def _select(self, X, y, *, mean=None, scale=None, row_weight=None, validation=None,
-                raw=None):
+                raw=None, sample_weight=None):
         # validation: the given validation rows, already encoded with X; raw: the user's
         # rows (pool, given validation or None) for a custom embedding, when X was encoded.
         rng = check_random_state(self.random_state)
         n = X.shape[0]
-        total, budgets = self._budgets(y, n)
+        total, budgets = self._budgets(y, n, sample_weight)
+        if sample_weight is not None:
+            row_weight = sample_weight
         if budgets is not None:
             kind = "classification"
         elif y is None:
@@ -572,10 +381,10 @@ class OTCoresetSelector(CoresetSampler):
                     )
 
         if self.embedding is None:
-            if mean is None:
-                mean = X_cand.mean(axis=0)
-                scale = X_cand.std(axis=0)
-                scale = np.where(scale > 0, scale, 1.0)
+            if mean is None and sample_weight is not None:
+                mean, scale = weighted_moments(X_cand, sample_weight[cand])
+            elif mean is None:
+                mean, scale = column_mean_std(X_cand, xp=namespace_by_name("numpy"))
             E_cand = standardise(X_cand, mean=mean, scale=scale)
             E_val = standardise(X_val, mean=mean, scale=scale)
             Zc = E_cand
@@ -602,7 +411,9 @@ class OTCoresetSelector(CoresetSampler):
                                                                      scale=scale)
         if self.lam > 0:
             model = "mlp" if self.proxy == "mlp" else "linear"
-            g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model)
+            g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model,
+                               sample_weight=None if sample_weight is None
+                               else sample_weight[cand])
         else:
             g = np.zeros(len(cand))
         self.gradient_norms_ = g
@@ -618,10 +429,18 @@ class OTCoresetSelector(CoresetSampler):
             # A class without validation rows is matched to its own rows.
             E_target = E_val[vrows] if len(vrows) else E_cand[rows]
             costs = _Costs(E_cand[rows], g[rows], E_target, self.lam, rng)
+            target_weight = None  # given validation rows: uniform
+            if sample_weight is not None and not len(vrows):
+                target_weight = sample_weight[cand[rows]]
+            elif sample_weight is not None and self.validation_indices_ is not None:
+                # The target measure: validation rows drawn from X keep their weight.
+                target_weight = sample_weight[self.validation_indices_[vrows]]
+            if target_weight is not None:
+                target_weight = target_weight / target_weight.sum()
             local, group_history = ot_select(
                 costs, k, rng=rng, solver=self.solver, max_swaps=self.max_swaps,
                 n_swap_candidates=self.n_swap_candidates, max_trials=self.max_trials,
-                verbose=self.verbose,
+                target_weight=target_weight, verbose=self.verbose,
             )
             share = len(vrows) / len(X_val) if (budgets is not None and len(X_val)) else 1.0
             group_histories.append((share, group_history))
@@ -640,6 +459,10 @@ class OTCoresetSelector(CoresetSampler):
         self.objective_ = self.objective_history_[-1]
         self.n_swaps_ = len(history) - 1
         return np.concatenate(indices), np.concatenate(weights)
+
+    def _rows_dropped(self, alive, n_rows):
+        if self.validation_indices_ is not None:
+            self.validation_indices_ = alive[self.validation_indices_]
 
     def _validation_rows(self):
         """The given ``(X_val, y_val)`` as the user passed them, with their lengths checked."""
