@@ -296,3 +296,30 @@ def test_demo_default_output_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--quick"]) == 0
     assert _load(tmp_path / "tabsift-report")["sections"][0]["data"]["quick"] is True
+
+
+@pytest.mark.slow
+def test_demo_coreset_text_follows_its_own_table():
+    """No fixed claim: two seeds with different outcomes, and the text tracks each table."""
+    from tabsift.cli._demo_base import DemoContext
+    from tabsift.cli._demo_coresets import coresets_section
+
+    hits = []
+    for seed in (0, 1):
+        result = coresets_section(DemoContext(quick=True, seed=seed))
+        text, table, data = result["text"], result["table"], result["data"]
+        budget = data["budget"]
+        # Equal budgets: every method keeps the same number of rows, and the text says so.
+        assert set(table["rows"]) == {budget}
+        assert f"Each selector keeps {budget} of 1500 rows" in text
+        with_rare = table.loc[table["rare rows kept"] > 0, "selector"].tolist()
+        without = table.loc[table["rare rows kept"] == 0, "selector"].tolist()
+        assert f"rows from that region: {', '.join(with_rare) or 'none'};" in text
+        assert f"without: {', '.join(without) or 'none'}." in text
+        n_hits = data["random_seeds_with_rare_rows"]
+        assert f"included it in {n_hits} of 5 seeds" in text
+        best = table.loc[table["rare-region accuracy"].idxmax()]
+        assert f"Best rare-region accuracy: {best['selector']}" in text
+        assert "seldom" not in text and "always" not in text
+        hits.append(n_hits)
+    assert hits[0] != hits[1]  # the outcome differs between the seeds, and so does the text

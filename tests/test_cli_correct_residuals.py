@@ -58,6 +58,9 @@ def test_job_finds_corrections_and_writes_every_output(table, tmp_path, capsys):
         "Search trace",
     ]
     assert list((out / "report").glob("*.png"))
+    # The residual plot is drawn against the column the first kept correction reads.
+    residuals = report["sections"][2]["data"]["column"]
+    assert residuals in saved["corrections"][0]["tree"]["columns"]
     job = json.loads((out / "job.json").read_text())
     assert job["task"] == "regression" and len(job["corrections"]) == 2
     assert job["preparation"] == []  # a clean numeric table needs no step
@@ -95,3 +98,27 @@ def test_bad_target_is_a_clear_error(table, tmp_path, capsys):
     code = main(["correct-residuals", str(path), "--target", "nope", "--out", str(tmp_path / "o")])
     assert code != 0
     assert "target column 'nope' is not in data.csv" in capsys.readouterr().err
+
+
+def test_nothing_kept_says_no_correction_passed(tmp_path, capsys):
+    # A purely linear target: the linear base leaves nothing for a correction to find.
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(
+        y=2 * X[:, 1] + rng.normal(size=300)
+    )
+    path = tmp_path / "linear.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = ["correct-residuals", str(path), "--target", "y", "--corrections", "1", *FAST]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "kept 0 correction(s) (none passed the acceptance test)" in capsys.readouterr().out
+    report = json.loads((out / "report" / "results.json").read_text())
+    sections = {s["title"]: s for s in report["sections"]}
+    html = (out / "report" / "index.html").read_text()
+    assert "No correction passed the acceptance test" in html
+    # No empty corrections table: the section has text only.
+    corrections_html = html.split("Corrections<span")[1].split("</section>")[0]
+    assert "<table>" not in corrections_html
+    # The residual plot is drawn against the base model's most important column.
+    assert sections["Residuals before and after"]["data"]["column"] == "b"

@@ -35,18 +35,46 @@ def test_job_writes_rule_explanation_and_report(table, tmp_path, capsys):
     assert rule_text.startswith("AtLeast2(") and "Predict 1 when at least 2 of" in rule_text
     model = json.loads((out / "rule.json").read_text())
     assert model["training_accuracy"] == 1.0
+    # Held out: 80 of the 400 rows, stratified, never seen by the fit.
+    assert model["test_accuracy"] == model["scores"]["test_score"] == 1.0
+    assert model["scores"]["n_test"] == 80
+    assert model["scores"]["split"].startswith("stratified test split of 80 of 400 rows")
+    assert model["scores"]["confusion_matrix"][0][1] == model["scores"]["confusion_matrix"][1][0] == 0
     assert sorted({lit["column"] for lit in model["literals"]}) == sorted(bunch.feature_names)
     explanation = pd.read_csv(out / "explanation.csv")
     assert len(explanation) == 400
     assert (explanation["label"] == explanation["prediction"]).all()
+    assert explanation["part"].value_counts().to_dict() == {"train": 320, "test": 80}
     assert {"held", "not_held", "reason", "fired"} <= set(explanation.columns)
     report = json.loads((out / "report" / "results.json").read_text())
     assert [s["title"] for s in report["sections"]] == [
-        "Rule", "Table preparation", "Conditions", "Explanations"
+        "Rule", "Scores", "Confusion matrix", "Table preparation", "Conditions", "Explanations"
     ]
+    scores = report["sections"][1]["data"]
+    assert scores["train_score"] == 1.0 and scores["test_score"] == 1.0
     assert (out / "report" / "index.html").is_file()
     assert json.loads((out / "job.json").read_text())["rule"] == model["rules"][0]["text"]
-    assert "training accuracy 1.000" in capsys.readouterr().out
+    assert "training accuracy 1.000, test accuracy 1.000" in capsys.readouterr().out
+
+
+def test_multiclass_report_names_labels_and_gives_each_rule_a_row(tmp_path):
+    iris = load_iris()
+    names = {0: "setosa", 1: "versicolor", 2: "virginica"}
+    frame = iris.data.assign(species=iris.target.map(names))
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["fit-rules", str(path), "--target", "species", "--out", str(out), *QUICK]) == 0
+    scores = json.loads((out / "rule.json").read_text())["scores"]
+    assert scores["labels"] == ["setosa", "versicolor", "virginica"]
+    assert sum(map(sum, scores["confusion_matrix"])) == scores["n_test"] == 30
+    assert {row["label"] for row in scores["per_class"]} == set(names.values())
+    html = (out / "report" / "index.html").read_text()
+    assert "<th>versicolor</th>" in html  # the confusion matrix shows labels, not indices
+    from PIL import Image
+
+    width, height = Image.open(out / "report" / "figure-1-rule.png").size
+    assert height > width / 2  # one panel row per class, not three squeezed side by side
 
 
 def test_finished_job_is_not_redone_unless_forced(table, tmp_path, capsys):

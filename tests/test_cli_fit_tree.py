@@ -29,15 +29,44 @@ def test_job_writes_every_output(table, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     text = (out / "tree.txt").read_text()
     assert text.startswith("# EvolvedTreeClassifier on data.csv") and "|--- " in text
+    assert "Test accuracy: " in text and "stratified test split of 60 of 300 rows" in text
     tree = json.loads((out / "tree.json").read_text())
-    assert tree["task"] == "classification" and tree["score"] > 0.9
+    assert tree["task"] == "classification" and tree["train_score"] > 0.9
+    # A held-out score beside the training score, on rows the fit never saw.
+    scores = tree["scores"]
+    assert tree["test_score"] == scores["test_score"] > 0.8
+    assert (scores["n_train"], scores["n_test"]) == (240, 60)
+    assert sum(map(sum, scores["confusion_matrix"])) == 60
+    assert scores["labels"] == sorted(bunch.target.unique().tolist())
+    assert [row["label"] for row in scores["per_class"]] == scores["labels"]
+    assert "not an independent test" in scores["validation_fitness"]["rows"]
     assert tree["tree"].keys() == bunch.tree.keys()
     assert "color=red" in tree["feature_names"]
     assert (out / "tree.png").read_bytes()[:4] == b"\x89PNG"
     history = pd.read_csv(out / "history.csv")
     assert history["generation"].tolist() == [0, 1, 2, 3]
     assert not (out / "checkpoint.npz").exists()
-    assert json.loads((out / "job.json").read_text())["score"] == tree["score"]
+    assert json.loads((out / "job.json").read_text())["test_score"] == tree["test_score"]
+    # The HTML report, like every job's: the tree keeps its indentation in a <pre> block.
+    report = json.loads((out / "report" / "results.json").read_text())
+    assert [s["title"] for s in report["sections"]] == [
+        "Tree", "Scores", "Confusion matrix", "Fitness history", "Table preparation"
+    ]
+    assert report["sections"][1]["data"]["test_score"] == tree["test_score"]
+    html = (out / "report" / "index.html").read_text()
+    assert '<pre class="code">|--- ' in html and "\n|   |--- " in html
+    assert "true \\ predicted" in html
+
+
+def test_test_size_zero_fits_every_row_and_says_so(table, tmp_path):
+    path, _ = table
+    out = tmp_path / "out"
+    args = ["fit-tree", str(path), "--target", "label", "--out", str(out), *FAST]
+    assert main([*args, "--test-size", "0"]) == 0
+    tree = json.loads((out / "tree.json").read_text())
+    assert tree["test_score"] is None and tree["scores"]["n_train"] == 300
+    assert tree["scores"]["evaluated_on"] == "training"
+    assert "no test split (--test-size 0)" in (out / "tree.txt").read_text()
 
 
 def test_finished_job_is_not_redone_and_regression_is_inferred(table, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,3 +162,43 @@ def test_epochs_and_folds_must_be_positive(table, capsys):
     for option in ("--epochs", "--cv", "--threads"):
         assert main(["select-features", str(path), "--target", "label", option, "0"]) == 2
         assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_stability_note_on_a_flat_ranking_not_on_a_clear_one(table, tmp_path, capsys):
+    # Clear: two informative columns among six, keep 2: the boundary is far outside the spread.
+    path, _ = table
+    out = tmp_path / "clear"
+    assert main(
+        ["select-features", str(path), "--target", "label", "--keep", "2", "--out", str(out), *FAST]
+    ) == 0
+    assert "Stability:" not in capsys.readouterr().out
+    report = json.loads((out / "report" / "results.json").read_text())
+    stability = report["sections"][1]["data"]["stability"]
+    assert stability["note"] == "" and not stability["boundary"]["within_fold_spread"]
+    assert stability["fold_agreement"] >= 2 / 3 and stability["mean_jaccard"] >= 0.75
+    assert "Stability:" not in (out / "report" / "index.html").read_text()
+
+    # Flat: a label unrelated to seven noise columns: every score within the fold spread.
+    rng = np.random.default_rng(0)
+    noise = pd.DataFrame(rng.normal(size=(300, 7)), columns=[f"f{i}" for i in range(7)])
+    flat = tmp_path / "flat.csv"
+    noise.assign(label=rng.integers(0, 2, 300)).to_csv(flat, index=False)
+    out = tmp_path / "flat"
+    assert main(
+        ["select-features", str(flat), "--target", "label", "--keep", "3", "--out", str(out), *FAST]
+    ) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report" / "results.json").read_text())
+    stability = report["sections"][1]["data"]["stability"]
+    assert stability["flat"] or stability["boundary"]["within_fold_spread"]
+    assert stability["note"].startswith("Stability:") and stability["note"] in printed
+    agreed = round(stability["fold_agreement"] * 3)
+    assert f"equals the kept set in {agreed} of 3 folds" in stability["note"]
+    assert stability["mean_jaccard"] < 1.0
+    assert "Stability:" in (out / "report" / "index.html").read_text()
+    assert json.loads((out / "job.json").read_text())["stability"]["note"] == stability["note"]
+    # The shape caption says what the figure shows: all fold networks, both layers.
+    shapes = next(s for s in report["sections"] if s["title"] == "Learned shapes")
+    assert shapes["status"] == "ok"
+    html = (out / "report" / "index.html").read_text()
+    assert "mean over the 3 fold networks" in html and "through both layers" in html

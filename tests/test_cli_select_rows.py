@@ -67,6 +67,15 @@ def test_streamed_job_selects_what_the_estimator_selects(files, tmp_path, pool, 
     assert summary["kl_reduction"] == pytest.approx(sampler.kl_reduction_)
     assert summary["column_kinds"]["text"] == "text"
     assert not (tmp_path / "out" / ".work").exists()
+    # An HTML report like every job's, with the selection and what the method reports.
+    report = json.loads((tmp_path / "out" / "report" / "results.json").read_text())
+    assert [s["title"] for s in report["sections"]] == [
+        "Selection", "What the method reports", "Table preparation", "Settings"
+    ]
+    assert report["sections"][0]["data"] == {"method": "dsir", "n_selected": 300, "n_pool": 2500}
+    html = (tmp_path / "out" / "report" / "index.html").read_text()
+    assert "selected 300 rows of 2500 pool rows (12.0%)" in html
+    assert report["sections"][0]["figure"] is not None
 
 
 def test_interrupted_job_resumes_and_writes_what_an_uninterrupted_run_writes(
@@ -133,3 +142,18 @@ def test_methods_registry_entries_are_complete():
     for name, method in _select_rows.METHODS.items():
         assert name.replace("-", "").isalnum()
         assert method.help and callable(method.select)
+
+
+def test_workers_select_what_one_process_selects_and_are_not_a_setting(files, tmp_path, capsys):
+    folder, _ = files
+    outs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        assert _run(folder, out, "--workers", workers) == 0
+        outs[workers] = pd.read_csv(out / "indices.csv")
+        summary = json.loads((out / "summary.json").read_text())
+        assert "workers" not in summary["settings"]
+    pd.testing.assert_frame_equal(outs["2"], outs["1"])
+    # the same job with another --workers is finished already
+    assert _run(folder, tmp_path / "w1", "--workers", "2") == 0
+    assert "already" in capsys.readouterr().out.lower()

@@ -1,4 +1,5 @@
-"""``tabsift select-rows --method kcenter|ot|gais|random|llm-choice``: same rows as the estimators."""
+"""``tabsift select-rows --method hybrid|kcenter|ot|gais|random|llm-choice``: same rows as the
+estimators."""
 
 import json
 
@@ -7,7 +8,7 @@ import pytest
 
 from tabsift.cli import main
 from tabsift.datasets import make_rare_region
-from tabsift.sampling import KCenterSelector, OTCoresetSelector
+from tabsift.sampling import HybridCoresetSelector, KCenterSelector, OTCoresetSelector
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,19 @@ def test_kcenter_job_matches_the_estimator(files, tmp_path, capsys):
     assert selected["target"].value_counts().tolist() == [15, 15]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["radius"] == pytest.approx(expected.radius_)
+
+
+def test_hybrid_job_matches_the_estimator(files, tmp_path, capsys):
+    folder, data = files
+    assert _run(folder, tmp_path, "hybrid", "--label", "target") == 0
+    assert "selected 30 rows with hybrid" in capsys.readouterr().out
+    indices = pd.read_csv(tmp_path / "indices.csv")
+    selector = HybridCoresetSelector(n_samples=30, random_state=1)
+    selector.fit_resample(data.data, data.target)
+    expected = dict(zip(selector.sample_indices_.tolist(), selector.sample_weight_, strict=True))
+    assert sorted(indices["index"]) == sorted(expected)
+    assert indices["weight"].tolist() == pytest.approx([expected[i] for i in indices["index"]])
+    assert (tmp_path / "report" / "index.html").is_file()
 
 
 @pytest.mark.parametrize("proxy", ["auto", "mlp"])
@@ -143,6 +157,8 @@ def _selected_rows_are_the_pools(folder, out):
     [
         ("kcenter", ["--label", "bought", "--stratify", "balanced"]),
         ("kcenter", []),
+        ("hybrid", ["--label", "bought"]),
+        ("hybrid", []),
         ("ot", ["--target", "sample.csv", "--label", "bought", "--max-swaps", "2"]),
         ("ot", ["--max-swaps", "2"]),
         ("gais", ["--label", "bought", "--epochs", "3"]),

@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 import pytest
 
-from tabsift.cli import _io, main
+from tabsift.cli import _job_folder, main
 from tabsift.datasets import make_boolean_rule, make_domain_shift, make_informative
 from tabsift.sampling import _dsir_stream
 from tabsift.utils import atomic_write_text
@@ -111,9 +111,9 @@ def test_crafted_pickle_listed_in_the_manifest_is_never_loaded(interrupted, pool
     out = interrupted
     marker = out.parent / MARKER_NAME
     (out / ".work" / "model.pkl").write_bytes(pickle.dumps(Payload(marker)))
-    manifest = json.loads((out / _io.MANIFEST_NAME).read_text())
+    manifest = json.loads((out / _job_folder.MANIFEST_NAME).read_text())
     manifest["files"].append(".work/model.pkl")  # the attacker edits the manifest too
-    (out / _io.MANIFEST_NAME).write_text(json.dumps(manifest))
+    (out / _job_folder.MANIFEST_NAME).write_text(json.dumps(manifest))
     assert _select_rows(pool_files, out) == 1
     err = capsys.readouterr().err
     assert "model.pkl" in err and "pickle" in err and "--force" in err
@@ -370,7 +370,7 @@ def test_other_jobs_keep_unrelated_files_of_the_user(
     after = _snapshot(out)
     for rel, content in mine.items():
         assert after[rel] == content
-    listed = set(json.loads((out / _io.MANIFEST_NAME).read_text())["files"])
+    listed = set(json.loads((out / _job_folder.MANIFEST_NAME).read_text())["files"])
     assert "job.json" in listed and not listed & set(mine)
 
 
@@ -378,16 +378,16 @@ def test_a_write_the_registry_does_not_list_is_still_refused(tmp_path, features_
     out = tmp_path / "out"
     out.mkdir()
     (out / "extra.txt").write_text("mine")
-    assert _io.start_job("some-job", {}, features_table, out, force=False)
+    assert _job_folder.start_job("some-job", {}, features_table, out, force=False)
     try:
-        with pytest.raises(_io.JobFolderError, match="extra.txt was not written by tabsift"):
+        with pytest.raises(_job_folder.JobFolderError, match="extra.txt was not written by tabsift"):
             atomic_write_text(out / "extra.txt", "theirs")
         atomic_write_text(out / "new.txt", "ours")
-        _io.mark_finished(out, "f" * 64, {})
+        _job_folder.mark_finished(out, "f" * 64, {})
     finally:
-        _io.end_job()
+        _job_folder.end_job()
     assert (out / "extra.txt").read_text() == "mine"
-    listed = json.loads((out / _io.MANIFEST_NAME).read_text())["files"]
+    listed = json.loads((out / _job_folder.MANIFEST_NAME).read_text())["files"]
     assert listed == ["job.json", "new.txt"]
 
 
@@ -408,19 +408,19 @@ def test_a_crafted_manifest_never_deletes_outside_the_folder(tmp_path, manifest,
     out.mkdir()
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
-    (out / _io.MANIFEST_NAME).write_text(json.dumps(manifest))
+    (out / _job_folder.MANIFEST_NAME).write_text(json.dumps(manifest))
     assert _select_rows(pool_files, out) == 1
     err = capsys.readouterr().err
-    assert _io.MANIFEST_NAME in err and "another --out" in err
+    assert _job_folder.MANIFEST_NAME in err and "another --out" in err
     assert victim.read_text() == "keep me"
-    with pytest.raises(_io.JobFolderError):
-        _io.remove_job_files(out, "..")
+    with pytest.raises(_job_folder.JobFolderError):
+        _job_folder.remove_job_files(out, "..")
 
 
 def test_a_folder_of_an_older_tabsift_is_adopted_through_its_job_json(pool_files, tmp_path):
     out = tmp_path / "out"
     assert _select_rows(pool_files, out) == 0
-    (out / _io.MANIFEST_NAME).unlink()  # as written before manifests existed
+    (out / _job_folder.MANIFEST_NAME).unlink()  # as written before manifests existed
     assert _select_rows(pool_files, out, "--force") == 0
 
 

@@ -48,7 +48,7 @@ def test_write_produces_page_figures_and_json(tmp_path):
     assert "<style>" in html and "font-family" in html  # the stylesheet is inlined
     assert 'src="figure-2-plot.png"' in html
     assert "<p>First paragraph.</p>" in html
-    assert "<p>Second paragraph,<br>\nsame one.</p>" in html
+    assert "<p>Second paragraph,\nsame one.</p>" in html  # line breaks kept by pre-wrap
     assert "<th>a</th><th>b</th>" in html
     assert '<tr><td class="num">1</td><td class="num">0.5</td></tr>' in html
     assert '<tr><td class="num">2</td><td class="num"></td></tr>' in html  # NaN cell is empty
@@ -236,3 +236,18 @@ def test_writing_needs_no_pyplot(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert (tmp_path / "figure-1-s.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_tree_text_keeps_its_indentation(tmp_path):
+    tree = "|--- x <= 1.0\n|   |--- class: a\n|--- x > 1.0\n|   |--- class: b"
+    report = Report("Indented")
+    report.add_section("Tree", text="Drawn inline:\n  indented line", code=tree)
+    html = report.write(tmp_path).read_text(encoding="utf-8")
+    # The code block keeps every space and line break, escaped once.
+    assert '<pre class="code">|--- x &lt;= 1.0\n|   |--- class: a\n' in html
+    assert "pre.code" in html and "white-space: pre" in html
+    # Plain text keeps its leading spaces too (pre-wrap paragraphs).
+    assert "<p>Drawn inline:\n  indented line</p>" in html
+    assert "section > p { white-space: pre-wrap; }" in html
+    with pytest.raises(TypeError, match="code of section 'Bad' must be a str"):
+        report.add_section("Bad", code=3)

@@ -27,18 +27,21 @@ import pickle
 import sys
 from pathlib import Path
 
-from tabsift.cli._io import (
-    add_preparation_section,
-    add_prepare_arguments,
+from tabsift.cli._arguments import (
+    add_progress_arguments,
     add_table_job_arguments,
     add_task_argument,
-    mark_finished,
     non_negative_int,
     positive_int,
+    progress_level,
+)
+from tabsift.cli._io import write_table
+from tabsift.cli._job_folder import mark_finished, start_job
+from tabsift.cli._preparation import (
+    add_preparation_section,
+    add_prepare_arguments,
     prepare_settings,
     read_prepared_table,
-    start_job,
-    write_table,
 )
 from tabsift.utils import atomic_write_bytes, neutralise_formulas
 
@@ -102,7 +105,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_progress_arguments(parser)
     add_prepare_arguments(parser)
     return parser
 
@@ -167,7 +170,7 @@ def run(args):
         cv=args.cv,
         n_jobs=args.jobs,
         random_state=args.seed,
-        verbose=args.verbose,
+        verbose=progress_level(args),
     )
     model.fit(X, y)
 
@@ -198,7 +201,7 @@ def run(args):
         )
     print(
         f"tabsift correct-residuals: kept {len(model.corrections_)} correction(s)"
-        f"{': ' + ', '.join(c.expression for c in model.corrections_) if model.corrections_ else ''}"
+        f"{': ' + ', '.join(c.expression for c in model.corrections_) if model.corrections_ else ' (none passed the acceptance test)'}"
         f"{change}; results in {out}"
     )
     return 0
@@ -230,7 +233,7 @@ def _corrections_table(model):
             "formula": c.expression,
             "coefficient": c.coefficient,
             "validation_gain": c.validation_gain,
-            "target_class": None if c.target_class is None else str(model.classes_[c.target_class]),
+            "target_class": None if c.target_class is None else str(c.target_class),
             "source": c.source,
             "explanation": c.explanation,
         }
@@ -247,6 +250,37 @@ def _corrections_table(model):
             "explanation",
         ],
     )
+
+
+def _residual_column(model, X):
+    """The number column to plot residuals against, and why it was chosen.
+
+    The first column the first kept correction reads; with no correction, the
+    column the base model leans on most (impurity importances, or coefficient
+    size times the column's spread for a linear base).
+    """
+    import numpy as np
+
+    numbers = [str(c) for c in X.select_dtypes("number").columns]
+    for correction in model.corrections_:
+        for column in correction.columns:
+            if column in numbers:
+                return column, f"the column the first kept correction ({correction.expression}) reads"
+    base = model.base_estimator_
+    names = [str(c) for c in getattr(base, "feature_names_in_", X.columns)]
+    importance = getattr(base, "feature_importances_", None)
+    if importance is None and hasattr(base, "coef_"):
+        coef = np.abs(np.atleast_2d(base.coef_)).sum(axis=0)
+        spread = X.reindex(columns=getattr(base, "feature_names_in_", X.columns)).std()
+        importance = coef * np.nan_to_num(spread.to_numpy(dtype=float))
+    if importance is not None and len(importance) == len(names):
+        ranked = [names[j] for j in np.argsort(-np.asarray(importance), kind="stable")]
+        for column in ranked:
+            if column in numbers:
+                return column, "the base model's most important column (no correction was kept)"
+    if not numbers:
+        raise ValueError("the table has no number column to plot residuals against")
+    return numbers[0], "the first number column (no correction was kept)"
 
 
 def _predictions(model, X, y, task):
@@ -284,21 +318,31 @@ def _write_report(model, settings, input_name, prepared, folder):
             f" Validation {scores['metric']} ({scores['n_validation']} held-out rows): "
             f"{scores['base']:.4g} for the base model, {scores['corrected']:.4g} corrected."
         )
+    if not model.corrections_:
+        tried = sum(1 for row in model.trace_ if row.get("formula"))
+        text += (
+            f" No correction passed the acceptance test: none of the {tried} formula(s) the "
+            "search tried lowered the validation loss enough to be kept, so the model "
+            "predicts as its base model does (the trace below lists each one and why it was "
+            "rejected)."
+        )
     report.add_section(
         "Corrections",
         text=text,
-        table=_corrections_table(model),
+        table=_corrections_table(model) if model.corrections_ else None,
         data={"settings": settings, "task": task, "validation_scores": scores},
     )
     try:
-        axes = model.plot_residuals()
-        ax = axes if not hasattr(axes, "flat") else axes.flat[0]
+        column, why = _residual_column(model, prepared.X)
+        ax = model.plot_residuals(feature=column)
         fig = ax.figure
         report.add_section(
             "Residuals before and after",
-            text="Validation residuals (rows the corrections were not fit on) against the "
-            "columns the corrections read: grey for the base model, blue corrected.",
+            text=f"Validation residuals (rows the corrections were not fit on) against "
+            f"{column!r}, {why}: grey rings for the base model, blue dots corrected"
+            + (" (the same here: nothing was kept)." if not model.corrections_ else "."),
             figure=fig if isinstance(fig, Figure) else None,
+            data={"column": column},
         )
     except ValueError as exc:  # no validation rows (tiny table): the job still has results
         print(f"tabsift correct-residuals: residual plot skipped ({exc})", file=sys.stderr)

@@ -1,8 +1,8 @@
 """Building blocks of ``tabsift demo`` sections, importable by any family module.
 
 A family writes its demo section in its own module (``tabsift/cli/_demo_<family>.py``)
-with :func:`demo_section` and :func:`figure`, and adds one import and one entry to
-``SECTIONS`` in :mod:`tabsift.cli._demo`.
+with :func:`demo_section` and :func:`figure` (and :func:`offline_llm` when it shows an
+LLM path), and adds one import and one entry to ``SECTIONS`` in :mod:`tabsift.cli._demo`.
 """
 
 from dataclasses import dataclass
@@ -52,3 +52,22 @@ def figure(ncols=1, width=5.0, height=4.0):
     axes = fig.subplots(1, ncols)
     return fig, np.atleast_1d(axes)
 
+
+
+def offline_llm(responder):
+    """Return a local OpenAI-compatible server whose "model" is ``responder``.
+
+    The demo runs offline, with no model to ask, yet its LLM paths should run
+    for real: requests, retries and reply validation of
+    :class:`tabsift.llm.LLMClient` over HTTP. So a section that shows one
+    scripts the model's replies (``responder`` is a function of the request
+    body returning the reply text) and uses the returned server as a context
+    manager; ``server.client()`` is an :class:`~tabsift.llm.LLMClient` for it.
+    """
+    # The one place the demo takes tabsift.llm.testing: its LocalLLMServer is the
+    # documented, standard-library-only local server shipped with tabsift (not a
+    # test-only dependency). Imported on call, so only the sections that show an
+    # LLM path load it.
+    from tabsift.llm.testing import LocalLLMServer
+
+    return LocalLLMServer(responder)

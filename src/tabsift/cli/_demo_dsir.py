@@ -12,7 +12,6 @@ def dsir_section(ctx):
 
     from tabsift.datasets import make_domain_shift
     from tabsift.sampling import ImportanceResampler
-    from tabsift.sampling._dsir_core import kl_divergence, smoothed
 
     data = make_domain_shift(
         n_pool=ctx.size(20_000, 4000), n_target=ctx.size(500, 200), random_state=ctx.seed
@@ -36,9 +35,6 @@ def dsir_section(ctx):
                 "KL(target || rows)": sampler.kl_target_selected_,
             }
         )
-    model = samplers["generative"].model_
-    counts = model.bucket_counts(data.pool.iloc[random_index])
-    p_random = smoothed(counts, samplers["generative"].smoothing)
     rows.append(
         {
             "selection": "random rows",
@@ -46,7 +42,7 @@ def dsir_section(ctx):
             "target-domain share": float(
                 (data.pool_domain.iloc[random_index] == data.target_domain).mean()
             ),
-            "KL(target || rows)": kl_divergence(model.target_distribution, p_random),
+            "KL(target || rows)": samplers["generative"].kl_to_target(data.pool.iloc[random_index]),
         }
     )
     rows.append(

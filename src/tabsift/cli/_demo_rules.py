@@ -47,7 +47,8 @@ def rules_section(ctx):
         "text": (
             "BooleanRuleClassifier searches Boolean formulas (And, Or, AtLeast, AtMost, Choose "
             "over conditions on raw columns) by simulated annealing. The data's label is "
-            f"{bunch.rule_text} with 5% of the labels flipped. "
+            f"{bunch.rule_text} with {len(bunch.flipped)} of {n} labels "
+            f"({len(bunch.flipped) / n:.1%}) flipped. "
             f"{exact.describe()}\n\nIris, one rule per class:\n{multi.export_text()}"
         ),
         "figure": fig,

@@ -4,9 +4,16 @@ Writes to ``--out``: ``rule.txt`` (the rule and its plain-language description),
 ``rule.json`` (:meth:`BooleanRuleClassifier.to_dict` plus settings and scores),
 ``explanation.csv`` (one row per input row: target, prediction, which conditions
 held and why the rule fired or not; a text cell a spreadsheet would run as a
-formula starts with ``'``), ``report/`` (HTML page with the rule drawn
-as a tree, the table preparation steps, and ``results.json``), and last
-``job.json`` (with the preparation steps). Every file is written atomically.
+formula starts with ``'``; ``part`` says whether the row was a training or a
+test row), ``report/`` (HTML page with the rule drawn as a tree, one panel row
+per class, training and test accuracy, the confusion matrix and per-class
+precision and recall, the table preparation steps, and ``results.json``), and
+last ``job.json`` (with the preparation steps). Every file is written atomically.
+
+The rule learner holds out no rows of its own, so the job does: ``--test-size`` of
+the rows (default 0.2; stratified by class, seeded by ``--seed``) are set aside
+before the fit, never seen by it, and the rule is scored on them and on the
+training rows.
 Running the same job again (same input bytes and settings) finds ``job.json``
 and does nothing; ``--force`` recomputes.
 
@@ -21,17 +28,26 @@ import json
 import sys
 from pathlib import Path
 
-from tabsift.cli._io import (
-    add_preparation_section,
-    add_prepare_arguments,
+from tabsift.cli._arguments import (
+    add_progress_arguments,
     add_table_job_arguments,
-    mark_finished,
     non_negative_int,
     positive_int,
+    progress_level,
+)
+from tabsift.cli._holdout import (
+    add_scores_sections,
+    add_test_size_argument,
+    held_out_scores,
+    split_rows,
+)
+from tabsift.cli._io import write_table
+from tabsift.cli._job_folder import mark_finished, start_job
+from tabsift.cli._preparation import (
+    add_preparation_section,
+    add_prepare_arguments,
     prepare_settings,
     read_prepared_table,
-    start_job,
-    write_table,
 )
 from tabsift.utils import atomic_write_text, neutralise_formulas
 from tabsift.utils._numbers import is_finite_number
@@ -132,9 +148,10 @@ def add_parser(subparsers):
     parser.add_argument(
         "--jobs", type=int, default=1, help="parallel starts, -1 for all cores (default: 1)"
     )
+    add_test_size_argument(parser)
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_progress_arguments(parser)
     return parser
 
 
@@ -151,6 +168,7 @@ def run(args):
         "starts": args.starts,
         "max_samples": args.max_samples,
         "seed": args.seed,
+        "test_size": args.test_size,
         **prepare_settings(args),
     }
     fingerprint = start_job("fit-rules", settings, args.input, args.out, force=args.force)
@@ -160,7 +178,11 @@ def run(args):
 
     # Rules take missing values and categories as they are: nothing is imputed or encoded.
     prepared = read_prepared_table(args, command="fit-rules", task="classification", impute=False)
-    X, y = prepared.X, prepared.y
+    X_all, y_all = prepared.X, prepared.y
+    # Rows the fit never sees, for an honest score next to the training score.
+    X, X_test, y, y_test, how = split_rows(
+        X_all, y_all, task="classification", test_size=args.test_size, seed=args.seed
+    )
 
     from tabsift.rules import Binarizer, BooleanRuleClassifier
 
@@ -174,7 +196,7 @@ def run(args):
         binarizer=Binarizer(n_thresholds=args.n_thresholds, thresholds=args.thresholds),
         n_jobs=args.jobs,
         random_state=args.seed,
-        verbose=args.verbose,
+        verbose=progress_level(args),
     ).fit(X, y)
 
     text = clf.export_text()
@@ -182,18 +204,28 @@ def run(args):
     atomic_write_text(out / "rule.txt", f"{text}\n\n{description}\n")
     model = clf.to_dict()
     model["settings"] = settings
-    model["training_accuracy"] = float(clf.score(X, y))
+    scores = held_out_scores(clf, X, y, X_test, y_test, task="classification", how=how)
+    model["training_accuracy"] = scores["train_score"]
+    model["test_accuracy"] = scores["test_score"]
+    model["scores"] = scores
     model["llm_report"] = clf.llm_report_.to_dict()
     atomic_write_text(out / "rule.json", json.dumps(model, indent=2, default=str))
-    explanation = clf.explain(X)
-    explanation.insert(0, args.target, y.to_numpy())
+    import pandas as pd
+
+    explanation = clf.explain(X_all)
+    explanation.insert(0, args.target, y_all.to_numpy())
+    part = pd.Series("train", index=X_all.index)
+    if X_test is not None:
+        part[X_test.index] = "test"
+    explanation.insert(1, "part", part.to_numpy())
     for column in explanation.columns:
         if explanation[column].map(lambda v: isinstance(v, list)).any():
             explanation[column] = explanation[column].map(lambda v: "; ".join(map(str, v)))
     # Reasons and conditions are model text: no cell may run as a spreadsheet formula.
     write_table(neutralise_formulas(explanation), out / "explanation.csv")
     _write_report(
-        clf, text, description, explanation, model, prepared, args.input.name, out / "report"
+        clf, text, description, explanation, model, prepared, args.input.name, out / "report",
+        max_depth=args.max_depth,
     )
     mark_finished(
         out,
@@ -202,33 +234,55 @@ def run(args):
             "input": str(args.input),
             "settings": settings,
             "rule": text,
-            "n_rows": len(X),
+            "training_accuracy": scores["train_score"],
+            "test_accuracy": scores["test_score"],
+            "n_rows": len(X_all),
             "preparation": prepared.steps,
         },
     )
     lines = text.splitlines()
     print(f"tabsift fit-rules: {lines[0]}" + (" ..." if len(lines) > 1 else ""))
+    test = "" if scores["test_score"] is None else f", test accuracy {scores['test_score']:.3f}"
     print(
-        f"tabsift fit-rules: training accuracy {model['training_accuracy']:.3f}; results in {out}"
+        f"tabsift fit-rules: training accuracy {scores['train_score']:.3f}{test}; "
+        f"results in {out}"
     )
     return 0
 
 
-def _write_report(clf, text, description, explanation, model, prepared, input_name, folder):
+def _rule_figure(clf, text, max_depth):
+    """The rules drawn as trees, one panel row per rule, wide enough to read."""
+    n_rules = len(clf.classes_) if len(clf.classes_) > 2 else 1
+    if n_rules == 1:
+        return clf.plot()[0].figure  # plot sizes a single panel to its rule
+    from matplotlib.figure import Figure
+
+    longest = max(len(line) for line in text.splitlines())
+    fig = Figure(
+        figsize=(min(16.0, max(6.0, 0.1 * longest)), n_rules * (0.8 * (max_depth + 1) + 0.6)),
+        layout="constrained",
+    )
+    clf.plot(ax=fig.subplots(n_rules, 1, squeeze=False).ravel())
+    return fig
+
+
+def _write_report(
+    clf, text, description, explanation, model, prepared, input_name, folder, *, max_depth
+):
     from tabsift.report import Report
 
     report = Report(f"tabsift fit-rules: {input_name}")
     section = {
-        "text": f"{text}\n\n{description}",
+        "text": description,
+        "code": text,
         "data": {"rules": model["rules"], "fallback_class": model["fallback_class"]},
     }
     try:
-        axes = clf.plot()
-        first = axes if hasattr(axes, "figure") else axes[0]
-        section["figure"] = first.figure
+        section["figure"] = _rule_figure(clf, text, max_depth)
     except Exception as exc:  # a plot must never lose the job's results
         print(f"tabsift fit-rules: rule plot skipped ({exc})", file=sys.stderr)
     report.add_section("Rule", **section)
+    add_scores_sections(report, model["scores"])
     add_preparation_section(report, prepared)
     import pandas as pd
 
@@ -240,7 +294,8 @@ def _write_report(clf, text, description, explanation, model, prepared, input_na
     )
     report.add_section(
         "Explanations",
-        text="Why each row got its prediction (first 200 rows; all in explanation.csv).",
+        text="Why each row got its prediction, training and test rows alike (column "
+        "'part'; first 200 rows; all in explanation.csv).",
         table=explanation.head(200),
     )
     report.write(folder)

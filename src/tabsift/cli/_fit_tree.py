@@ -3,8 +3,16 @@
 Writes to ``--out``: ``tree.txt`` (the tree drawn as text, with its scores and
 the table preparation steps), ``tree.json`` (the nested dict, settings, scores
 and preparation steps), ``tree.png`` (a drawing), ``history.csv`` (one row per
-generation), and last ``job.json`` (with the preparation steps). Every file is
-written atomically.
+generation), ``report/`` (HTML page with the tree, training and test scores, for
+a classifier the confusion matrix and per-class precision and recall, the
+fitness history and the preparation steps, and ``results.json``), and last
+``job.json`` (with the preparation steps). Every file is written atomically.
+
+``--test-size`` of the rows (default 0.2; stratified by class, seeded by
+``--seed``) are held out before the fit and never seen by it: the scores are
+reported on the training rows and on these test rows. The estimator's own
+validation rows (``validation_fraction``, drawn from the training rows) pick the
+tree among the best of the run, so their fitness is reported apart, named as such.
 
 The table is prepared as every job prepares it (:func:`tabsift.table.prepare_table`):
 numbers stored as text are read as numbers, placeholders such as ``?`` as missing,
@@ -19,7 +27,7 @@ bytes and settings) is not run again unless ``--force`` is given.
 The checkpoint is data only (JSON and ``.npy`` arrays in a zip archive, see
 :mod:`tabsift.tree._checkpoint`) and is checked in full before it is used;
 nothing in it is ever executed. A ``checkpoint.*`` file tabsift did not write
-makes the job refuse to start (see :func:`tabsift.cli._io.start_job`). Of the
+makes the job refuse to start (see :func:`tabsift.cli._job_folder.start_job`). Of the
 checkpoints tabsift wrote, one of a job with other settings or input is
 replaced by a fresh run; one that fails its checks (damaged or edited) stops
 the job with an error naming it, and ``--force`` replaces it. A
@@ -30,17 +38,29 @@ import json
 import os
 from pathlib import Path
 
-from tabsift.cli._io import (
-    add_prepare_arguments,
+from tabsift.cli._arguments import (
+    add_progress_arguments,
     add_table_job_arguments,
     add_task_argument,
-    mark_finished,
+    llm_client,
     non_negative_int,
     positive_int,
+    progress_level,
+)
+from tabsift.cli._holdout import (
+    add_scores_sections,
+    add_test_size_argument,
+    held_out_scores,
+    score_lines,
+    split_rows,
+)
+from tabsift.cli._io import write_table
+from tabsift.cli._job_folder import mark_finished, start_job
+from tabsift.cli._preparation import (
+    add_preparation_section,
+    add_prepare_arguments,
     prepare_settings,
     read_prepared_table,
-    start_job,
-    write_table,
 )
 
 
@@ -92,9 +112,10 @@ def add_parser(subparsers):
         "--llm-base-url", default=None,
         help="OpenAI-compatible API root (default: $OPENAI_BASE_URL or OpenAI's)",
     )
+    add_test_size_argument(parser)
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_progress_arguments(parser)
     return parser
 
 
@@ -121,6 +142,7 @@ def run(args):
         "llm_model": args.llm_model,
         "llm_base_url": args.llm_base_url,
         "seed": args.seed,
+        "test_size": args.test_size,
         **prepare_settings(args),
     }
     fingerprint = start_job("fit-tree", settings, args.input, args.out, force=args.force)
@@ -149,13 +171,15 @@ def run(args):
     if forced:
         X = X.astype({c: "category" for c in forced})
 
+    # Rows the fit never sees, for an honest score next to the training score.
+    X_all, y_all = X, y
+    X, X_test, y, y_test, how = split_rows(
+        X_all, y_all, task=task, test_size=args.test_size, seed=args.seed
+    )
+
     from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor
 
-    llm = None
-    if args.llm_model is not None or args.llm_base_url is not None:
-        from tabsift.llm import LLMClient
-
-        llm = LLMClient(args.llm_model or "gpt-4o-mini", base_url=args.llm_base_url)
+    llm = llm_client(args)
     estimator_class = EvolvedTreeClassifier if task == "classification" else EvolvedTreeRegressor
     model = estimator_class(
         llm,
@@ -166,7 +190,7 @@ def run(args):
         time_limit=args.time_limit,
         checkpoint=checkpoint,
         random_state=args.seed,
-        verbose=args.verbose,
+        verbose=progress_level(args),
     )
     from tabsift.tree._checkpoint import CheckpointError, CheckpointMismatchError
 
@@ -185,13 +209,15 @@ def run(args):
             remedy="delete it, or run again with --force to start afresh (it is then replaced)",
         ) from None
 
-    score = float(model.score(X, y))
-    metric = "accuracy" if task == "classification" else "R^2"
+    scores = held_out_scores(model, X, y, X_test, y_test, task=task, how=how)
+    metric = scores["metric"]
     best = model.hall_of_fame_[0]
+    scores["validation_fitness"] = _validation_fitness(best, task)
     header = (
         f"# {estimator_class.__name__} on {args.input.name} (target {args.target!r}), "
-        f"{model.n_generations_} generations; {metric} on all rows: {score:.4f}\n"
-        f"# {X.shape[0]} rows, {X.shape[1]} feature columns; table preparation: "
+        f"{model.n_generations_} generations\n"
+        + "".join(f"# {line}\n" for line in score_lines(scores))
+        + f"# {X_all.shape[0]} rows, {X_all.shape[1]} feature columns; table preparation: "
         + ("none needed" if not prepared.steps else "; ".join(prepared.describe()))
         + "\n"
     )
@@ -202,8 +228,10 @@ def run(args):
         "tree": model.to_dict(),
         "task": task,
         "feature_names": model.feature_names_,
-        "score": score,
         "metric": metric,
+        "train_score": scores["train_score"],
+        "test_score": scores["test_score"],
+        "scores": scores,
         "train_fitness": best["train_fitness"],
         "validation_fitness": best["validation_fitness"],
         "generations": model.n_generations_,
@@ -219,6 +247,7 @@ def run(args):
     import pandas as pd
 
     write_table(pd.DataFrame(model.history_), out / "history.csv")
+    _write_report(model, scores, prepared, args.input.name, out / "report")
     if model.stopped_by_time_limit_:
         print(
             f"tabsift fit-tree: stopped by --time-limit after {model.n_generations_} "
@@ -230,14 +259,16 @@ def run(args):
     summary = {
         "input": str(args.input),
         "settings": settings,
-        "score": score,
-        "n_rows": int(X.shape[0]),
+        "train_score": scores["train_score"],
+        "test_score": scores["test_score"],
+        "n_rows": int(X_all.shape[0]),
         "preparation": prepared.steps,
     }
     mark_finished(out, fingerprint, summary)
+    test = "" if scores["test_score"] is None else f", test {scores['test_score']:.4f}"
     print(
         f"tabsift fit-tree: depth-{model.tree_.depth} tree with {model.tree_.n_leaves} leaves, "
-        f"{metric} {score:.4f}; results in {out}"
+        f"{metric} training {scores['train_score']:.4f}{test}; results in {out}"
     )
     return 0
 
@@ -256,14 +287,68 @@ def _note_legacy_checkpoint(out):
         )
 
 
-def _tree_png(model):
-    import io
+def _validation_fitness(best, task):
+    """The estimator's internal validation fitness of the chosen tree, named for what it is."""
+    import math
 
+    value = best["validation_fitness"]
+    return {
+        "value": None if not math.isfinite(value) else float(value),
+        "training_value": float(best["train_fitness"]),
+        "fitness": "balanced accuracy" if task == "classification" else "R^2",
+        "rows": "the estimator's validation rows, drawn from the training rows; they picked "
+        "this tree among the best of the run, so the value is not an independent test",
+    }
+
+
+def _tree_figure(model):
     from matplotlib.figure import Figure
 
     tree = model.tree_
     fig = Figure(figsize=(max(4.0, 1.7 * tree.n_leaves), 1.4 * (tree.depth + 1) + 0.6))
     model.plot(ax=fig.subplots())
+    return fig
+
+
+def _write_report(model, scores, prepared, input_name, folder):
+    from matplotlib.figure import Figure
+
+    from tabsift.report import Report
+
+    report = Report(f"tabsift fit-tree: {input_name}")
+    tree = model.tree_
+    report.add_section(
+        "Tree",
+        text=f"{type(model).__name__}: depth {tree.depth}, {tree.n_leaves} leaves, after "
+        f"{model.n_generations_} generations. " + " ".join(score_lines(scores)),
+        code=model.export_text(),
+        figure=_tree_figure(model),
+        data={"tree": model.to_dict(), "feature_names": model.feature_names_},
+    )
+    add_scores_sections(report, scores)
+    fitness = scores["validation_fitness"]
+    fig = Figure(figsize=(6.5, 3.6), layout="constrained")
+    model.plot_history(ax=fig.subplots())
+    text = (
+        f"Best and mean {fitness['fitness']} of the population per generation, on the "
+        "training rows and, dashed, on the estimator's validation rows (drawn from the "
+        "training rows; they pick the final tree, so they are not an independent test: "
+        "the test split above is)."
+    )
+    if fitness["value"] is not None:
+        text += (
+            f" The chosen tree: {fitness['training_value']:.4f} on the training rows, "
+            f"{fitness['value']:.4f} on the validation rows."
+        )
+    report.add_section("Fitness history", text=text, figure=fig, data=fitness)
+    add_preparation_section(report, prepared)
+    report.write(folder)
+
+
+def _tree_png(model):
+    import io
+
+    fig = _tree_figure(model)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()

@@ -121,6 +121,6 @@ def main(argv=None):
         return 1
     finally:
         # a job's guard on its output folder ends with the job, failed or not
-        from tabsift.cli._io import end_job
+        from tabsift.cli._job_folder import end_job
 
         end_job()

@@ -19,40 +19,34 @@ interruption and only the unfinished ones run; ``--force`` recomputes.
 import sys
 from pathlib import Path
 
-from tabsift.cli._io import (
-    add_preparation_section,
-    add_prepare_arguments,
+from tabsift.cli._arguments import (
+    add_progress_arguments,
     add_table_job_arguments,
     add_task_argument,
-    mark_finished,
+    count_or_fraction,
     non_negative_int,
     positive_int,
+    progress_level,
+)
+from tabsift.cli._io import read_target_table, write_table
+from tabsift.cli._job_folder import mark_finished, start_job
+from tabsift.cli._preparation import (
+    add_preparation_section,
+    add_prepare_arguments,
     prepare_settings,
     read_prepared_table,
-    read_target_table,
-    start_job,
-    write_table,
 )
 
 METHODS = ("l1", "l2", "si", "ko")
 
 
 def _fraction_or_count(text):
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a fraction in (0, 1] or a number of features, got {text!r}"
-        ) from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive value, got {text!r}")
-    if value > 1:
-        if value != int(value):
-            raise argparse.ArgumentTypeError(f"a count of features must be whole, got {text!r}")
-        return int(value)
-    return value
+    return count_or_fraction(
+        text,
+        expected="a fraction in (0, 1] or a number of features",
+        count="a count of features",
+        one_is_count=False,
+    )
 
 
 def add_parser(subparsers):
@@ -105,7 +99,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
     parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="show progress")
+    add_progress_arguments(parser)
     add_prepare_arguments(parser)
     return parser
 
@@ -157,7 +151,7 @@ def run(args):
         cv=args.cv,
         device=args.device,
         random_state=args.seed,
-        verbose=args.verbose,
+        verbose=progress_level(args),
     )
     selector.fit(X, y)
     kept = list(selector.get_feature_names_out())
@@ -168,7 +162,7 @@ def run(args):
     write_table(frame[columns], out / f"selected{args.input.suffix.lower()}")
     scores = _scores_table(selector)
     write_table(scores, out / "scores.csv")
-    _write_report(selector, scores, settings, args.input.name, out / "report", prepared)
+    stability = _write_report(selector, scores, settings, args.input.name, out / "report", prepared)
     summary = {
         "input": str(args.input),
         "settings": settings,
@@ -176,12 +170,15 @@ def run(args):
         "preparation": prepared.steps,
         "kept": kept,
         "n_features": int(X.shape[1]),
+        "stability": stability,
     }
     mark_finished(out, fingerprint, summary)
     print(
         f"tabsift select-features: kept {len(kept)} of {X.shape[1]} features "
         f"({', '.join(kept)}); results in {out}"
     )
+    if stability["note"]:
+        print(f"tabsift select-features: {stability['note']}")
     return 0
 
 
@@ -211,14 +208,19 @@ def _write_report(selector, scores, settings, input_name, folder, prepared):
     add_preparation_section(report, prepared)
     fig = Figure(figsize=(7, max(3.0, 0.3 * len(scores) + 1)), layout="constrained")
     selector.plot_importances(ax=fig.subplots())
+    stability = selection_stability(selector)
+    text = _importances_caption(selector, scores, settings["method"])
+    if stability["note"]:
+        text += "\n\n" + stability["note"]
     report.add_section(
         "Feature importances",
-        text=_importances_caption(selector, scores, settings["method"]),
+        text=text,
         figure=fig,
         table=scores,
         data={
             "settings": settings,
             "scores": dict(zip(scores["feature"], scores["score"], strict=True)),
+            "stability": stability,
         },
     )
     try:
@@ -232,6 +234,82 @@ def _write_report(selector, scores, settings, input_name, folder, prepared):
     except Exception as exc:  # a plot must never lose the job's results
         print(f"tabsift select-features: shape plot skipped ({exc})", file=sys.stderr)
     report.write(folder)
+    return stability
+
+
+def selection_stability(selector):
+    """How settled the ranking and the kept set are, judged by the spread over folds.
+
+    Returns a JSON-ready dict: ``n_folds``; ``fold_std`` (per feature);
+    ``fold_agreement`` (the share of folds whose own top-k is exactly the
+    kept set) and ``mean_jaccard`` (mean Jaccard index of each fold's top-k
+    with the kept set); ``boundary`` (the lowest kept and the highest dropped
+    feature with their scores and fold standard deviations, and whether
+    their gap is within one fold standard deviation); ``flat`` (whether all
+    mean scores lie within the largest fold standard deviation of each
+    other); and ``note``, a sentence for the report when the selection is
+    within its own fold spread (empty otherwise, and with a single fold,
+    which has no spread).
+    """
+    import numpy as np
+
+    names = [str(n) for n in selector.feature_names_in_]
+    mean = np.asarray(selector.scores_, dtype=float)
+    folds = np.asarray(selector.scores_per_fold_, dtype=float)
+    kept = np.asarray(selector.get_support())
+    k = int(kept.sum())
+    out = {"n_folds": int(folds.shape[0]), "note": ""}
+    if folds.shape[0] < 2 or k in (0, len(names)):
+        return out
+    std = folds.std(axis=0, ddof=1)
+    kept_set = set(np.flatnonzero(kept))
+    tops = [set(np.argsort(-fold, kind="stable")[:k]) for fold in folds]
+    jaccard = [len(top & kept_set) / len(top | kept_set) for top in tops]
+    agreement = float(np.mean([top == kept_set for top in tops]))
+    low = min(kept_set, key=lambda j: mean[j])
+    high = max(set(range(len(names))) - kept_set, key=lambda j: mean[j])
+    gap = float(mean[low] - mean[high])
+    overlap = bool(gap <= max(std[low], std[high]))
+    flat = bool(np.ptp(mean) <= std.max())
+    out.update(
+        fold_std=dict(zip(names, std.tolist(), strict=True)),
+        fold_agreement=agreement,
+        mean_jaccard=float(np.mean(jaccard)),
+        boundary={
+            "lowest_kept": names[low],
+            "lowest_kept_score": float(mean[low]),
+            "lowest_kept_std": float(std[low]),
+            "highest_dropped": names[high],
+            "highest_dropped_score": float(mean[high]),
+            "highest_dropped_std": float(std[high]),
+            "gap": gap,
+            "within_fold_spread": overlap,
+        },
+        flat=flat,
+    )
+    if not (overlap or flat):
+        return out
+    n = folds.shape[0]
+    if flat:
+        what = (
+            f"All {len(names)} scores lie within {np.ptp(mean):.3g} of each other, less than "
+            f"the largest fold standard deviation ({std.max():.3g}): the ranking is within its "
+            "own fold spread and does not single out any feature."
+        )
+    else:
+        what = (
+            f"The kept/dropped boundary is within the fold spread: the lowest kept feature "
+            f"{names[low]!r} ({mean[low]:.3g} \u00b1 {std[low]:.3g}) and the highest dropped "
+            f"{names[high]!r} ({mean[high]:.3g} \u00b1 {std[high]:.3g}) differ by less than "
+            "one fold standard deviation, so which of them is kept is not settled."
+        )
+    out["note"] = (
+        f"Stability: {what} Each fold's own top {k} equals the kept set in "
+        f"{round(agreement * n)} of {n} folds (mean Jaccard overlap "
+        f"{np.mean(jaccard):.2f}). Treat the selection as tentative: more rows, more "
+        "--epochs or more --cv folds may settle it."
+    )
+    return out
 
 
 def _importances_caption(selector, scores, method):
@@ -256,11 +334,17 @@ def _importances_caption(selector, scores, method):
 
 
 def _shapes_caption(selector):
-    """What ``plot_shapes`` draws (the response of every fold's network), in words."""
+    """What ``plot_shapes`` draws (the response of every fold's network), in words.
+
+    ``plot_shapes(kind="response")``: the whole network's output, through both
+    layers, averaged over the fold networks (not the first fold's alone).
+    """
     if selector.task_ == "regression":
         output = "the prediction in the target's units"
     elif len(selector.classes_) == 2:
-        output = f"the log-odds of class {selector.classes_[1]!r}"
+        positive = selector.classes_[1]
+        positive = positive.item() if hasattr(positive, "item") else positive  # no np.int64(1)
+        output = f"the log-odds of class {positive!r}"
     else:
         output = "each class's centred logit (one line per class)"
     n_folds = len(selector.models_)
@@ -271,7 +355,8 @@ def _shapes_caption(selector):
         else "One network, trained on every row."
     )
     return (
-        f"How the trained networks respond to each kept feature: {output} as the feature "
+        f"How the trained networks respond to each kept feature: {output} of the whole "
+        "network (through both layers, not one first-layer function) as the feature "
         "moves over its observed range while every other feature stays at its training mean "
         f"(one point per category for a categorical feature). {spread}"
     )

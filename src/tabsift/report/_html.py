@@ -15,10 +15,15 @@ def _stylesheet():
 
 
 def text_html(text):
-    """Plain text to paragraphs: blank lines separate paragraphs, newlines stay."""
-    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text.strip()) if p.strip()]
+    """Plain text to paragraphs: blank lines separate paragraphs, line breaks stay.
+
+    Runs of spaces are kept too (the stylesheet sets ``white-space: pre-wrap``),
+    so an indented line or a tree drawn inside the text keeps its shape.
+    """
+    paragraphs = [p.strip("\n") for p in re.split(r"\n[ \t]*\n", text.strip()) if p.strip()]
     return "\n".join(
-        "<p>" + "<br>\n".join(escape(line) for line in p.splitlines()) + "</p>" for p in paragraphs
+        "<p>" + "\n".join(escape(line.rstrip()) for line in p.splitlines()) + "</p>"
+        for p in paragraphs
     )
 
 
@@ -90,6 +95,8 @@ def _section_html(number, section, figure_name):
         )
     if section.text:
         parts.append(text_html(section.text))
+    if section.code:
+        parts.append(f'<pre class="code">{escape(section.code.strip(chr(10)))}</pre>')
     if figure_name is not None:
         alt = f"Figure of section {number}: {section.title}"
         parts.append(f'<figure><img src="{escape(figure_name)}" alt="{escape(alt)}"></figure>')

@@ -23,6 +23,9 @@ class Section:
         The heading.
     text : str or None
         Plain text (escaped when rendered).
+    code : str or None
+        Preformatted text (a tree or rule drawn as text), shown monospaced
+        with its spaces and line breaks kept.
     figure : matplotlib.figure.Figure or None
         Saved as PNG when the report is written.
     table : pandas.DataFrame or None
@@ -49,6 +52,7 @@ class Section:
     data: dict = field(default_factory=dict)
     status: str = "ok"
     error: str | None = None
+    code: str | None = None
 
 
 def _slug(text, limit=40):
@@ -111,7 +115,16 @@ class Report:
         return [s.title for s in self.sections if s.status == "failed"]
 
     def add_section(
-        self, title, *, text=None, figure=None, table=None, data=None, status="ok", error=None
+        self,
+        title,
+        *,
+        text=None,
+        figure=None,
+        table=None,
+        data=None,
+        status="ok",
+        error=None,
+        code=None,
     ):
         """Add a section; every part is optional except the title.
 
@@ -136,6 +149,10 @@ class Report:
             :attr:`failed_sections`.
         error : str, default=None
             The error of a failed or skipped section, shown in a highlighted box.
+        code : str, default=None
+            Preformatted text shown after ``text`` in a monospaced block that
+            keeps every space and line break (a tree or a rule drawn as
+            text, whose indentation carries meaning).
 
         Returns
         -------
@@ -146,6 +163,8 @@ class Report:
             raise ValueError(f"title must be a non-empty string, got {title!r}.")
         if text is not None and not isinstance(text, str):
             raise TypeError(f"text of section {title!r} must be a str, got {type(text).__name__}.")
+        if code is not None and not isinstance(code, str):
+            raise TypeError(f"code of section {title!r} must be a str, got {type(code).__name__}.")
         if figure is not None and not callable(getattr(figure, "savefig", None)):
             raise TypeError(
                 f"figure of section {title!r} must be a matplotlib Figure, got "
@@ -169,7 +188,7 @@ class Report:
             )
         # Convert now so a bad value is reported where it was added, not at write time.
         data = to_jsonable(data or {}, where=f"data of section {title!r}")
-        section = Section(title, text, figure, table, data, status, error)
+        section = Section(title, text, figure, table, data, status, error, code)
         self.sections.append(section)
         return section
 
