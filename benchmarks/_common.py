@@ -34,9 +34,11 @@ def markdown_table(rows, columns):
 
 
 # ------------------------------------------------------------ timing under load
-# A row timed when the 1-minute load average was above this is flagged: other processes
-# shared the cores, so wall times (and, less so, CPU times) are pessimistic.
-BUSY_LOAD = 0.5
+# A run is flagged BUSY when other processes used more than this many cores, on average,
+# while it ran: measured as the machine's busy CPU time (/proc/stat) minus this process's
+# and its children's. (The 1-minute load average cannot tell: a benchmark's own previous
+# repeat keeps it near 1 on an otherwise idle machine.)
+BUSY_OTHER_CORES = 0.25
 
 
 def load_average():
@@ -45,6 +47,19 @@ def load_average():
         return os.getloadavg()[0]
     except (AttributeError, OSError):
         return float("nan")
+
+
+def machine_busy_seconds():
+    """CPU seconds every process on the machine has used (Linux /proc/stat), or nan."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return float("nan")
+    # user nice system idle iowait irq softirq steal ...: all but idle and iowait are busy.
+    ticks = [int(v) for v in fields[1:9]]
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds():
@@ -56,18 +71,22 @@ def cpu_seconds():
 
 
 def timed(fn):
-    """Run ``fn()`` once: ``{"result", "wall", "cpu", "load_before", "load_after", "busy"}``.
+    """Run ``fn()`` once: ``{"result", "wall", "cpu", "others", "load_before", "load_after",
+    "busy"}``.
 
     ``cpu`` counts this process's threads and the child processes that finished during
     the call (worker pools are joined before ``fn`` returns), so it is the per-core cost.
+    ``others`` is the number of cores other processes kept busy, on average, meanwhile.
     """
     before = load_average()
-    c0, w0 = cpu_seconds(), time.perf_counter()
+    m0, c0, w0 = machine_busy_seconds(), cpu_seconds(), time.perf_counter()
     result = fn()
     wall, cpu = time.perf_counter() - w0, cpu_seconds() - c0
+    others = max(0.0, (machine_busy_seconds() - m0 - cpu) / wall)
     after = load_average()
-    return {"result": result, "wall": wall, "cpu": cpu, "load_before": before,
-            "load_after": after, "busy": not before <= BUSY_LOAD}
+    busy = not others <= BUSY_OTHER_CORES  # nan (no /proc/stat) counts as busy
+    return {"result": result, "wall": wall, "cpu": cpu, "others": others,
+            "load_before": before, "load_after": after, "busy": busy}
 
 
 def interleaved(parts, repeats):
@@ -91,8 +110,9 @@ def median_ratio(reference, ours, key):
 
 
 def load_note(runs):
-    """``"load 0.1-0.3"`` over a list of ``timed`` results, with a BUSY flag when any was."""
+    """``"others 0.02 cores, load 0.9-1.1"`` over ``timed`` results, BUSY when any run was."""
     loads = [r["load_before"] for r in runs] + [r["load_after"] for r in runs]
     busy = any(r["busy"] for r in runs)
-    text = f"load {min(loads):.1f}-{max(loads):.1f}"
+    others = max(r["others"] for r in runs)
+    text = f"others {others:.2f} cores, load {min(loads):.1f}-{max(loads):.1f}"
     return text + (" **BUSY**" if busy else "")

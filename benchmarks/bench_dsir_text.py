@@ -298,7 +298,7 @@ def main():
                 "docs/CPU-s": f"{n / _cpu(part):,.0f}",
                 "KL reduction": f"{kl_reduction(target, pool, r['selected']):.3f}",
                 "target-group share": f"{np.mean([s in in_target for s in r['selected']]):.1%}",
-                "load (before-after)": load_note(part),
+                "machine during the run": load_note(part),
             }
         )
     print(f"{args.repeats} interleaved repeats, medians\n")

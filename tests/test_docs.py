@@ -2,11 +2,12 @@
 
 - every public name is listed in the API reference (docs/api/*.rst);
 - every public class and function has a numpydoc docstring with an Examples section;
-- the code shown in the user guide runs;
+- every user-guide page runs top to bottom, shell commands included, and prints what it shows;
 - the CLI usage text in the API reference matches the real parser;
-- notebooks are stored without outputs.
+- the example gallery covers every family and job; no notebook is stored without outputs.
 
-The Sphinx build itself runs separately in CI (``sphinx -W``), not here.
+The Sphinx build itself, which executes the gallery, runs separately in CI (``sphinx -W``),
+not here.
 """
 
 import importlib
@@ -14,7 +15,6 @@ import importlib.util
 import inspect
 import json
 import re
-import runpy
 import warnings
 from pathlib import Path
 
@@ -164,10 +164,15 @@ if LLM_DOCSTRINGS_PENDING:
 
 
 # ----------------------------------------------------------------- user guide code
-def _python_blocks(page):
-    """The ``.. code-block:: python`` blocks of an rst page, dedented, in order."""
+def _page_items(page):
+    """A user-guide page as it would be followed: its Python blocks and shell commands, in order.
+
+    Returns ``("python", code)`` for each ``.. code-block:: python`` and ``("shell", command,
+    shown_output_lines)`` for each ``$ command`` line of a literal block, with the lines
+    shown under it (up to the next ``$`` or the end of the block).
+    """
     lines = page.read_text().splitlines()
-    blocks, i = [], 0
+    items, i = [], 0
     while i < len(lines):
         if lines[i].strip() == ".. code-block:: python":
             i += 1
@@ -175,28 +180,71 @@ def _python_blocks(page):
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
                 body.append(lines[i][4:])
                 i += 1
-            blocks.append("\n".join(body).strip("\n"))
+            items.append(("python", "\n".join(body).strip("\n")))
+        elif lines[i].startswith("    $ "):
+            while i < len(lines) and lines[i].startswith("    "):
+                command, shown = lines[i][6:], []
+                i += 1
+                while i < len(lines) and lines[i].startswith("    ") and not lines[i].startswith("    $ "):
+                    shown.append(lines[i][4:])
+                    i += 1
+                items.append(("shell", command, shown))
         else:
             i += 1
-    return blocks
+    return items
 
 
-GUIDE_PAGES = sorted(p.name for p in (DOCS / "user_guide").glob("*.rst") if _python_blocks(p))
+GUIDE_PAGES = sorted(
+    p.name for p in (DOCS / "user_guide").glob("*.rst")
+    if any(item[0] in ("python", "shell") for item in _page_items(p))
+)
+
+
+def _run_shell(command):
+    """Run a ``tabsift ...`` or ``python ...`` line of the guide; its exit code and output."""
+    import contextlib
+    import io
+    import shlex
+    import subprocess
+    import sys
+
+    argv = shlex.split(command)
+    if argv[0] == "tabsift":
+        from tabsift.cli import main
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(argv[1:])
+        return code, out.getvalue()
+    assert argv[0] == "python", f"the guide shows a command the test cannot run: {command}"
+    done = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, check=False)
+    return done.returncode, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("page", GUIDE_PAGES)
-def test_user_guide_code_runs(page, tmp_path, monkeypatch):
-    blocks = _python_blocks(DOCS / "user_guide" / page)
-    monkeypatch.chdir(tmp_path)
-    if page == "cli.rst":
-        # The page reads the report written by the 'tabsift demo' it shows.
-        from tabsift.cli import main
+def test_user_guide_runs_top_to_bottom(page, tmp_path, monkeypatch):
+    """Every Python block and shell command of a page runs, in the page's order, in one
+    folder and one namespace (blocks build on each other), and each command prints what the
+    page shows (``...`` matches anything; timings such as ``(1.7 s)`` are not compared)."""
+    import doctest
 
-        assert main(["demo", "--quick", "--out", "my-report"]) == 0
-    # The blocks of a page build on each other, so they run as one script.
-    script = tmp_path / f"guide_{Path(page).stem}.py"
-    script.write_text("\n\n".join(blocks) + "\n")
-    runpy.run_path(str(script), run_name="__main__")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "80")
+    namespace = {"__name__": "__main__"}
+    checker = doctest.OutputChecker()
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    for n, item in enumerate(_page_items(DOCS / "user_guide" / page)):
+        if item[0] == "python":
+            exec(compile(item[1], f"{page} block {n}", "exec"), namespace)  # noqa: S102
+            continue
+        _, command, shown = item
+        code, output = _run_shell(command)
+        assert code == 0, f"{page}: `{command}` exited {code}:\n{output}"
+        want = re.sub(r"\(\d+(\.\d+)? s\)", "(... s)", "\n".join(shown) + "\n")
+        got = re.sub(r"\(\d+(\.\d+)? s\)", "(... s)", output)
+        assert checker.check_output(want, got, flags), (
+            f"{page}: `{command}` printed\n{output}\nbut the page shows\n{want}"
+        )
 
 
 # ------------------------------------------------------------------------ CLI usage
@@ -234,14 +282,67 @@ def test_cli_usage_text_matches_the_parser(argv, marker, monkeypatch, capsys):
     assert shown == actual, "docs/api/cli.rst shows stale usage text; paste the new output"
 
 
-# ------------------------------------------------------------------------ notebooks
-@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
-def test_notebooks_are_stored_without_outputs(notebook):
-    nb = json.loads(notebook.read_text())
-    assert nb["metadata"]["kernelspec"]["name"] == "python3"
-    with_outputs = [
-        i
-        for i, cell in enumerate(nb["cells"])
-        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
-    ]
-    assert not with_outputs, f"clear the outputs of cells {with_outputs} before committing"
+# ---------------------------------------------------------------- gallery, notebooks
+# The examples are sphinx-gallery scripts in examples/, executed by the docs build (CI runs
+# it once), which renders their output and figures and offers each as a notebook to
+# download. No notebook is stored in the repository: one without outputs shows nothing
+# but code, and stored outputs would go stale.
+EXAMPLES = ROOT / "examples"
+SKIPPED_DIRS = {".venv", ".git", "_build", "auto_examples", "build", "dist", ".ipynb_checkpoints"}
+
+
+def test_no_notebook_is_stored_without_outputs():
+    import os
+
+    stored = []
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]  # no descent into builds, venvs
+        stored += [Path(folder, f).relative_to(ROOT) for f in files if f.endswith(".ipynb")]
+    without_outputs = []
+    for path in stored:
+        cells = json.loads((ROOT / path).read_text())["cells"]
+        if any(cell["cell_type"] == "code" and not cell.get("outputs") for cell in cells):
+            without_outputs.append(str(path))
+    assert not without_outputs, (
+        f"notebooks with code cells that show no output: {without_outputs}. Write the "
+        "example as a sphinx-gallery script in examples/ (the docs build runs it and offers "
+        "it as a notebook) instead of storing a notebook."
+    )
+
+
+def _gallery_scripts():
+    return sorted(EXAMPLES.rglob("plot_*.py"))
+
+
+def test_every_gallery_folder_has_a_header():
+    folders = [EXAMPLES]
+    folders += [p for p in EXAMPLES.iterdir() if p.is_dir() and p.name[0] not in "._"]
+    missing = [str(f.relative_to(ROOT)) for f in folders if not (f / "GALLERY_HEADER.rst").is_file()]
+    assert not missing, f"sphinx-gallery needs a GALLERY_HEADER.rst in {missing}"
+
+
+@pytest.mark.parametrize("script", _gallery_scripts(), ids=lambda p: p.name)
+def test_gallery_script_starts_with_a_titled_docstring(script):
+    import ast
+
+    doc = ast.get_docstring(ast.parse(script.read_text()))
+    assert doc, f"{script.name}: a gallery example starts with a docstring (its page's text)"
+    title, underline = doc.splitlines()[:2]
+    assert title and set(underline) == {"="} and len(underline) >= len(title), (
+        f"{script.name}: the docstring's first line is the title, underlined with '='"
+    )
+
+
+def test_gallery_covers_every_family_and_every_job():
+    from tabsift.cli import build_parser
+
+    families = {"feature_selection", "tree", "rules", "residual", "sampling"}
+    missing = sorted(f for f in families if not list((EXAMPLES / f).glob("plot_*.py")))
+    assert not missing, f"families without a gallery example: {missing}"
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    jobs = set(subparsers.choices) - {"demo"}  # the demo is the report of every family
+    text = "\n".join(p.read_text() for p in (EXAMPLES / "cli").glob("plot_cli_*.py"))
+    without = sorted(job for job in jobs if f'["{job}"' not in text and f'"{job}",' not in text)
+    assert not without, f"CLI jobs no example in examples/cli runs through main([...]): {without}"
