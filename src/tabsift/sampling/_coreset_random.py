@@ -42,6 +42,14 @@ class StratifiedRandomSelector(CoresetSampler):
         the class budget (all rows over the budget without ``stratify``);
         with ``sample_weight``, the class's mass divided by its budget. Sums
         to the rows (the total weight) of the classes selected from.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of the features, when ``X`` has string column names.
+
+    See Also
+    --------
+    imblearn.under_sampling.RandomUnderSampler : Random under-sampling to balance classes.
 
     Notes
     -----
@@ -53,14 +61,6 @@ class StratifiedRandomSelector(CoresetSampler):
     are never drawn. The draw is random, so a weighted fit equals a fit on
     repeated rows in distribution (budgets and weight totals exactly), not
     row for row.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features, when ``X`` has string column names.
-
-    See Also
-    --------
-    imblearn.under_sampling.RandomUnderSampler : Random under-sampling to balance classes.
 
     Examples
     --------
