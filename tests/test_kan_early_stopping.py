@@ -201,3 +201,17 @@ def test_auto_progress_estimate_flags_the_long_fit():
     assert selector._resolve_verbose([4000] * 5, 50, 101) == "auto"
     assert selector._resolve_verbose([320] * 5, 10, 21) == 0
     assert KANSelector(verbose=0)._resolve_verbose([4000] * 5, 50, 101) == 0
+
+
+def test_auto_progress_on_a_long_fit_trained_fold_by_fold(easy, monkeypatch):
+    # A fit estimated long keeps verbose="auto" through to each fold's own epoch bar, which
+    # is used when folds train one at a time (pykan, or joint training over the memory
+    # budget): that path once compared "auto" with an int.
+    from tabsift.feature_selection import _kan
+
+    X, y = easy
+    monkeypatch.setattr(_kan, "_AUTO_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(_kan, "_joint_memory_limit", lambda device: 0)
+    alone = KANSelector(epochs=3, cv=2, random_state=0).fit(X, y)
+    quiet = KANSelector(epochs=3, cv=2, random_state=0, verbose=0).fit(X, y)
+    np.testing.assert_allclose(alone.scores_, quiet.scores_)

@@ -936,7 +936,8 @@ class KANSelector(TableSelectorMixin, BaseEstimator):
         """Train one fold's network alone."""
         epoch_bar = progress(
             total=self.epochs,
-            verbose=verbose >= 2,
+            # Explicit -vv shows each fold's epochs; "auto" shows them when the fold is long.
+            verbose=verbose if verbose == "auto" else verbose >= 2,
             desc=f"KANSelector: training fold {i + 1}/{n_folds}",
             unit="epoch",
         )
