@@ -274,7 +274,7 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
             tree_method="hist",
             random_state=seed,
             n_jobs=self.n_jobs,
-            verbosity=1 if verbose == 1 else 0,
+            verbosity=0 if verbose in (0, "auto") else 1,
         )
         if verbose:
             params["callbacks"] = [_round_callback(xgb, rounds)]
