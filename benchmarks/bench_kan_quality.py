@@ -163,7 +163,7 @@ def _dataset_table(evaluation):
     return rows, table["mean"]
 
 
-def main():
+def _parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 datasets, 3 folds, 2 models")
     parser.add_argument("--datasets", help="comma-separated names: " + ", ".join(PAPER))
@@ -181,7 +181,11 @@ def main():
         help="KANSelector's early_stopping (default 'auto', the selector's default; "
         "'off' is the paper's fixed-length training)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = _parse_args()
     early_stopping = {"auto": "auto", "on": True, "off": False}[args.kan_early_stopping]
 
     try:

@@ -27,11 +27,14 @@ from pathlib import Path
 
 from _common import best_of, machine, markdown_table
 
-from tabsift.llm import MAX_REPLY_CHARS as JSON_CAP
-from tabsift.llm import LLMFallbackWarning, extract_json, extract_literal
+from tabsift.llm import (
+    MAX_REPLY_CHARS as JSON_CAP,
+    LLMFallbackWarning,
+    extract_json,
+    extract_literal,
+)
 from tabsift.llm.testing import PROFILES
-from tabsift.tree._text import MAX_REPLY_CHARS as TREE_CAP
-from tabsift.tree._text import parse_literal
+from tabsift.tree._text import MAX_REPLY_CHARS as TREE_CAP, parse_literal
 
 # The cells are those of the test matrix, imported from the tests folder.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -198,7 +198,7 @@ def test_ot_group_level_history_and_given_validation():
 
 
 def test_mlp_proxy_singles_out_rows_a_linear_proxy_cannot():
-    from tabsift.sampling._ot_coreset import gradient_norms
+    from tabsift.sampling._ot_proxy import gradient_norms
 
     # XOR classes with 5% flipped labels: a linear proxy cannot fit XOR, so every row looks
     # alike to it; the MLP learns the quadrants, and the flipped rows are the ones it gets wrong.

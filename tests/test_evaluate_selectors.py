@@ -32,7 +32,7 @@ from tabsift.feature_selection import (
     evaluate_selectors,
     paper_baselines,
 )
-from tabsift.feature_selection._evaluate import _ranking_scores
+from tabsift.feature_selection._evaluate_rankings import _ranking_scores
 
 matplotlib.use("Agg")
 

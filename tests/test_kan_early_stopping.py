@@ -169,7 +169,7 @@ def test_early_stopping_needs_rows_and_the_tabsift_engine(easy):
 
 
 def test_progress_verbose_zero_is_silent_and_one_names_the_phases(easy, capsys, monkeypatch):
-    from tabsift.feature_selection import _kan
+    from tabsift.feature_selection import _kan_params
 
     X, y = easy
     KANSelector(epochs=3, cv=2, random_state=0, verbose=0).fit(X, y)
@@ -186,7 +186,7 @@ def test_progress_verbose_zero_is_silent_and_one_names_the_phases(easy, capsys, 
     # someone watches (a terminal or a notebook; pytest's captured stderr is neither).
     from tabsift.utils import _progress
 
-    monkeypatch.setattr(_kan, "_AUTO_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(_kan_params, "_AUTO_PROGRESS_SECONDS", 0.0)
     KANSelector(epochs=3, cv=2, random_state=0).fit(X, y)
     assert capsys.readouterr() == ("", "")
     monkeypatch.setattr(_progress, "_someone_watches", lambda: True)
@@ -196,22 +196,24 @@ def test_progress_verbose_zero_is_silent_and_one_names_the_phases(easy, capsys, 
 
 
 def test_auto_progress_estimate_flags_the_long_fit():
+    from tabsift.feature_selection._kan_params import resolve_verbose
+
     selector = KANSelector()
     # 5,000 x 50 with 5 folds: about 12 s of training at 100 epochs on one core.
-    assert selector._resolve_verbose([4000] * 5, 50, 101) == "auto"
-    assert selector._resolve_verbose([320] * 5, 10, 21) == 0
-    assert KANSelector(verbose=0)._resolve_verbose([4000] * 5, 50, 101) == 0
+    assert resolve_verbose(selector, [4000] * 5, 50, 101) == "auto"
+    assert resolve_verbose(selector, [320] * 5, 10, 21) == 0
+    assert resolve_verbose(KANSelector(verbose=0), [4000] * 5, 50, 101) == 0
 
 
 def test_auto_progress_on_a_long_fit_trained_fold_by_fold(easy, monkeypatch):
     # A fit estimated long keeps verbose="auto" through to each fold's own epoch bar, which
     # is used when folds train one at a time (pykan, or joint training over the memory
     # budget): that path once compared "auto" with an int.
-    from tabsift.feature_selection import _kan
+    from tabsift.feature_selection import _kan_cross_fit, _kan_params
 
     X, y = easy
-    monkeypatch.setattr(_kan, "_AUTO_PROGRESS_SECONDS", 0.0)
-    monkeypatch.setattr(_kan, "_joint_memory_limit", lambda device: 0)
+    monkeypatch.setattr(_kan_params, "_AUTO_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(_kan_cross_fit, "_joint_memory_limit", lambda device: 0)
     alone = KANSelector(epochs=3, cv=2, random_state=0).fit(X, y)
     quiet = KANSelector(epochs=3, cv=2, random_state=0, verbose=0).fit(X, y)
     np.testing.assert_allclose(alone.scores_, quiet.scores_)

@@ -283,7 +283,7 @@ def test_folds_trained_together_equal_folds_trained_one_by_one(monkeypatch):
 
 
 def test_folds_train_one_at_a_time_past_the_memory_budget(monkeypatch, capsys):
-    from tabsift.feature_selection import _kan
+    from tabsift.feature_selection import _kan_cross_fit
     from tabsift.feature_selection._kan_network import TabsiftKANEngine
 
     data = _data("regression")
@@ -298,12 +298,12 @@ def test_folds_train_one_at_a_time_past_the_memory_budget(monkeypatch, capsys):
     )
     # 200 rows x 8 inputs x (SiLU + 3 hat functions), in float32.
     assert together.models_[0].feature_bytes(200) == 200 * 8 * (1 + 3) * 4
-    monkeypatch.setattr(_kan, "_JOINT_MEMORY_LIMIT", 1000)
+    monkeypatch.setattr(_kan_cross_fit, "_JOINT_MEMORY_LIMIT", 1000)
     alone = KANSelector(**params, verbose=1).fit(data.data, data.target)
     assert calls == []
     assert "training folds one at a time" in capsys.readouterr().err
     np.testing.assert_allclose(together.scores_per_fold_, alone.scores_per_fold_, rtol=1e-4)
-    monkeypatch.setattr(_kan, "_JOINT_MEMORY_LIMIT", 1 << 40)
+    monkeypatch.setattr(_kan_cross_fit, "_JOINT_MEMORY_LIMIT", 1 << 40)
     KANSelector(**params).fit(data.data, data.target)
     assert calls == [1]
 
@@ -311,14 +311,14 @@ def test_folds_train_one_at_a_time_past_the_memory_budget(monkeypatch, capsys):
 def test_joint_training_budget_follows_free_gpu_memory(monkeypatch):
     import torch
 
-    from tabsift.feature_selection import _kan
+    from tabsift.feature_selection import _kan_cross_fit
 
-    assert _kan._joint_memory_limit(torch.device("cpu")) == _kan._JOINT_MEMORY_LIMIT
+    assert _kan_cross_fit._joint_memory_limit(torch.device("cpu")) == _kan_cross_fit._JOINT_MEMORY_LIMIT
     free = {"bytes": 40 << 30}
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (free["bytes"], 80 << 30))
-    assert _kan._joint_memory_limit(torch.device("cuda")) == 10 << 30
+    assert _kan_cross_fit._joint_memory_limit(torch.device("cuda")) == 10 << 30
     free["bytes"] = 1 << 30  # a nearly full GPU: less than the CPU budget
-    assert _kan._joint_memory_limit(torch.device("cuda")) == 256 << 20
+    assert _kan_cross_fit._joint_memory_limit(torch.device("cuda")) == 256 << 20
 
 
 def test_plots_draw_one_bar_per_feature_and_one_line_per_shape(small):

@@ -278,11 +278,11 @@ def test_weight_errors_name_the_parameter_and_the_fix():
         )
     w = np.ones(100)
     w[3] = -1
-    with pytest.raises(ValueError, match="sample_weight has 1 negative value"):
+    with pytest.raises(ValueError, match="sample_weight has 1 negative value.*ResidualAgentRegressor"):
         ResidualAgentRegressor(LinearRegression(), **FAST).fit(X, y, sample_weight=w)
-    with pytest.raises(ValueError, match="sample_weight is zero on every row"):
+    with pytest.raises(ValueError, match="sample_weight is zero on every row; ResidualAgentRegressor"):
         ResidualAgentRegressor(LinearRegression(), **FAST).fit(X, y, sample_weight=np.zeros(100))
-    with pytest.raises(ValueError, match=r"sample_weight contains infinity"):
+    with pytest.raises(ValueError, match="sample_weight holds 1 NaN or infinite value.*ResidualAgentRegressor"):
         ResidualAgentRegressor(LinearRegression(), **FAST).fit(
             X, y, sample_weight=np.r_[np.inf, np.ones(99)]
         )

@@ -233,20 +233,35 @@ def test_bad_weights_are_refused_with_clear_errors():
     X = np.arange(8.0).reshape(-1, 1)
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     clf = BooleanRuleClassifier(**SMALL)
-    with pytest.raises(ValueError, match="sample_weight has negative values .row 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"sample_weight has 1 negative value\(s\) \(the smallest is -1\); "
+        "BooleanRuleClassifier needs weights >= 0",
+    ):
         clf.fit(X, y, sample_weight=[1, 1, -1, 1, 1, 1, 1, 1])
-    with pytest.raises(ValueError, match="sample_weight is zero on every row"):
+    with pytest.raises(
+        ValueError, match="sample_weight is zero on every row; BooleanRuleClassifier needs"
+    ):
         clf.fit(X, y, sample_weight=np.zeros(8))
     with pytest.raises(ValueError, match="only class 1 has rows of positive sample_weight"):
         clf.fit(X, y, sample_weight=y)
-    with pytest.raises(ValueError, match="sample_weight is zero on every row"):
+    with pytest.raises(
+        ValueError,
+        match="sample_weight times class_weight is zero on every row; BooleanRuleClassifier",
+    ):
         BooleanRuleClassifier(class_weight={0: 0, 1: 0}, **SMALL).fit(X, y)
     with pytest.raises(ValueError, match="callable without a sample_weight parameter"):
         BooleanRuleClassifier(metric=lambda t, p: float(np.mean(t == p)), **SMALL).fit(
             X, y, sample_weight=np.ones(8)
         )
-    with pytest.raises(ValueError, match="sample_weight has negative values"):
+    with pytest.raises(
+        ValueError, match=r"sample_weight has 8 negative value\(s\) .*; Binarizer needs weights"
+    ):
         Binarizer().fit(X, sample_weight=-np.ones(8))
+    with pytest.raises(
+        ValueError, match=r"sample_weight holds 1 NaN or infinite value\(s\); Binarizer needs"
+    ):
+        Binarizer().fit(X, sample_weight=[1, 1, np.nan, 1, 1, 1, 1, 1])
 
 
 def test_class_weight_check_passes_with_accuracy():

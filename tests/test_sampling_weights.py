@@ -19,7 +19,7 @@ from tabsift.sampling import (
     OTCoresetSelector,
     StratifiedRandomSelector,
 )
-from tabsift.sampling._coreset_common import class_budgets
+from tabsift.sampling._coreset_budgets import class_budgets
 
 
 def _data(n=80, seed=1):
@@ -150,10 +150,10 @@ def test_llm_choice_steps_name_rows_of_the_input():
 @pytest.mark.parametrize(
     "weight,message",
     [
-        (-np.ones(80), "negative"),
-        (np.zeros(80), "zero weight to every row"),
+        (-np.ones(80), r"sample_weight has 80 negative value\(s\).*KCenterSelector needs"),
+        (np.zeros(80), "sample_weight is zero on every row; KCenterSelector needs"),
         (np.ones(79), "sample_weight"),
-        (np.r_[np.ones(79), np.nan], "NaN"),
+        (np.r_[np.ones(79), np.nan], r"sample_weight holds 1 NaN .*; KCenterSelector needs"),
     ],
 )
 def test_bad_weights_are_refused_with_a_message(weight, message):

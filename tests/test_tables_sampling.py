@@ -126,12 +126,12 @@ def test_numbers_stored_as_text_with_placeholders_are_read_as_numbers():
 
 
 def test_plain_numeric_input_is_not_encoded(monkeypatch):
-    from tabsift.sampling import _coreset_common, _ot_coreset
+    from tabsift.sampling import _coreset_base, _ot_coreset
 
     def fail(*args, **kwargs):
         raise AssertionError("plain numeric finite input must not be encoded")
 
-    monkeypatch.setattr(_coreset_common, "encode_table", fail)
+    monkeypatch.setattr(_coreset_base, "encode_table", fail)
     monkeypatch.setattr(_ot_coreset, "encode_table", fail)
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"]).assign(

@@ -9,8 +9,8 @@ from tabsift.datasets import make_planted_tree
 from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor, Tree
 from tabsift.tree._operators import forest_population, subtree_crossover
 from tabsift.tree._population import apply_population, refit_classification
+from tabsift.tree._positions import reachable
 from tabsift.tree._text import TreeSchema, text_to_arrays
-from tabsift.tree._tree import reachable
 
 SMALL = dict(population_size=10, n_crossover_prompts=4, n_mutation_prompts=4)
 

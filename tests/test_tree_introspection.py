@@ -11,8 +11,9 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 import tabsift.tree._evolution as evolution
 from tabsift.datasets import make_planted_tree
 from tabsift.tree import EvolvedTreeClassifier, EvolvedTreeRegressor, Tree
+from tabsift.tree._importance import impurity_decrease
+from tabsift.tree._positions import merge_same_class_leaves, n_positions
 from tabsift.tree._thresholds import shortest_threshold, split_bounds
-from tabsift.tree._tree import impurity_decrease, merge_same_class_leaves, n_positions
 
 
 def _from_sklearn(model, names):

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
 from tabsift.tree import CheckpointError, EvolvedTreeClassifier, EvolvedTreeRegressor
+from tabsift.tree._importance import impurity_decrease
 from tabsift.tree._llm import prompt_header
 from tabsift.tree._operators import cut_points, forest_population, tune_variants
 from tabsift.tree._population import (
@@ -25,7 +26,7 @@ from tabsift.tree._population import (
     refit_regression,
     tune_node,
 )
-from tabsift.tree._tree import impurity_decrease, reachable
+from tabsift.tree._positions import reachable
 
 FAST = dict(population_size=8, n_generations=3, n_crossover_prompts=3, n_mutation_prompts=3)
 TIGHT = dict(rtol=1e-12, atol=1e-12)
@@ -322,10 +323,13 @@ def test_prompt_reports_weighted_label_distribution_and_total():
 @pytest.mark.parametrize(
     "weights,match",
     [
-        (lambda n: -np.ones(n), "sample_weight has .* negative values"),
-        (lambda n: np.zeros(n), "at least one non-zero"),
+        (lambda n: -np.ones(n), "sample_weight has .* negative value.*EvolvedTreeClassifier"),
+        (lambda n: np.zeros(n), "sample_weight is zero on every row; EvolvedTreeClassifier"),
         (lambda n: np.r_[1.0, np.zeros(n - 1)], "at least two rows of positive weight"),
-        (lambda n: np.r_[np.nan, np.ones(n - 1)], "sample_weight contains NaN"),
+        (
+            lambda n: np.r_[np.nan, np.ones(n - 1)],
+            "sample_weight holds 1 NaN or infinite.*EvolvedTreeClassifier",
+        ),
         (lambda n: np.ones(n + 1), "sample_weight.shape"),
     ],
 )
@@ -342,7 +346,7 @@ def test_class_weight_is_validated():
     with pytest.raises(ValueError, match="class_weight"):
         EvolvedTreeClassifier(class_weight="even", n_generations=1).fit(X, y)
     # A class weight of 0 for every class present leaves no row to learn from.
-    with pytest.raises(ValueError, match="zero for every row"):
+    with pytest.raises(ValueError, match="sample_weight times class_weight is zero on every row"):
         EvolvedTreeClassifier(class_weight={0: 0, 1: 0, 2: 0}, n_generations=1).fit(X, y)
     assert "class_weight" not in EvolvedTreeRegressor().get_params()
 

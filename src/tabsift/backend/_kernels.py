@@ -197,7 +197,7 @@ def gumbel_top_k(log_weights, k, *, random_state=None, top_k=False, xp=None):
 
 
 def _numpy_top_k(keys, k):
-    """Indices of the ``k`` largest keys, exactly as a stable descending argsort orders them.
+    """Return the indices of the ``k`` largest keys, exactly as a stable descending argsort orders them.
 
     A partition finds the k-th largest value in linear time; ties at that value are
     broken by index, as the stable sort breaks them, so every backend agrees.

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tabsift._config import get_config
-from tabsift.utils._optional import import_optional_dependency
+from tabsift.utils import import_optional_dependency
 
 _KNOWN = ("numpy", "array_api_strict", "cupy")
 

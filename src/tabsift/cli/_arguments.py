@@ -7,7 +7,7 @@ from tabsift.cli._io import TABLE_SUFFIXES
 
 
 def non_negative_int(text):
-    """argparse type: an integer >= 0."""
+    """Argparse type: an integer >= 0."""
     try:
         value = int(text)
     except ValueError:
@@ -18,7 +18,7 @@ def non_negative_int(text):
 
 
 def positive_int(text):
-    """argparse type: an integer >= 1."""
+    """Argparse type: an integer >= 1."""
     value = non_negative_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
@@ -26,7 +26,7 @@ def positive_int(text):
 
 
 def output_folder(text):
-    """argparse type: a folder (existing or not), never an existing file."""
+    """Argparse type: a folder (existing or not), never an existing file."""
     path = Path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is a file; give a folder to write results in")
@@ -34,7 +34,7 @@ def output_folder(text):
 
 
 def input_table(text):
-    """argparse type: an existing CSV, TSV or Parquet file."""
+    """Argparse type: an existing CSV, TSV or Parquet file."""
     path = Path(text)
     if path.suffix.lower() not in TABLE_SUFFIXES:
         raise argparse.ArgumentTypeError(
@@ -47,7 +47,7 @@ def input_table(text):
 
 
 def count_or_fraction(text, *, expected, count, one_is_count):
-    """argparse type helper: a fraction of a whole, or a whole count above it.
+    """Argparse type helper: a fraction of a whole, or a whole count above it.
 
     ``expected`` and ``count`` name what is wanted in the error messages (e.g.
     ``"a number of rows or a fraction in (0, 1)"`` and ``"a number of rows"``);
@@ -67,7 +67,7 @@ def count_or_fraction(text, *, expected, count, one_is_count):
 
 
 def column_list(text):
-    """argparse type: comma-separated column names (spaces around names are kept out)."""
+    """Argparse type: comma-separated column names (spaces around names are kept out)."""
     names = [part.strip() for part in text.split(",")]
     if not all(names):
         raise argparse.ArgumentTypeError(f"expected comma-separated column names, got {text!r}")
@@ -106,7 +106,7 @@ def add_task_argument(parser):
 
 
 def llm_client(args):
-    """The :class:`~tabsift.llm.LLMClient` that ``--llm-model`` and ``--llm-base-url`` name.
+    """Return the :class:`~tabsift.llm.LLMClient` that ``--llm-model`` and ``--llm-base-url`` name.
 
     None when neither is given (the method then runs without an LLM).
     """
@@ -128,9 +128,19 @@ def add_progress_arguments(parser):
     group.add_argument("-q", "--quiet", action="store_true", help="show no progress bars")
 
 
+def add_run_arguments(parser):
+    """Add the options every job ends with: ``--seed``, ``--force``, ``-v`` and ``-q``."""
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
+    parser.add_argument("--force", action="store_true", help="recompute a finished job")
+    add_progress_arguments(parser)
+
+
 def progress_level(args):
-    """The ``verbose`` a job passes to its estimator: 0 for ``-q``, the ``-v`` count, else
-    ``"auto"`` (a bar for long steps when someone watches, see :mod:`tabsift.utils`)."""
+    """Return the ``verbose`` a job passes to its estimator.
+
+    That is 0 for ``-q``, the ``-v`` count, else ``"auto"`` (a bar for long steps when someone
+    watches, see :mod:`tabsift.utils`).
+    """
     if getattr(args, "quiet", False):
         return 0
     return args.verbose or "auto"

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._arguments import (
-    add_progress_arguments,
+    add_run_arguments,
     add_table_job_arguments,
     add_task_argument,
     non_negative_int,
@@ -103,9 +103,7 @@ def add_parser(subparsers):
         default=None,
         help="threads for the XGBoost models (default: all cores)",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
-    parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    add_progress_arguments(parser)
+    add_run_arguments(parser)
     add_prepare_arguments(parser)
     return parser
 
@@ -253,7 +251,7 @@ def _corrections_table(model):
 
 
 def _residual_column(model, X):
-    """The number column to plot residuals against, and why it was chosen.
+    """Return the number column to plot residuals against, and why it was chosen.
 
     The first column the first kept correction reads; with no correction, the
     column the base model leans on most (impurity importances, or coefficient

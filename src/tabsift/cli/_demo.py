@@ -13,8 +13,7 @@ import sys
 import time
 import traceback
 
-from tabsift.cli._arguments import add_out_argument
-from tabsift.cli._arguments import non_negative_int as _non_negative_int
+from tabsift.cli._arguments import add_out_argument, non_negative_int as _non_negative_int
 from tabsift.cli._demo_backend import array_backend_section
 from tabsift.cli._demo_base import DemoContext
 from tabsift.cli._demo_coresets import coresets_section

@@ -96,7 +96,7 @@ def _names(rows):
 
 
 def _coresets_text(rows, *, n, k, rare_share, random_hits, seeds, ot):
-    """The section's text, every claim read from this run's results."""
+    """Return the section's text, every claim read from this run's results."""
     budgets = sorted({row["rows"] for row in rows})
     budget = (
         f"Each selector keeps {k} of {n} rows ({100 * k / n:.1f}%)"

@@ -27,7 +27,7 @@ _THRESHOLD_SCHEMA = {
 
 
 def _scripted_thresholds(data, target):
-    """What the scripted "model" proposes: cut each column between the class medians."""
+    """Return what the scripted "model" proposes: cut each column between the class medians."""
     proposals = []
     for column in data.columns:
         low = float(data.loc[target == 0, column].median())

@@ -29,9 +29,8 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._arguments import (
-    add_progress_arguments,
+    add_run_arguments,
     add_table_job_arguments,
-    non_negative_int,
     positive_int,
     progress_level,
 )
@@ -49,8 +48,7 @@ from tabsift.cli._preparation import (
     prepare_settings,
     read_prepared_table,
 )
-from tabsift.utils import atomic_write_text, neutralise_formulas
-from tabsift.utils._numbers import is_finite_number
+from tabsift.utils import atomic_write_text, is_finite_number, neutralise_formulas
 
 OPERATORS = ("And", "Or", "AtLeast", "AtMost", "Choose")
 
@@ -60,7 +58,7 @@ def _reject_constant(name):
 
 
 def _thresholds_file(text):
-    """argparse type: a JSON file ``{column: [thresholds, ...]}``, checked strictly."""
+    """Argparse type: a JSON file ``{column: [thresholds, ...]}``, checked strictly."""
     import argparse
 
     def bad(problem):
@@ -149,9 +147,7 @@ def add_parser(subparsers):
         "--jobs", type=int, default=1, help="parallel starts, -1 for all cores (default: 1)"
     )
     add_test_size_argument(parser)
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
-    parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    add_progress_arguments(parser)
+    add_run_arguments(parser)
     return parser
 
 
@@ -251,7 +247,7 @@ def run(args):
 
 
 def _rule_figure(clf, text, max_depth):
-    """The rules drawn as trees, one panel row per rule, wide enough to read."""
+    """Return the rules drawn as trees, one panel row per rule, wide enough to read."""
     n_rules = len(clf.classes_) if len(clf.classes_) > 2 else 1
     if n_rules == 1:
         return clf.plot()[0].figure  # plot sizes a single panel to its rule

@@ -39,7 +39,7 @@ import os
 from pathlib import Path
 
 from tabsift.cli._arguments import (
-    add_progress_arguments,
+    add_run_arguments,
     add_table_job_arguments,
     add_task_argument,
     llm_client,
@@ -113,9 +113,7 @@ def add_parser(subparsers):
         help="OpenAI-compatible API root (default: $OPENAI_BASE_URL or OpenAI's)",
     )
     add_test_size_argument(parser)
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
-    parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    add_progress_arguments(parser)
+    add_run_arguments(parser)
     return parser
 
 
@@ -288,7 +286,7 @@ def _note_legacy_checkpoint(out):
 
 
 def _validation_fitness(best, task):
-    """The estimator's internal validation fitness of the chosen tree, named for what it is."""
+    """Return the estimator's internal validation fitness of the chosen tree, named for what it is."""
     import math
 
     value = best["validation_fitness"]

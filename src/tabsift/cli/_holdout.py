@@ -120,7 +120,7 @@ def held_out_scores(model, X_train, y_train, X_test, y_test, *, task, how):
 
 
 def _json_label(label):
-    """A class label as JSON holds it: numbers stay numbers, anything else becomes text."""
+    """Return a class label as JSON holds it: numbers stay numbers, anything else becomes text."""
     import numbers
 
     if isinstance(label, numbers.Integral) and not isinstance(label, bool):
@@ -131,7 +131,7 @@ def _json_label(label):
 
 
 def score_lines(scores):
-    """The scores as short lines for a text file or a report paragraph."""
+    """Return the scores as short lines for a text file or a report paragraph."""
     metric = scores["metric"]
     lines = [f"Training {metric}: {scores['train_score']:.4f} ({scores['n_train']} rows)"]
     if scores["test_score"] is not None:

@@ -13,7 +13,7 @@ TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
 def _csv_header(path, sep):
-    """The first row of a CSV/TSV file as a list of names (empty for an empty file)."""
+    """Return the first row of a CSV/TSV file as a list of names (empty for an empty file)."""
     import csv
 
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
@@ -30,9 +30,7 @@ def read_table(path, *, na_values=None, allow_empty=False):
     """
     import pandas as pd
 
-    from tabsift.table import TableError
-    from tabsift.table._checks import duplicate_names
-    from tabsift.table._errors import quote_names
+    from tabsift.table import TableError, duplicate_names, quote_names
 
     path = Path(path)
     suffix = path.suffix.lower()

@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from tabsift.cli._io import file_digest
-from tabsift.utils import atomic_write_text
-from tabsift.utils._atomic import set_write_guard, stale_temp_files
+from tabsift.utils import atomic_write_text, set_write_guard, stale_temp_files
 
 # What each job writes in its --out folder besides job.json, relative to the folder ("*" as
 # in glob, "{ext}" the input table's suffix). Before a job computes anything, a file of
@@ -49,8 +48,11 @@ _SHA256_HEX = frozenset("0123456789abcdef")
 
 
 class JobFolderError(ValueError):
-    """A job's output folder cannot be used: it is not writable, or it holds files of the
-    job's names that tabsift did not write (they are never replaced or deleted)."""
+    """A job's output folder cannot be used.
+
+    It is not writable, or it holds files of the job's names that tabsift did not write (they
+    are never replaced or deleted).
+    """
 
 
 def _relative(out, path):
@@ -62,7 +64,7 @@ def _relative(out, path):
 
 
 def _safe_entry(entry):
-    """True for a manifest entry naming a path inside the folder (no '..', not absolute)."""
+    """Return True for a manifest entry naming a path inside the folder (no '..', not absolute)."""
     if not isinstance(entry, str) or not entry or "\x00" in entry:
         return False
     pure = PurePosixPath(entry)
@@ -88,7 +90,7 @@ class _Manifest:
 
     @classmethod
     def load(cls, out):
-        """The manifest of ``out``, or None when it has none."""
+        """Return the manifest of ``out``, or None when it has none."""
         path = Path(out) / MANIFEST_NAME
         if not path.exists() and not path.is_symlink():
             return None
@@ -147,7 +149,7 @@ class _Manifest:
             set_write_guard(previous)
 
     def inside(self, rel):
-        """The absolute path of entry ``rel``, or None when a link leads it out of the folder."""
+        """Return the absolute path of entry ``rel``, or None when a link leads it out of the folder."""
         root = os.path.realpath(self.out)
         real = os.path.realpath(self.out / rel)
         return Path(real) if real.startswith(root + os.sep) else None
@@ -160,8 +162,11 @@ class _Manifest:
 
 
 class _JobGuard:
-    """Called before every atomic write during a job: records the files the job writes in
-    ``out`` and refuses to replace one tabsift did not write."""
+    """Called before every atomic write during a job.
+
+    It records the files the job writes in ``out`` and refuses to replace one tabsift did not
+    write.
+    """
 
     def __init__(self, manifest):
         self.manifest = manifest
@@ -191,7 +196,7 @@ _active_guard = None
 
 
 def _our_job_json(out):
-    """True when ``out/job.json`` is a job marker tabsift wrote (a 64-hex fingerprint)."""
+    """Return True when ``out/job.json`` is a job marker tabsift wrote (a 64-hex fingerprint)."""
     try:
         data = json.loads((Path(out) / "job.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
@@ -210,7 +215,7 @@ def _job_patterns(command, input_path):
 
 
 def _existing_outputs(out, patterns):
-    """What stands in ``out`` where a job with these output ``patterns`` writes.
+    """Return what stands in ``out`` where a job with these output ``patterns`` writes.
 
     Returns ``(outputs, blockers)``: the entries whose names the job writes, and
     files standing where one of its output folders must be (relative paths).
@@ -332,7 +337,7 @@ def start_job(command, settings, input_path, out, *, force):
 
 
 def _manifest_of(out):
-    """The manifest of ``out``: the running job's, else the one on disk."""
+    """Return the manifest of ``out``: the running job's, else the one on disk."""
     if _active_guard is not None and os.path.abspath(_active_guard.manifest.out) == (
         os.path.abspath(out)
     ):
@@ -341,10 +346,9 @@ def _manifest_of(out):
 
 
 def remove_job_files(out, folder):
-    """Delete the files tabsift wrote under ``out/folder`` (per the manifest), and the folder
-    itself when tabsift created it and nothing else is left in it.
+    """Delete the files tabsift wrote under ``out/folder`` (per the manifest).
 
-    Files that are not in the manifest (the user's) stay untouched.
+    The folder itself goes too when tabsift created it and nothing else is left in it. Files that are not in the manifest (the user's) stay untouched.
     """
     out = Path(out)
     manifest = _manifest_of(out)
@@ -369,7 +373,7 @@ def remove_job_files(out, folder):
 
 
 def job_fingerprint(command, settings, input_path):
-    """A fingerprint of a job: the command, its settings and its input's bytes."""
+    """Return a fingerprint of a job: the command, its settings and its input's bytes."""
     blob = json.dumps(
         {"command": command, "settings": settings, "input": file_digest(input_path)},
         sort_keys=True,

@@ -48,7 +48,7 @@ def add_prepare_arguments(parser):
 
 
 def prepare_settings(args):
-    """The preparation options of ``args``, as they enter a job's fingerprint."""
+    """Return the preparation options of ``args``, as they enter a job's fingerprint."""
     return {
         "na_values": list(args.na_values),
         "categorical": list(args.categorical),

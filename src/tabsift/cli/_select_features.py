@@ -20,11 +20,10 @@ import sys
 from pathlib import Path
 
 from tabsift.cli._arguments import (
-    add_progress_arguments,
+    add_run_arguments,
     add_table_job_arguments,
     add_task_argument,
     count_or_fraction,
-    non_negative_int,
     positive_int,
     progress_level,
 )
@@ -97,9 +96,7 @@ def add_parser(subparsers):
         help="where the networks train: cpu, cuda, cuda:N or auto (the GPU when torch sees "
         "one); default: cpu",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
-    parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    add_progress_arguments(parser)
+    add_run_arguments(parser)
     add_prepare_arguments(parser)
     return parser
 
@@ -313,7 +310,7 @@ def selection_stability(selector):
 
 
 def _importances_caption(selector, scores, method):
-    """What the importance chart shows, and how the network saw the table."""
+    """Return what the importance chart shows, and how the network saw the table."""
     text = (
         f"KANSelector(method={method!r}) scores averaged over "
         f"{len(selector.scores_per_fold_)} held-out folds (error bars: spread over folds). "
@@ -334,7 +331,7 @@ def _importances_caption(selector, scores, method):
 
 
 def _shapes_caption(selector):
-    """What ``plot_shapes`` draws (the response of every fold's network), in words.
+    """Return what ``plot_shapes`` draws (the response of every fold's network), in words.
 
     ``plot_shapes(kind="response")``: the whole network's output, through both
     layers, averaged over the fold networks (not the first fold's alone).

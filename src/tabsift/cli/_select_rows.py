@@ -62,10 +62,9 @@ from pathlib import Path
 
 from tabsift.cli._arguments import (
     add_out_argument,
-    add_progress_arguments,
+    add_run_arguments,
     count_or_fraction,
     input_table,
-    non_negative_int,
     positive_int,
 )
 from tabsift.cli._io import file_digest, read_table, write_table
@@ -183,9 +182,7 @@ def add_parser(subparsers):
         help="comma-separated text columns, or 'auto': non-numeric columns averaging at "
         "least 3 words (default: auto)",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="default: 0")
-    parser.add_argument("--force", action="store_true", help="recompute a finished job")
-    add_progress_arguments(parser)
+    add_run_arguments(parser)
     for method in METHODS.values():
         if method.add_arguments is not None:
             method.add_arguments(parser)
@@ -257,7 +254,7 @@ def run(args):
 
 
 def _stamp_of(stamp):
-    """The fingerprint in ``.work/fingerprint.txt``, or None (missing or unreadable)."""
+    """Return the fingerprint in ``.work/fingerprint.txt``, or None (missing or unreadable)."""
     try:
         text = stamp.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
@@ -266,7 +263,7 @@ def _stamp_of(stamp):
 
 
 def _checked_indices(selection, method):
-    """The selection's indices as int64, checked to be pool positions before any is written."""
+    """Return the selection's indices as int64, checked to be pool positions before any is written."""
     import numpy as np
 
     indices = np.asarray(selection.indices)

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tabsift.cli._io import read_table
-from tabsift.table import TableError
-from tabsift.table._errors import quote_names
+from tabsift.table import TableError, quote_names
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class PoolTable:
         return self.path.suffix.lower() in (".parquet", ".pq")
 
     def columns(self):
-        """The pool's column names, from its header (or Parquet schema) only."""
+        """Return the pool's column names, from its header (or Parquet schema) only."""
         if self.is_parquet:
             import pyarrow.parquet as pq
 
@@ -58,7 +57,7 @@ class PoolTable:
         return [str(c) for c in pd.read_csv(self.path, sep=sep, nrows=0).columns]
 
     def read(self):
-        """The whole pool as a DataFrame (:func:`read_table`: errors name the file)."""
+        """Return the whole pool as a DataFrame (:func:`read_table`: errors name the file)."""
         return read_table(self.path, na_values=self.na_values)
 
     def chunks(self):

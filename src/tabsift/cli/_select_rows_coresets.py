@@ -1,13 +1,14 @@
-"""``select-rows`` coreset methods (hybrid, kcenter, ot, gais, random, llm-choice): the pool in
-memory."""
+"""``select-rows`` coreset methods: the pool in memory.
+
+The methods are hybrid, kcenter, ot, gais, random and llm-choice.
+"""
 
 from dataclasses import dataclass
 from typing import Any
 
 from tabsift.cli._arguments import llm_client, non_negative_int, positive_int, progress_level
 from tabsift.cli._select_rows_base import Selection, check_pool_columns
-from tabsift.table import TableError
-from tabsift.table._errors import quote_names
+from tabsift.table import TableError, quote_names
 
 
 def add_coreset_arguments(parser):
@@ -150,11 +151,10 @@ def _coreset_data(args, pool, target, needs_label):
 
 
 def _like_pool(data, sample, source):
-    """The target sample's feature columns prepared as the pool's were (floats or categories)."""
+    """Return the target sample's feature columns prepared as the pool's were (floats or categories)."""
     import pandas as pd
 
-    from tabsift.table import describe_column
-    from tabsift.table._types import category_values, numeric_values
+    from tabsift.table import category_values, describe_column, numeric_values
 
     out = {}
     sample = sample.rename(columns=str)
@@ -177,8 +177,7 @@ def _like_pool(data, sample, source):
 
 def _labels_like_pool(data, values):
     """Target-sample labels in the pool's prepared label representation."""
-    from tabsift.table import describe_column
-    from tabsift.table._types import category_values, numeric_values
+    from tabsift.table import category_values, describe_column, numeric_values
 
     if data.y.dtype.kind == "f":
         info = describe_column("label", values)

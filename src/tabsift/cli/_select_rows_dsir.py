@@ -93,6 +93,6 @@ def dsir_select(args, pool, target, workdir):
 
 
 def _work_fingerprint(workdir):
-    """The fingerprint of the job that owns ``workdir`` (written there by :func:`tabsift.cli._select_rows.run`)."""
+    """Return the fingerprint of the job that owns ``workdir`` (written there by :func:`tabsift.cli._select_rows.run`)."""
     return (Path(workdir) / "fingerprint.txt").read_text(encoding="utf-8").strip()
 

@@ -2,7 +2,7 @@
 
 
 def write_report(args, selection, indices, table, summary, folder):
-    """The job's HTML report: the selection, its spread over the pool, weights, method results."""
+    """Return the job's HTML report: the selection, its spread over the pool, weights, method results."""
     import numpy as np
     import pandas as pd
     from matplotlib.figure import Figure

@@ -86,7 +86,7 @@ def column_names(n, prefix="x", start=0):
 
 
 def table_bunch(data, y, **fields):
-    """A generator's Bunch, with the parts every table has derived in one place.
+    """Return a generator's Bunch, with the parts every table has derived in one place.
 
     ``target`` is ``y`` as a Series named ``"target"``, ``frame`` is ``data``
     and ``target`` side by side, ``feature_names`` are ``data``'s columns;

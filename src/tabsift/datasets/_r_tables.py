@@ -57,7 +57,7 @@ def _table_names(archive):
 
 
 def _read_member(archive, name):
-    """The bytes of table ``name``, or None; stops reading the archive at the table."""
+    """Return the bytes of table ``name``, or None; stops reading the archive at the table."""
     path = f"{_CSV_FOLDER}{name}.csv"
     with tarfile.open(archive, mode="r:gz") as tar:
         for member in tar:
@@ -67,7 +67,7 @@ def _read_member(archive, name):
 
 
 def _unknown(name, names):
-    """The ValueError for a name that is not in the archive, saying how to find names."""
+    """Return the ValueError for a name that is not in the archive, saying how to find names."""
     lowered = {candidate.lower(): candidate for candidate in names}
     bare = {candidate.split("/")[1].lower(): candidate for candidate in names}
     close = difflib.get_close_matches(name.lower(), lowered, n=3, cutoff=0.75)

@@ -97,6 +97,9 @@ from tabsift.expr._nodes import (
     Node,
     Number,
     UnaryOp,
+    check_column_name as check_column_name,
+    to_source as to_source,
+    walk as walk,
 )
 
 __all__ = [
@@ -115,6 +118,8 @@ __all__ = [
     "evaluate",
     "parse",
 ]
+# Also importable from here, for tabsift's packages only (not in __all__):
+# walk, to_source and check_column_name over the syntax tree.
 
 
 def __getattr__(name):

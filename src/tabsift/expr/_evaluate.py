@@ -4,6 +4,7 @@ Only array-API functions are used (``xp.exp``, ``xp.where``, ``xp.minimum``,
 ...), so the same code runs on NumPy, array_api_strict and CuPy.
 """
 
+import operator
 from collections.abc import Mapping
 
 import numpy as np
@@ -20,8 +21,8 @@ from tabsift.expr._nodes import (
     UnaryOp,
     children,
 )
-from tabsift.expr._parser import unknown_column_error
-from tabsift.table._types import is_dataframe
+from tabsift.expr._suggestions import unknown_column_error
+from tabsift.table import is_dataframe
 
 
 def _backend():
@@ -164,37 +165,49 @@ def _sigmoid(xp, x):
     return _backend().sigmoid(x, xp=xp)
 
 
+def _array_api(name):
+    """Return ``f(xp, *args)``, which calls the array-API function ``name`` of ``xp``."""
+
+    def call(xp, *args):
+        return getattr(xp, name)(*args)
+
+    return call
+
+
+def _clip(xp, x, lower, upper):
+    return xp.minimum(xp.maximum(x, lower), upper)
+
+
+# Formula functions and operators -> what computes them on a namespace ``xp``.
 _FUNCTIONS = {
-    "exp": lambda xp, x: xp.exp(x),
-    "log": lambda xp, x: xp.log(x),
-    "log1p": lambda xp, x: xp.log1p(x),
-    "sqrt": lambda xp, x: xp.sqrt(x),
-    "abs": lambda xp, x: xp.abs(x),
+    **{
+        name: _array_api(name)
+        for name in (
+            "exp", "log", "log1p", "sqrt", "abs", "tanh", "sin", "cos", "sign",
+            "minimum", "maximum", "where",
+        )
+    },
     "sigmoid": _sigmoid,
-    "tanh": lambda xp, x: xp.tanh(x),
-    "sin": lambda xp, x: xp.sin(x),
-    "cos": lambda xp, x: xp.cos(x),
-    "sign": lambda xp, x: xp.sign(x),
-    "clip": lambda xp, x, lower, upper: xp.minimum(xp.maximum(x, lower), upper),
-    "minimum": lambda xp, a, b: xp.minimum(a, b),
-    "maximum": lambda xp, a, b: xp.maximum(a, b),
-    "where": lambda xp, cond, a, b: xp.where(cond, a, b),
+    "clip": _clip,
 }
 
 _BINARY = {
-    "+": lambda xp, a, b: xp.add(a, b),
-    "-": lambda xp, a, b: xp.subtract(a, b),
-    "*": lambda xp, a, b: xp.multiply(a, b),
-    "/": lambda xp, a, b: xp.divide(a, b),
-    "**": lambda xp, a, b: xp.pow(a, b),
-    "&": lambda xp, a, b: xp.logical_and(a, b),
-    "|": lambda xp, a, b: xp.logical_or(a, b),
-    "<": lambda xp, a, b: xp.less(a, b),
-    "<=": lambda xp, a, b: xp.less_equal(a, b),
-    ">": lambda xp, a, b: xp.greater(a, b),
-    ">=": lambda xp, a, b: xp.greater_equal(a, b),
-    "==": lambda xp, a, b: xp.equal(a, b),
-    "!=": lambda xp, a, b: xp.not_equal(a, b),
+    op: _array_api(name)
+    for op, name in {
+        "+": "add",
+        "-": "subtract",
+        "*": "multiply",
+        "/": "divide",
+        "**": "pow",
+        "&": "logical_and",
+        "|": "logical_or",
+        "<": "less",
+        "<=": "less_equal",
+        ">": "greater",
+        ">=": "greater_equal",
+        "==": "equal",
+        "!=": "not_equal",
+    }.items()
 }
 
 
@@ -261,17 +274,17 @@ _COMPARISONS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
 # Array-with-Python-scalar operations through the array API's operators.
 _SCALAR_OPERATORS = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a**b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -364,7 +377,7 @@ def _check_finite(expression, ctx, result):
 
 
 def _gather_columns(expression, table, position_of):
-    """The raw values of each column the formula reads, and arrays to find the namespace from."""
+    """Return the raw values of each column the formula reads, and arrays to find the namespace from."""
     raw = {}
     for name in expression.columns:
         values = table.get(name)

@@ -14,8 +14,6 @@ canonical text of a tree never nests parentheses deeper than the tree is
 high, so ``parse(str(e))`` always succeeds under the limits ``e`` passed.
 """
 
-import difflib
-
 from tabsift.expr._errors import ExpressionError
 from tabsift.expr._nodes import (
     ARITHMETIC_OPS,
@@ -36,50 +34,13 @@ from tabsift.expr._nodes import (
     Number,
     UnaryOp,
     children,
-    column_source,
-    is_bare_name,
     walk,
 )
+from tabsift.expr._suggestions import close_matches, signature, unknown_column_error
 from tabsift.expr._tokens import tokenize
 
 NUMBER = "number"
 CONDITION = "condition"
-
-_MAX_LISTED_COLUMNS = 20
-
-
-def _signature(name):
-    return f"{name}({', '.join(FUNCTIONS[name])})"
-
-
-def close_matches(name, candidates, n=3):
-    """Up to ``n`` candidates that look like ``name`` (case, typos, one word of a longer name)."""
-    candidates = list(candidates)
-    found = [c for c in candidates if c.lower() == name.lower() and c != name]
-    found += difflib.get_close_matches(name, candidates, n=n, cutoff=0.6)
-    found += [c for c in candidates if name.lower() in c.lower().split() and c != name]
-    unique = list(dict.fromkeys(found))
-    return unique[:n]
-
-
-def unknown_column_error(name, available, *, text, position):
-    """The error for a column that is not among ``available``, with close matches listed."""
-    available = list(available)
-    matches = close_matches(name, available)
-    reason = f"unknown column {name!r}"
-    if matches:
-        reason += f"; did you mean {', '.join(column_source(m) for m in matches)}?"
-    if available:
-        listed = ", ".join(column_source(c) for c in available[:_MAX_LISTED_COLUMNS])
-        if len(available) > _MAX_LISTED_COLUMNS:
-            listed += f", ... ({len(available) - _MAX_LISTED_COLUMNS} more)"
-        fix = f"use one of the available columns: {listed}."
-        if any(not is_bare_name(c) for c in available[:_MAX_LISTED_COLUMNS] + matches):
-            fix += " Names with spaces or symbols go in backticks, e.g. `blood pressure`."
-    else:
-        fix = "the data has no columns; pass data with the columns the formula uses."
-    return ExpressionError(reason, text=text, position=position, fix=fix)
-
 
 def _describe(token):
     return "the end of the formula" if token.kind == "end" else repr(token.text)
@@ -338,12 +299,12 @@ class _Parser:
             raise self.error(
                 token.start,
                 f"unknown function {name!r}",
-                f"{hint}The functions are: {', '.join(_signature(f) for f in FUNCTIONS)}.",
+                f"{hint}The functions are: {', '.join(signature(f) for f in FUNCTIONS)}.",
             )
         if name in CONSTANTS:
             return self.make(Constant(name), NUMBER, token.start, token.end, token.start)
         if name in FUNCTIONS:
-            fix = f"call it, e.g. {_signature(name)}."
+            fix = f"call it, e.g. {signature(name)}."
             if self.column_set is not None and name in self.column_set:
                 fix += f" To use the column named {name!r}, write it in backticks: `{name}`."
             raise self.error(token.start, f"the function {name!r} must be called", fix)
@@ -367,7 +328,7 @@ class _Parser:
                     raise self.error(
                         token.start,
                         f"keyword arguments are not supported ({token.text}=...)",
-                        f"pass arguments by position: {_signature(func)}.",
+                        f"pass arguments by position: {signature(func)}.",
                     )
                 args.append(self.group(0, operand=True))
                 close = self.advance()
@@ -378,7 +339,7 @@ class _Parser:
                         raise self.error(
                             self.peek().start,
                             f"expected an argument after ',' in the call of {func}",
-                            f"remove the trailing comma: {_signature(func)}.",
+                            f"remove the trailing comma: {signature(func)}.",
                         )
                     continue
                 if close.kind == "end":
@@ -391,7 +352,7 @@ class _Parser:
                     raise self.error(
                         close.start,
                         "keyword arguments and '=' are not supported in a call",
-                        f"pass arguments by position: {_signature(func)}.",
+                        f"pass arguments by position: {signature(func)}.",
                     )
                 raise self.unexpected_after(close)
         expected = FUNCTIONS[func]
@@ -400,7 +361,7 @@ class _Parser:
                 name_token.start,
                 f"{func} takes {len(expected)} argument{'s' if len(expected) > 1 else ''} "
                 f"({', '.join(expected)}), found {len(args)}",
-                f"call it as {_signature(func)}.",
+                f"call it as {signature(func)}.",
             )
         for index, (arg, param) in enumerate(zip(args, expected, strict=True)):
             want = CONDITION if func == "where" and index == 0 else NUMBER
@@ -411,7 +372,7 @@ class _Parser:
                     self.span(arg)[0],
                     f"argument {param!r} of {func} must be {wanted}, found {found} "
                     f"{self.source(arg)!r}",
-                    f"call it as {_signature(func)}"
+                    f"call it as {signature(func)}"
                     + (
                         "; turn a condition into numbers with where(condition, 1, 0)."
                         if want == NUMBER
@@ -423,7 +384,7 @@ class _Parser:
         )
 
     def unexpected_after(self, token):
-        """The error for ``token`` following a complete expression."""
+        """Return the error for ``token`` following a complete expression."""
         previous = self.tokens[self.i - 1] if self.i > 0 else None
         if token.kind in ("name", "column", "number"):
             fix = "add an operator between them, e.g. a * b."

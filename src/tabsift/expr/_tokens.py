@@ -29,28 +29,25 @@ _KEYWORD_FIXES = {
     "None": "missing values are not literals; impute them before evaluating the formula.",
 }
 
+_STRING_LITERAL = (
+    "string literals are not allowed",
+    "write column names as they are, or in backticks when they contain spaces or "
+    "symbols, e.g. `blood pressure` * 2.",
+)
+_SQUARE_BRACKETS = (
+    "square brackets are not allowed (no subscripts, lists or comprehensions)",
+    "refer to whole columns by name; formulas work on all rows at once.",
+)
+_BRACES = ("braces are not allowed (no dicts or sets)", "remove them.")
+
 # Characters that start something Python would accept but formulas do not.
 _CHAR_FIXES = {
-    "'": (
-        "string literals are not allowed",
-        "write column names as they are, or in backticks when they contain spaces or "
-        "symbols, e.g. `blood pressure` * 2.",
-    ),
-    '"': (
-        "string literals are not allowed",
-        "write column names as they are, or in backticks when they contain spaces or "
-        "symbols, e.g. `blood pressure` * 2.",
-    ),
-    "[": (
-        "square brackets are not allowed (no subscripts, lists or comprehensions)",
-        "refer to whole columns by name; formulas work on all rows at once.",
-    ),
-    "]": (
-        "square brackets are not allowed (no subscripts, lists or comprehensions)",
-        "refer to whole columns by name; formulas work on all rows at once.",
-    ),
-    "{": ("braces are not allowed (no dicts or sets)", "remove them."),
-    "}": ("braces are not allowed (no dicts or sets)", "remove them."),
+    "'": _STRING_LITERAL,
+    '"': _STRING_LITERAL,
+    "[": _SQUARE_BRACKETS,
+    "]": _SQUARE_BRACKETS,
+    "{": _BRACES,
+    "}": _BRACES,
     "^": ("'^' is not an operator here", "write powers with '**', e.g. x ** 2."),
     ";": (
         "';' is not allowed: a formula is a single expression",
@@ -71,6 +68,18 @@ _CHAR_FIXES = {
     "=": ("'=' assigns, which formulas cannot do", "compare with '==', e.g. x == 1."),
     "!": ("'!' alone is not an operator", "negate a condition with '~', or compare with '!='."),
 }
+
+# Two characters that look like an operator of another language: reason and fix.
+_PAIR_FIXES = {
+    "//": ("'//' (floor division) is not supported", "divide with '/', e.g. x / 2."),
+    "<>": ("'<>' is not an operator", "write '!=' for 'not equal'."),
+}
+for _pair in ("<<", ">>"):
+    _PAIR_FIXES[_pair] = (f"{_pair!r} (bit shift) is not supported", "use '*' or '/'.")
+for _pair in ("&&", "||"):
+    _PAIR_FIXES[_pair] = (f"{_pair!r} is not an operator", f"use a single {_pair[0]!r}.")
+for _pair in ("=<", "=>"):
+    _PAIR_FIXES[_pair] = (f"{_pair!r} is not an operator", f"write {_pair[::-1]!r}.")
 
 
 class Token(NamedTuple):
@@ -216,59 +225,46 @@ def tokenize(text):
     """
     tokens = []
     i = 0
-    n = len(text)
-    while i < n:
-        char = text[i]
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
         pair = text[i : i + 2]
-        if char.isspace():
-            i += 1
-        elif char in "0123456789" or (char == "." and i + 1 < n and text[i + 1] in "0123456789"):
-            token = _number(text, i)
-            tokens.append(token)
-            i = token.end
-        elif _is_name_start(char):
-            token = _name(text, i)
-            tokens.append(token)
-            i = token.end
-        elif char == "`":
-            token = _backtick(text, i)
-            tokens.append(token)
-            i = token.end
-        elif pair in _TWO_CHAR_OPS:
-            tokens.append(Token("op", pair, i, i + 2))
-            i += 2
-        elif pair == "//":
-            raise _error(
-                text, i, "'//' (floor division) is not supported", "divide with '/', e.g. x / 2."
-            )
-        elif pair in ("<<", ">>"):
-            raise _error(text, i, f"{pair!r} (bit shift) is not supported", "use '*' or '/'.")
-        elif pair in ("&&", "||"):
-            raise _error(text, i, f"{pair!r} is not an operator", f"use a single {pair[0]!r}.")
-        elif pair in ("=<", "=>"):
-            raise _error(text, i, f"{pair!r} is not an operator", f"write {pair[::-1]!r}.")
-        elif pair == "<>":
-            raise _error(text, i, "'<>' is not an operator", "write '!=' for 'not equal'.")
-        elif char in _ONE_CHAR_OPS:
-            tokens.append(Token("op", char, i, i + 1))
-            i += 1
-        elif char in "(),":
-            tokens.append(Token(char, char, i, i + 1))
-            i += 1
-        elif char == "=" and pair != "==":
-            # Kept as a token: the parser knows whether it is a keyword argument.
-            tokens.append(Token("=", char, i, i + 1))
-            i += 1
-        elif char in _CHAR_FIXES:
-            reason, fix = _CHAR_FIXES[char]
-            raise _error(text, i, reason, fix)
-        else:
-            raise _error(
-                text,
-                i,
-                f"unexpected character {char!r}",
-                "formulas use column names, numbers, + - * / ** ( ) , < <= > >= == != & | ~ "
-                "and backticks around column names with spaces.",
-            )
-    tokens.append(Token("end", "", n, n))
+        if pair in _PAIR_FIXES:
+            raise _error(text, i, *_PAIR_FIXES[pair])
+        token = _next_token(text, i)
+        tokens.append(token)
+        i = token.end
+    tokens.append(Token("end", "", len(text), len(text)))
     return tokens
+
+
+def _next_token(text, i):
+    """Return the token that starts at ``text[i]`` (not a space), or raise why there is none."""
+    char = text[i]
+    pair = text[i : i + 2]
+    if char in "0123456789" or (char == "." and text[i + 1 : i + 2] in set("0123456789")):
+        return _number(text, i)
+    if _is_name_start(char):
+        return _name(text, i)
+    if char == "`":
+        return _backtick(text, i)
+    if pair in _TWO_CHAR_OPS:
+        return Token("op", pair, i, i + 2)
+    if char in _ONE_CHAR_OPS:
+        return Token("op", char, i, i + 1)
+    if char in "(),":
+        return Token(char, char, i, i + 1)
+    if char == "=":
+        # Kept as a token: the parser knows whether it is a keyword argument.
+        return Token("=", char, i, i + 1)
+    if char in _CHAR_FIXES:
+        reason, fix = _CHAR_FIXES[char]
+        raise _error(text, i, reason, fix)
+    raise _error(
+        text,
+        i,
+        f"unexpected character {char!r}",
+        "formulas use column names, numbers, + - * / ** ( ) , < <= > >= == != & | ~ "
+        "and backticks around column names with spaces.",
+    )

@@ -9,15 +9,23 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from tabsift.expr._errors import ExpressionError
 from tabsift.expr._evaluate import _to_namespace, get_namespace
 from tabsift.expr._expression import Expression, parse
-from tabsift.table import TableError, check_column_names, describe_columns, is_plain_numeric
-from tabsift.table._types import category_values, is_dataframe, numeric_values, table_columns
-from tabsift.utils._sklearn_compat import fit_context
+from tabsift.table import (
+    TableError,
+    category_values,
+    check_column_names,
+    describe_columns,
+    is_dataframe,
+    is_plain_numeric,
+    numeric_values,
+    table_columns,
+)
+from tabsift.utils import fit_context
 
 _FLOATS = [np.float64, np.float32]
 
 
 def _pass_through(X, new, keys):
-    """The input as it came (text columns included) followed by the formula columns.
+    """Return the input as it came (text columns included) followed by the formula columns.
 
     A float array cannot carry text, so a DataFrame comes back as a DataFrame
     (original columns and dtypes, index kept) and an array as an object array.
@@ -32,12 +40,12 @@ def _pass_through(X, new, keys):
 
 
 def _has_text(X):
-    """A 2-D NumPy array of objects or strings (it may hold text columns)."""
+    """Return a 2-D NumPy array of objects or strings (it may hold text columns)."""
     return isinstance(X, np.ndarray) and X.dtype.kind in "OUS" and X.ndim == 2
 
 
 def _example(values):
-    """The first value of a column that is not missing, as text."""
+    """Return the first value of a column that is not missing, as text."""
     return next((v for v in category_values(values) if v is not None), None)
 
 

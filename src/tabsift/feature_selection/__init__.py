@@ -24,10 +24,11 @@ imputes inside its model); KANSelector names each numeric column with
 missing values instead.
 """
 
-from tabsift.feature_selection._baselines import PermutationImportanceSelector, paper_baselines
+from tabsift.feature_selection._baselines import paper_baselines
 from tabsift.feature_selection._display import ImportanceDisplay, ShapeDisplay
 from tabsift.feature_selection._evaluate import SelectorEvaluation, evaluate_selectors
 from tabsift.feature_selection._kan import KANSelector
+from tabsift.feature_selection._permutation import PermutationImportanceSelector
 from tabsift.feature_selection._shap import ShapSelector
 
 __all__ = [

@@ -20,11 +20,10 @@ from sklearn.utils.validation import (
 )
 
 from tabsift.table import TableError, check_target, is_plain_numeric
-from tabsift.utils._sklearn_compat import check_sample_weight
 
 
 def n_to_keep(n_features_to_select, n_features, *, owner):
-    """Number of features kept for a fraction in (0, 1] (rounded down, at least 1) or a count."""
+    """Return the number of features kept for a fraction in (0, 1] (rounded down, at least 1) or a count."""
     k = n_features_to_select
     if isinstance(k, numbers.Integral):
         if k > n_features:
@@ -37,32 +36,26 @@ def n_to_keep(n_features_to_select, n_features, *, owner):
     return max(1, math.floor(k * n_features + 1e-9))
 
 
-def check_weights(sample_weight, n_samples, *, owner):
-    """``sample_weight`` as a float64 array of ``n_samples`` finite non-negative weights, or None.
+def ranked_support(selector):
+    """Return a fitted selector's kept features: ``scores_ >= threshold``, else the top ranks.
 
-    scikit-learn's sample-weight check checks the shape and type; a
-    negative or non-finite weight, or weights that are all 0, are refused
-    with a message naming ``sample_weight``.
+    ``threshold`` is read when the selector has one and it is set; otherwise
+    the ``n_features_to_select`` best of ``ranking_`` are kept.
     """
-    if sample_weight is None:
-        return None
-    sample_weight = check_sample_weight(sample_weight, np.empty((n_samples, 0)), dtype=np.float64)
-    if not np.isfinite(sample_weight).all():
-        raise ValueError(
-            f"{owner}: sample_weight holds {int((~np.isfinite(sample_weight)).sum())} NaN or "
-            "infinite values; pass finite non-negative weights."
-        )
-    if (sample_weight < 0).any():
-        raise ValueError(
-            f"{owner}: sample_weight has {int((sample_weight < 0).sum())} negative values; pass "
-            "non-negative weights (a weight counts how many times its row is repeated)."
-        )
-    if not sample_weight.sum() > 0:
-        raise ValueError(
-            f"{owner}: sample_weight is 0 for every row, so there is nothing to fit; give some "
-            "rows a positive weight."
-        )
-    return sample_weight
+    threshold = getattr(selector, "threshold", None)
+    if threshold is not None:
+        return selector.scores_ >= threshold
+    n_kept = n_to_keep(
+        selector.n_features_to_select, selector.n_features_in_, owner=type(selector).__name__
+    )
+    return selector.ranking_ <= n_kept
+
+
+def feature_names(selector):
+    """Return the column names of a fitted selector: ``feature_names_in_`` or ``x0, x1, ...``."""
+    if hasattr(selector, "feature_names_in_"):
+        return [str(name) for name in selector.feature_names_in_]
+    return [f"x{j}" for j in range(selector.n_features_in_)]
 
 
 def rank_scores(scores):
@@ -73,7 +66,7 @@ def rank_scores(scores):
 
 
 def plain(value):
-    """A NumPy scalar as the Python value it holds (``'x'``, not ``np.str_('x')``), for messages."""
+    """Return a NumPy scalar as the Python value it holds (``'x'``, not ``np.str_('x')``), for messages."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -82,7 +75,7 @@ def _is_sparse(X):
 
 
 def is_table(X):
-    """True for input the numeric path cannot take as it is: text, categories, object arrays.
+    """Return True for input the numeric path cannot take as it is: text, categories, object arrays.
 
     Plain numeric input (numbers and bools only, see
     :func:`tabsift.table.is_plain_numeric`) and sparse matrices keep the
@@ -103,7 +96,7 @@ def is_table(X):
 
 
 def has_missing(X):
-    """True when plain numeric ``X`` (dense) holds NaN or infinite values."""
+    """Return True when plain numeric ``X`` (dense) holds NaN or infinite values."""
     if _is_sparse(X):
         return False
     try:
@@ -151,7 +144,7 @@ def validate_table(estimator, X, y, *, owner, min_features=1):
 
 
 def transform_table(selector, X):
-    """The kept columns of ``X``, as given (a DataFrame keeps its dtypes and index).
+    """Return the kept columns of ``X``, as given (a DataFrame keeps its dtypes and index).
 
     Used by the selectors' ``transform`` for input that is not plain numeric,
     where a NumPy copy would turn every column into objects.
@@ -172,7 +165,24 @@ def transform_table(selector, X):
 
 
 class TableSelectorMixin(SelectorMixin):
-    """scikit-learn's selector mixin, with ``transform`` keeping a mixed table as it was."""
+    """scikit-learn's selector mixin, with ``transform`` keeping a mixed table as it was.
+
+    The selectors of this family take a target and a mixed table (their
+    tags say so), and keep the features :func:`ranked_support` reads from
+    their ``scores_`` and ``ranking_``.
+    """
+
+    def _get_support_mask(self):
+        check_is_fitted(self)
+        return ranked_support(self)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        # Mixed tables: text and category columns are encoded, and ranked as one feature each.
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
 
     def transform(self, X):
         """Keep the selected columns of ``X``.
@@ -199,7 +209,7 @@ def categorical_columns(infos):
 
 
 def clean_table(X, *, owner):
-    """A DataFrame of ``X`` with every column readable by scikit-learn's transformers.
+    """Return a DataFrame of ``X`` with every column readable by scikit-learn's transformers.
 
     Numbers (numbers stored as text included, placeholders read as missing)
     become float columns, categories and text object columns of strings with
@@ -208,8 +218,7 @@ def clean_table(X, *, owner):
     """
     import pandas as pd
 
-    from tabsift.table import describe_columns
-    from tabsift.table._types import category_values, column_names, numeric_values
+    from tabsift.table import category_values, column_names, describe_columns, numeric_values
 
     infos = describe_columns(X)
     names = column_names(X)
@@ -240,7 +249,7 @@ def clean_table(X, *, owner):
 
 
 def table_encoder(frame):
-    """A ColumnTransformer that turns a :func:`clean_table` frame into finite numbers.
+    """Return a ColumnTransformer that turns a :func:`clean_table` frame into finite numbers.
 
     Numbers: median-imputed, with a missing-value indicator, and standardised;
     categories: missing ones form their own category, then one-hot encoded

@@ -54,7 +54,7 @@ def _varying_features(x_min, x_max, groups, n_features):
 
 
 def _standardised_fold(X, train, test, device, as_is=None, weight=None):
-    """A fold's rows standardised by its training rows, as float32 tensors on ``device``.
+    """Return a fold's rows standardised by its training rows, as float32 tensors on ``device``.
 
     ``X`` is a float64 NumPy array or a torch tensor (then every step runs on
     its device). Returns ``(X_train, X_test, mean, scale)``, the last two as
@@ -110,7 +110,7 @@ def _validation_split(y_train, fraction, seed, classification):
 
 
 def _standardised_target(y_train, y_test, w_train):
-    """A regression target standardised by the training rows: (y_train, y_test, (mean, scale))."""
+    """Return a regression target standardised by the training rows: (y_train, y_test, (mean, scale))."""
     if w_train is None:
         y_mean, y_scale = y_train.mean(), y_train.std()
     else:

@@ -206,7 +206,7 @@ class KANNetwork(torch.nn.Module):
         return x
 
     def forward_after_first(self, hidden):
-        """The network from the first layer's output on."""
+        """Return the network from the first layer's output on."""
         for layer in self.layers[1:]:
             hidden = layer(hidden)
         return hidden
@@ -224,7 +224,7 @@ def _stacked_features(x, knots, spline_order):
 
 
 def _layer_matrix(layer):
-    """A layer's unscaled weights ``[w_b, W]`` as one (out, in * (1 + n_basis)) matrix."""
+    """Return a layer's unscaled weights ``[w_b, W]`` as one (out, in * (1 + n_basis)) matrix."""
     spline = layer.spline_weight.detach().reshape(layer.out_features, -1)
     return torch.cat([layer.base_weight.detach(), spline], dim=1)
 

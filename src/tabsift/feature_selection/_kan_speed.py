@@ -185,8 +185,10 @@ class _HatStep:
         self.one = torch.ones((), device=self.last.device)
 
     def _hidden_features(self, layer):
-        """``[silu(h), hat basis of h]`` of layer ``layer``'s input into its buffer, and the
-        sigmoid and basis slopes its backward needs."""
+        """Write ``[silu(h), hat basis of h]`` of layer ``layer``'s input into its buffer.
+
+        Also the sigmoid and basis slopes its backward needs.
+        """
         h, sig, diff, basis = (
             self.outputs[layer - 1],
             self.sig[layer],

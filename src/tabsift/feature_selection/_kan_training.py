@@ -105,7 +105,7 @@ class _FlatParameters:
 
 
 def _optimiser(flat, idle, learning_rate, device):
-    """``step(s)``: one Adam step (torch's defaults) after training step ``s``.
+    """Return ``step(s)``: one Adam step (torch's defaults) after training step ``s``.
 
     ``idle[s]`` lists the networks without a batch in step ``s``. With none,
     :class:`_FlatAdam` steps the flat buffer. Otherwise one ``torch.optim.Adam``
@@ -273,7 +273,7 @@ def _stack_rows(engines, datasets, sample_weights):
 
 
 def _step_plan(sizes, batch_size, device):
-    """The steps of an epoch, the same every epoch: step s takes rows s*B.. of each permutation.
+    """Return the steps of an epoch, the same every epoch: step s takes rows s*B.. of each permutation.
 
     Networks with fewer rows get a shorter last batch (padding rows weigh 0)
     and sit out the steps after it. Returns ``(counts, counts_t, weights)``:

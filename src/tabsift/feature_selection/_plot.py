@@ -8,12 +8,14 @@ show under the cell, and as a bare :class:`matplotlib.figure.Figure` elsewhere.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from tabsift.feature_selection._common import feature_names
+
 _SELECTED = "#1f77b4"
 _DROPPED = "#b8c4d0"
 
 
 def _new_axes(n=1, ncols=None):
-    from tabsift.utils._figures import new_figure
+    from tabsift.utils import new_figure
 
     ncols = ncols or min(n, 4)
     nrows = -(-n // ncols)
@@ -22,13 +24,6 @@ def _new_axes(n=1, ncols=None):
     for ax in axes[n:]:
         ax.set_visible(False)
     return axes[:n]
-
-
-def feature_names(selector):
-    """Column names of a fitted selector: ``feature_names_in_`` or ``x0, x1, ...``."""
-    if hasattr(selector, "feature_names_in_"):
-        return [str(name) for name in selector.feature_names_in_]
-    return [f"x{j}" for j in range(selector.n_features_in_)]
 
 
 def draw_importances(ax, names, scores, support, *, spread=None, top=None, xlabel, title):
@@ -62,7 +57,7 @@ def draw_importances(ax, names, scores, support, *, spread=None, top=None, xlabe
             raise ValueError(f"top must be a positive int or None, found {top!r}.")
         order = order[:top]
     if ax is None:
-        from tabsift.utils._figures import new_figure
+        from tabsift.utils import new_figure
 
         height = 0.3 * min(len(order), 40) + 1.2
         ax = new_figure(figsize=(6, height), layout="constrained").subplots()
@@ -80,6 +75,29 @@ def draw_importances(ax, names, scores, support, *, spread=None, top=None, xlabe
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     return ax
+
+
+def plot_kept_importances(selector, ax=None, top=None, *, xlabel, spread=None):
+    """Draw a fitted selector's ``scores_``, titled with how many features it keeps.
+
+    The drawing behind :meth:`ShapSelector.plot_importances` and
+    :meth:`PermutationImportanceSelector.plot_importances`.
+    """
+    check_is_fitted(selector)
+    support = selector.get_support()
+    return draw_importances(
+        ax,
+        feature_names(selector),
+        selector.scores_,
+        support,
+        spread=spread,
+        top=top,
+        xlabel=xlabel,
+        title=(
+            f"{type(selector).__name__}: {int(support.sum())} of "
+            f"{selector.n_features_in_} kept (dark)"
+        ),
+    )
 
 
 def plot_importances(selector, ax=None, top=None):
@@ -112,7 +130,7 @@ def plot_importances(selector, ax=None, top=None):
 
 
 def _feature_indices(selector, features):
-    names = selector._column_names()
+    names = feature_names(selector)
     if features is None:
         return list(np.flatnonzero(selector.support_))
     indices = []
@@ -142,7 +160,7 @@ def _encoded_columns(selector, j):
     if groups is None:  # fitted before encoded_groups_ existed: one input per column
         return [j], None
     columns = [int(k) for k in np.flatnonzero(np.asarray(groups) == j)]
-    name = selector._column_names()[j]
+    name = feature_names(selector)[j]
     encoded = [str(selector.encoded_feature_names_[k]) for k in columns]
     if len(columns) == 1 and encoded[0] == name:
         return columns, None
@@ -221,8 +239,7 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
         axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
         if len(axes) < len(indices):
             raise ValueError(f"axes has {len(axes)} Axes but {len(indices)} features are plotted.")
-    names = selector._column_names()
-    classes = getattr(selector, "classes_", None)
+    names = feature_names(selector)
     for ax, j in zip(axes, indices, strict=False):
         columns, labels = _encoded_columns(selector, j)
         color = _SELECTED if selector.support_[j] else _DROPPED
@@ -230,13 +247,7 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
         if not columns:  # an empty column: the network never saw it
             ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
             continue
-        if labels is None:
-            low, high = selector.x_range_[columns[0]]
-            x = np.linspace(low, high, n_points)
-            values = x[:, None]
-        else:
-            x = np.arange(len(labels))
-            values = np.eye(len(labels))
+        x, values = _curve_points(selector, columns, labels, n_points)
         if kind == "first_layer":
             phi = _first_layer(selector, columns, values)
             if labels is None:
@@ -245,33 +256,128 @@ def plot_shapes(selector, features=None, axes=None, n_points=200, kind="response
                 ax.plot(x, phi, "o", color=color)
             ax.set_ylabel(r"$\phi_j(x)$ (first layer)")
         else:
-            curves = _responses(selector, columns, values)
-            if curves.shape[2] == 1:
-                low_, mid, high_ = (
-                    curves[..., 0].min(0),
-                    curves[..., 0].mean(0),
-                    curves[..., 0].max(0),
-                )
-                if labels is None:
-                    ax.fill_between(x, low_, high_, color=color, alpha=0.25, linewidth=0)
-                    ax.plot(x, mid, color=color)
-                else:
-                    ax.errorbar(
-                        x, mid, yerr=[mid - low_, high_ - mid], fmt="o", color=color, capsize=3
-                    )
-            else:
-                style = "-" if labels is None else "o"
-                for c in range(curves.shape[2]):
-                    ax.plot(x, curves[..., c].mean(0), style, label=str(classes[c]))
-                ax.legend(fontsize="small", title="class")
-            if selector.task_ == "regression":
-                ax.set_ylabel("prediction")
-            elif curves.shape[2] == 1:
-                ax.set_ylabel(f"log-odds of {classes[1]!s}")
-            else:
-                ax.set_ylabel("centred logit")
+            _draw_response(ax, selector, _responses(selector, columns, values), x, labels, color)
         if labels is not None:
             long = len(labels) > 4 or max(len(t) for t in labels) > 6
             ax.set_xticks(x, labels, rotation=45 if long else 0, ha="right" if long else "center")
         ax.grid(alpha=0.3)
     return axes[: len(indices)]
+
+
+def _curve_points(selector, columns, labels, n_points):
+    """Return the x positions of a curve and the encoded input values there.
+
+    A numeric column spans its observed range in ``n_points`` steps; a
+    categorical one has a point per category, its one-hot input set.
+    """
+    if labels is None:
+        low, high = selector.x_range_[columns[0]]
+        x = np.linspace(low, high, n_points)
+        return x, x[:, None]
+    return np.arange(len(labels)), np.eye(len(labels))
+
+
+def _draw_response(ax, selector, curves, x, labels, color):
+    """Draw the folds' responses: mean and range of one output, or one line per class."""
+    classes = getattr(selector, "classes_", None)
+    if curves.shape[2] == 1:
+        low, mid, high = curves[..., 0].min(0), curves[..., 0].mean(0), curves[..., 0].max(0)
+        if labels is None:
+            ax.fill_between(x, low, high, color=color, alpha=0.25, linewidth=0)
+            ax.plot(x, mid, color=color)
+        else:
+            ax.errorbar(x, mid, yerr=[mid - low, high - mid], fmt="o", color=color, capsize=3)
+    else:
+        style = "-" if labels is None else "o"
+        for c in range(curves.shape[2]):
+            ax.plot(x, curves[..., c].mean(0), style, label=str(classes[c]))
+        ax.legend(fontsize="small", title="class")
+    if selector.task_ == "regression":
+        ax.set_ylabel("prediction")
+    elif curves.shape[2] == 1:
+        ax.set_ylabel(f"log-odds of {classes[1]!s}")
+    else:
+        ax.set_ylabel("centred logit")
+
+
+class KANPlotsMixin:
+    """The plotting methods of :class:`KANSelector`, over the functions of this module."""
+
+    def plot_importances(self, ax=None, top=None):
+        """Bar chart of ``scores_``, best first, with the spread over folds.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; a new figure by default.
+        top : int, default=None
+            Show only the ``top`` best features; all by default.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            Selected features are drawn in a stronger colour; error bars are
+            the standard deviation of the fold scores.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.feature_selection import KANSelector
+        >>> X = np.random.default_rng(0).normal(size=(60, 3))
+        >>> selector = KANSelector(epochs=2, cv=2, random_state=0).fit(X, X[:, 0] > 0)
+        >>> len(selector.plot_importances().patches)
+        3
+        """
+        return plot_importances(self, ax=ax, top=top)
+
+    def plot_shapes(self, features=None, axes=None, n_points=200, kind="response"):
+        """Plot the learned function of each selected feature.
+
+        Two readings of "the function a KAN learned for feature ``j``":
+
+        - ``kind="response"`` (default): the whole network's output as
+          ``x_j`` moves over its observed range while the other features stay
+          at their training means, through both layers. The line is the mean
+          over the fold networks and the band their range. The output is the
+          prediction in ``y``'s units (regression), the log-odds of the second
+          class (binary) or each class's centred logit (multiclass, one line
+          per class).
+        - ``kind="first_layer"``: ``phi_j(x)``, the sum over hidden units of
+          feature ``j``'s first-layer functions (base plus spline branch) in
+          the first fold's network. It shows the univariate pieces the network
+          learned, before the second layer combines them.
+
+        Both are drawn in the feature's original units. A categorical
+        column of a mixed table gets one point per category (its one-hot
+        input set, the others at their training means), with the range over
+        folds as error bars.
+
+        Parameters
+        ----------
+        features : list of int or str, default=None
+            Features to plot, by index or name; the selected ones by default.
+        axes : matplotlib Axes or array of Axes, default=None
+            One Axes per feature; a new figure with one panel per feature by
+            default.
+        n_points : int, default=200
+            Points per curve.
+        kind : {"response", "first_layer"}, default="response"
+            What to draw, see above.
+
+        Returns
+        -------
+        axes : ndarray of matplotlib Axes
+            One per feature.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from tabsift.feature_selection import KANSelector
+        >>> X = np.random.default_rng(0).normal(size=(60, 3))
+        >>> selector = KANSelector(epochs=2, cv=2, random_state=0).fit(X, X[:, 0] > 0)
+        >>> len(selector.plot_shapes(features=[0, 2]))
+        2
+        >>> len(selector.plot_shapes(features=[0], kind="first_layer")[0].lines)
+        1
+        """
+        return plot_shapes(self, features=features, axes=axes, n_points=n_points, kind=kind)

@@ -353,7 +353,7 @@ class PykanEngine(EngineBase):
     # -- pykan's own attribution -------------------------------------------------
 
     def native_scores(self, X):
-        """pykan's ``feature_score`` after a forward pass on ``X``, shape (d,).
+        """Pykan's ``feature_score`` after a forward pass on ``X``, shape (d,).
 
         pykan's attribution (``model.attribute()``) scales each edge by the
         standard deviation of its activations over the *last batch that went

@@ -8,22 +8,26 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from tabsift.feature_selection._common import (
     TableSelectorMixin,
-    check_weights,
     clean_table,
     is_table,
-    n_to_keep,
     plain,
     rank_scores,
     validate_table,
 )
-from tabsift.table import check_column_names, infer_task
-from tabsift.table._errors import TableError
-from tabsift.utils import import_optional_dependency, progress
-from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
+from tabsift.table import TableError, check_column_names, infer_task
+from tabsift.utils import (
+    Interval,
+    RealNotInt,
+    StrOptions,
+    check_row_weights,
+    fit_context,
+    import_optional_dependency,
+    progress,
+)
 
 # verbose="auto" shows progress bars for a fit estimated to take longer than this (seconds).
 _AUTO_PROGRESS_SECONDS = 5.0
@@ -50,7 +54,7 @@ def _categorical_frame(X, owner):
 
 
 def _round_callback(xgb, bar):
-    """An XGBoost training callback that advances ``bar`` by one per boosting round."""
+    """Return an XGBoost training callback that advances ``bar`` by one per boosting round."""
 
     class _Rounds(xgb.callback.TrainingCallback):
         def after_iteration(self, model, epoch, evals_log):
@@ -58,6 +62,41 @@ def _round_callback(xgb, bar):
             return False  # never stop training
 
     return _Rounds()
+
+
+def _take_rows(X, rows):
+    """Return the rows of ``X`` (a DataFrame or an array) at positions ``rows``."""
+    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+
+
+def _shap_values(explainer, rows, verbose):
+    """Return the SHAP values of ``rows``, explained in chunks behind a bar when ``verbose``."""
+    if not verbose:
+        return np.asarray(explainer.shap_values(rows))
+    n_rows = rows.shape[0]
+    size = max(1, -(-n_rows // _SHAP_CHUNKS))
+    chunks = progress(
+        range(0, n_rows, size),
+        verbose=verbose,
+        total=-(-n_rows // size),
+        desc="ShapSelector: SHAP values",
+        unit="chunk",
+    )
+    parts = [np.asarray(explainer.shap_values(_take_rows(rows, slice(i, i + size)))) for i in chunks]
+    return np.concatenate(parts, axis=0)
+
+
+def _normalised_scores(values, row_weight, n_features):
+    """Return each feature's mean absolute SHAP value, averaged over classes, summing to 1."""
+    # (n, d) for regression and binary margins, (n, d, n_classes) for multiclass.
+    scores = np.average(np.abs(values), axis=0, weights=row_weight)
+    if scores.ndim > 1:
+        scores = scores.mean(axis=1)
+    total = scores.sum()
+    if not np.isfinite(total) or total <= 0:
+        # The model made no split: no feature carries any attribution.
+        return np.full(n_features, 1.0 / n_features)
+    return scores / total
 
 
 class ShapSelector(TableSelectorMixin, BaseEstimator):
@@ -236,20 +275,8 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         self : ShapSelector
         """
         check_column_names(X, owner="ShapSelector")
-        table = is_table(X)
-        if table:
-            X, y = validate_table(self, X, y, owner="ShapSelector")
-            X = _categorical_frame(X, "ShapSelector")
-        else:
-            X, y = validate_data(
-                self,
-                X,
-                y,
-                dtype=[np.float64, np.float32],
-                ensure_all_finite="allow-nan",
-                y_numeric=self.task == "regression",
-            )
-        sample_weight = check_weights(sample_weight, X.shape[0], owner="ShapSelector")
+        X, y, table = self._validated_input(X, y)
+        sample_weight = check_row_weights(sample_weight, X.shape[0], owner="ShapSelector")
         task = infer_task(y, self.task, owner="ShapSelector")
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -261,6 +288,36 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
             shap = import_optional_dependency("shap", purpose="ShapSelector")
 
         verbose = self._resolve_verbose(X.shape)
+        model = self._fit_model(xgb, X, y, task, sample_weight, seed=seed, verbose=verbose)
+        rows, row_weight = self._explained_rows(X, sample_weight, rng)
+        values = _shap_values(shap.TreeExplainer(model), rows, verbose)
+        if table:
+            values = values.astype(np.float64)  # float32 from a categorical model
+        scores = _normalised_scores(values, row_weight, X.shape[1])
+
+        self.estimator_ = model
+        self.task_ = task
+        self.scores_ = scores
+        self.ranking_ = rank_scores(scores)
+        return self
+
+    def _validated_input(self, X, y):
+        """Check ``X`` and ``y``; returns them and whether ``X`` is a mixed table (a DataFrame)."""
+        if is_table(X):
+            X, y = validate_table(self, X, y, owner="ShapSelector")
+            return _categorical_frame(X, "ShapSelector"), y, True
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+            y_numeric=self.task == "regression",
+        )
+        return X, y, False
+
+    def _fit_model(self, xgb, X, y, task, sample_weight, *, seed, verbose):
+        """Fit and return the XGBoost model (on label-encoded classes for classification)."""
         rounds = progress(
             total=self.n_estimators,
             verbose=verbose,
@@ -278,7 +335,7 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         )
         if verbose:
             params["callbacks"] = [_round_callback(xgb, rounds)]
-        if table:
+        if hasattr(X, "iloc"):  # a mixed table, its categories as pandas categories
             params["enable_categorical"] = True
         if task == "classification":
             check_classification_targets(y)
@@ -299,63 +356,31 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         rounds.close()
         if verbose:
             model.set_params(callbacks=None)  # the fitted model keeps no progress bar
+        return model
 
+    def _explained_rows(self, X, sample_weight, rng):
+        """Return the rows SHAP explains (at most ``max_samples``) and their weights."""
         rows, row_weight = X, sample_weight
         if sample_weight is None:
             if self.max_samples is not None and X.shape[0] > self.max_samples:
                 keep = np.sort(rng.choice(X.shape[0], size=self.max_samples, replace=False))
-                rows = X.iloc[keep] if table else X[keep]
+                rows = _take_rows(X, keep)
         else:
             # Rows of weight 0 add nothing to a weighted mean: explain the others only.
             keep = np.flatnonzero(sample_weight > 0)
             if self.max_samples is not None and keep.size > self.max_samples:
                 keep = np.sort(rng.choice(keep, size=self.max_samples, replace=False))
-            rows = X.iloc[keep] if table else X[keep]
+            rows = _take_rows(X, keep)
             row_weight = sample_weight[keep]
-        explainer = shap.TreeExplainer(model)
-        if verbose:
-            n_rows = rows.shape[0]
-            size = max(1, -(-n_rows // _SHAP_CHUNKS))
-            chunks = progress(
-                range(0, n_rows, size),
-                verbose=verbose,
-                total=-(-n_rows // size),
-                desc="ShapSelector: SHAP values",
-                unit="chunk",
-            )
-            parts = [
-                np.asarray(
-                    explainer.shap_values(rows.iloc[i : i + size] if table else rows[i : i + size])
-                )
-                for i in chunks
-            ]
-            values = np.concatenate(parts, axis=0)
-        else:
-            values = np.asarray(explainer.shap_values(rows))
-        if table:
-            values = values.astype(np.float64)  # float32 from a categorical model
-        # (n, d) for regression and binary margins, (n, d, n_classes) for multiclass.
-        scores = np.average(np.abs(values), axis=0, weights=row_weight)
-        if scores.ndim > 1:
-            scores = scores.mean(axis=1)
-        total = scores.sum()
-        n_features = X.shape[1]
-        if not np.isfinite(total) or total <= 0:
-            # The model made no split: no feature carries any attribution.
-            scores = np.full(n_features, 1.0 / n_features)
-        else:
-            scores = scores / total
-
-        self.estimator_ = model
-        self.task_ = task
-        self.scores_ = scores
-        self.ranking_ = rank_scores(scores)
-        return self
+        return rows, row_weight
 
     def _resolve_verbose(self, shape):
-        """``verbose`` for the bars: ``"auto"`` stays ``"auto"`` (a bar once the step has run a
-        couple of seconds, when someone watches) only for a fit estimated to take over a few
-        seconds, else 0; an explicit int is kept."""
+        """Return ``verbose`` for the bars: ``"auto"`` only for a fit estimated long, else an int.
+
+        ``"auto"`` stays ``"auto"`` (a bar once the step has run a couple of
+        seconds, when someone watches) only for a fit estimated to take over a
+        few seconds, else 0; an explicit int is kept.
+        """
         if self.verbose != "auto":
             return int(self.verbose)
         n_rows, n_features = shape
@@ -366,14 +391,6 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         boosting = 1.4e-8 * self.n_estimators * n_rows * n_features
         explaining = 2.6e-8 * self.n_estimators * explained * 2**self.max_depth * self.max_depth
         return "auto" if boosting + explaining > _AUTO_PROGRESS_SECONDS else 0
-
-    def _get_support_mask(self):
-        check_is_fitted(self)
-        if self.threshold is not None:
-            return self.scores_ >= self.threshold
-        return self.ranking_ <= n_to_keep(
-            self.n_features_to_select, self.n_features_in_, owner="ShapSelector"
-        )
 
     def plot_importances(self, ax=None, *, top=None):
         """Draw the scores as a horizontal bar chart, selected features highlighted.
@@ -389,26 +406,12 @@ class ShapSelector(TableSelectorMixin, BaseEstimator):
         -------
         ax : matplotlib Axes
         """
-        from tabsift.feature_selection._plot import draw_importances, feature_names
+        from tabsift.feature_selection._plot import plot_kept_importances
 
-        check_is_fitted(self)
-        support = self.get_support()
-        return draw_importances(
-            ax,
-            feature_names(self),
-            self.scores_,
-            support,
-            top=top,
-            xlabel="mean |SHAP| (normalised)",
-            title=f"ShapSelector: {int(support.sum())} of {self.n_features_in_} kept (dark)",
-        )
+        return plot_kept_importances(self, ax, top, xlabel="mean |SHAP| (normalised)")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # XGBoost routes NaN along a learned default direction; TreeSHAP follows it.
         tags.input_tags.allow_nan = True
-        # Mixed tables: text and category columns are encoded, and ranked as one feature each.
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.target_tags.required = True
         return tags

@@ -77,7 +77,7 @@ def iter_blocks(text):
 
 
 def extract_block(text, language=None):
-    """Return the content of the last fenced code block in ``text``.
+    r"""Return the content of the last fenced code block in ``text``.
 
     Reasoning is removed first (:func:`strip_reasoning`). Blocks are fenced
     with three or more backticks or tildes, as in Markdown. A fence left open
@@ -110,7 +110,7 @@ def extract_block(text, language=None):
     Examples
     --------
     >>> from tabsift.llm import extract_block
-    >>> reply = "Here is the tree:\\n```tree\\nage <= 30\\n  yes: 1\\n```\\nDone."
+    >>> reply = "Here is the tree:\n```tree\nage <= 30\n  yes: 1\n```\nDone."
     >>> print(extract_block(reply, "tree"))
     age <= 30
       yes: 1

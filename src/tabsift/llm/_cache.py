@@ -16,7 +16,7 @@ import weakref
 from pathlib import Path
 
 from tabsift.llm._errors import CacheMissError, LLMError
-from tabsift.utils._numbers import is_finite_number
+from tabsift.utils import is_finite_number
 
 __all__ = ["ResponseCache"]
 
@@ -61,7 +61,7 @@ def _not_a_cache(path, what):
 
 
 def _database_error(path, err):
-    """A clear LLMError naming the cache file, for an sqlite3 error."""
+    """Return a clear LLMError naming the cache file, for an sqlite3 error."""
     message = str(err)
     lowered = message.lower()
     if "locked" in lowered or "busy" in lowered:

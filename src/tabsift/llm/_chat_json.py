@@ -81,7 +81,7 @@ def chat_json(llm, messages, *, schema, validator, max_attempts, chat_kwargs):
 
 
 def _accept(choice, schema, validator):
-    """The JSON value of ``choice``, or a ``ValueError`` saying why it is rejected."""
+    """Return the JSON value of ``choice``, or a ``ValueError`` saying why it is rejected."""
     if choice.finish_reason == "length":
         raise LLMTruncatedError(
             "the reply was cut off at the length limit (finish_reason='length') before it "
@@ -103,7 +103,7 @@ def _accept(choice, schema, validator):
 
 
 def _ask_again(error, message):
-    """The user message that asks for a corrected reply after ``error``."""
+    """Return the user message that asks for a corrected reply after ``error``."""
     if isinstance(error, LLMTruncatedError):
         return _ASK_SHORTER
     if isinstance(error, LLMRefusalError):

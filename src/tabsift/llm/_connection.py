@@ -12,7 +12,7 @@ _LOCAL_DUMMY_KEY = "tabsift-local-no-key"
 
 
 def import_openai():
-    """The ``openai`` module, imported on first use with a message naming the extra."""
+    """Return the ``openai`` module, imported on first use with a message naming the extra."""
     from tabsift.utils import import_optional_dependency
 
     return import_optional_dependency("openai", purpose="tabsift.llm.LLMClient")
@@ -40,7 +40,7 @@ def resolve_base_url(base_url):
 
 
 def resolve_api_key(api_key, api_key_env, base_url):
-    """The key to send: ``api_key``, else ``$api_key_env``, else a dummy one for loopback."""
+    """Return the key to send: ``api_key``, else ``$api_key_env``, else a dummy one for loopback."""
     if api_key:
         return api_key
     key = os.environ.get(api_key_env)
@@ -56,7 +56,7 @@ def resolve_api_key(api_key, api_key_env, base_url):
 
 
 def open_openai_client(base_url, api_key, timeout):
-    """An ``openai.OpenAI`` client without its own retries (tabsift retries)."""
+    """Return an ``openai.OpenAI`` client without its own retries (tabsift retries)."""
     openai = import_openai()
     http_client = None
     if is_loopback(base_url):

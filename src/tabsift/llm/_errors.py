@@ -149,8 +149,9 @@ class LLMTruncatedError(LLMResponseError):
 
 
 class LLMRefusalError(LLMResponseError):
-    """The server or a gateway filtered the reply (``finish_reason="content_filter"``,
-    or an HTTP 400 naming a content filter).
+    """The server or a gateway filtered the reply.
+
+    Either ``finish_reason="content_filter"`` or an HTTP 400 naming a content filter.
 
     Examples
     --------

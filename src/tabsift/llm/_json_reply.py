@@ -129,7 +129,7 @@ def _decode_span(text, start, stop):
 
 
 def _last_value_in_spans(text, spans):
-    """The last complete JSON value among the bracket spans, and the last error seen.
+    """Return the last complete JSON value among the bracket spans, and the last error seen.
 
     Top-level spans are tried first, last first; then the nested ones, by
     decreasing end. Each span is decoded at most once, and a span that starts
@@ -223,8 +223,10 @@ _VALUE_AFTER = {"{": '"}', "[": '"-0123456789[{tfn]'}
 
 
 def _can_open_value(text, start):
-    """Whether the bracket at ``start`` can open a JSON value: after ``{`` comes a
-    quoted key or ``}``, after ``[`` a value or ``]`` (spaces skipped)."""
+    """Return whether the bracket at ``start`` can open a JSON value.
+
+    After ``{`` comes a quoted key or ``}``, after ``[`` a value or ``]`` (spaces skipped).
+    """
     after = start + 1
     n = len(text)
     while after < n and text[after] in " \t\r\n":
@@ -233,7 +235,7 @@ def _can_open_value(text, start):
 
 
 def extract_json(text):
-    """Return the last complete JSON object or array of a free-form reply.
+    r"""Return the last complete JSON object or array of a free-form reply.
 
     Reasoning is removed first (:func:`strip_reasoning`), so drafts inside
     ``<think>`` blocks are never taken for the answer. Then the last fenced
@@ -272,9 +274,9 @@ def extract_json(text):
     >>> from tabsift.llm import extract_json
     >>> extract_json('Sure! {"threshold": 3.5, "note": "a } in a string"} Hope it helps.')
     {'threshold': 3.5, 'note': 'a } in a string'}
-    >>> extract_json("```json\\n[1, 2]\\n```")
+    >>> extract_json("```json\n[1, 2]\n```")
     [1, 2]
-    >>> extract_json('<think>First idea: {"choice": 0}. No wait, 5.</think>\\n{"choice": 5}')
+    >>> extract_json('<think>First idea: {"choice": 0}. No wait, 5.</think>\n{"choice": 5}')
     {'choice': 5}
     """
     check_text(text)

@@ -120,49 +120,59 @@ def _scalar(kind, value, *, key):
     return value
 
 
+def _parse_mapping(tokens, depth):
+    """Read the rest of a ``{...}`` mapping whose ``{`` was just read."""
+    result = {}
+    kind, value, _ = next(tokens, _END)
+    if (kind, value) == ("punct", "}"):
+        return result
+    while True:
+        if kind not in ("str", "num", "word"):
+            raise _Unreadable(f"expected a key, found {value!r}")
+        key = _scalar(kind, value, key=True)
+        if next(tokens, _END)[:2] != ("punct", ":"):
+            raise _Unreadable("expected ':' after a key")
+        result[str(key)] = _parse_value(tokens, depth + 1)
+        kind, value, _ = next(tokens, _END)
+        if (kind, value) == ("punct", "}"):
+            return result
+        if (kind, value) != ("punct", ","):
+            raise _Unreadable("expected ',' or '}'")
+        kind, value, _ = next(tokens, _END)
+        if (kind, value) == ("punct", "}"):  # a trailing comma
+            return result
+
+
+def _parse_list(tokens, depth):
+    """Read the rest of a ``[...]`` list whose ``[`` was just read."""
+    items = []
+    while True:
+        peek = next(tokens, _END)
+        if peek[:2] == ("punct", "]"):
+            return items
+        items.append(_parse_value(tokens, depth + 1, peek))
+        sep = next(tokens, _END)[:2]
+        if sep == ("punct", "]"):
+            return items
+        if sep != ("punct", ","):
+            raise _Unreadable("expected ',' or ']' in a list")
+
+
 def _parse_value(tokens, depth, first=None):
     if depth > _MAX_NESTING:
         raise _Unreadable(f"nested deeper than {_MAX_NESTING} levels")
     kind, value, _ = first if first is not None else next(tokens, _END)
     if kind == "punct" and value == "{":
-        result = {}
-        kind, value, _ = next(tokens, _END)
-        if (kind, value) == ("punct", "}"):
-            return result
-        while True:
-            if kind not in ("str", "num", "word"):
-                raise _Unreadable(f"expected a key, found {value!r}")
-            key = _scalar(kind, value, key=True)
-            if next(tokens, _END)[:2] != ("punct", ":"):
-                raise _Unreadable("expected ':' after a key")
-            result[str(key)] = _parse_value(tokens, depth + 1)
-            kind, value, _ = next(tokens, _END)
-            if (kind, value) == ("punct", "}"):
-                return result
-            if (kind, value) != ("punct", ","):
-                raise _Unreadable("expected ',' or '}'")
-            kind, value, _ = next(tokens, _END)
-            if (kind, value) == ("punct", "}"):  # a trailing comma
-                return result
+        return _parse_mapping(tokens, depth)
     if kind == "punct" and value == "[":
-        items = []
-        while True:
-            peek = next(tokens, _END)
-            if peek[:2] == ("punct", "]"):
-                return items
-            items.append(_parse_value(tokens, depth + 1, peek))
-            sep = next(tokens, _END)[:2]
-            if sep == ("punct", "]"):
-                return items
-            if sep != ("punct", ","):
-                raise _Unreadable("expected ',' or ']' in a list")
+        return _parse_list(tokens, depth)
     if kind in ("str", "num", "word"):
         return _scalar(kind, value, key=False)
     raise _Unreadable(f"unexpected {str(value)[:40]!r}")
 
 
 def extract_literal(text, *, accept=None, prefer=None, max_chars=None):
-    """Return the last ``{...}`` mapping of a reply, read tolerantly, as Python data.
+    r"""Return the last ``{...}`` mapping of a reply, read tolerantly, as Python data.
 
     For structures a model writes the way Python prints them: single or double
     quotes, bare words (``{age: {<= 40: yes}}``), ``True``/``False``/``None``
@@ -209,7 +219,7 @@ def extract_literal(text, *, accept=None, prefer=None, max_chars=None):
     Examples
     --------
     >>> from tabsift.llm import extract_literal
-    >>> reply = "Draft: {'a': 1}\\nFinal:\\n```\\n{'a': 2, ok: True, tags: [x, 'y',],}\\n```"
+    >>> reply = "Draft: {'a': 1}\nFinal:\n```\n{'a': 2, ok: True, tags: [x, 'y',],}\n```"
     >>> extract_literal(reply)
     {'a': 2, 'ok': True, 'tags': ['x', 'y']}
     >>> reply = '{"age": {"<= 40": 0, "> 40": 1}} where a leaf is {"value": 0}'

@@ -39,7 +39,7 @@ class SingleChoiceOnly(Exception):
 
 
 def error_text(err):
-    """The message of an HTTP error reply (body and exception message)."""
+    """Return the message of an HTTP error reply (body and exception message)."""
     body = getattr(err, "body", None)
     parts = [str(getattr(err, "message", "") or "")]
     if isinstance(body, dict):
@@ -94,7 +94,7 @@ class ServerQuirks:
         self.single_choice = False
 
     def create_kwargs(self, request):
-        """The arguments of ``create`` for ``request``, as negotiated with the server."""
+        """Return the arguments of ``create`` for ``request``, as negotiated with the server."""
         kwargs = {name: value for name, value in request.items() if value is not None}
         if kwargs.get("n") == 1:
             del kwargs["n"]  # the default; some servers reject the field

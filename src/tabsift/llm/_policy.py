@@ -82,7 +82,7 @@ class LLMReport:
     failed: bool = False
 
     def to_dict(self):
-        """A JSON-ready copy."""
+        """Return a JSON-ready copy."""
         return {
             "requests": self.requests,
             "accepted": self.accepted,

@@ -59,7 +59,7 @@ def split_reasoning(text):
 
 
 def strip_reasoning(text):
-    """Remove the reasoning of a reasoning model from a reply, leaving its answer.
+    r"""Remove the reasoning of a reasoning model from a reply, leaving its answer.
 
     Removes ``<think>...</think>``, ``<thinking>...</thinking>`` and
     ``<reasoning>...</reasoning>`` blocks (any case). A closing tag with no
@@ -87,7 +87,7 @@ def strip_reasoning(text):
     Examples
     --------
     >>> from tabsift.llm import strip_reasoning
-    >>> strip_reasoning('<think>Maybe {"k": 0}? No.</think>\\n{"k": 5}')
+    >>> strip_reasoning('<think>Maybe {"k": 0}? No.</think>\n{"k": 5}')
     '{"k": 5}'
     >>> strip_reasoning("Let me think.</think>42")
     '42'

@@ -93,12 +93,12 @@ def join_replies(responses, model):
 
 
 def _estimate_tokens(text):
-    """A conservative local token count: ``ceil(len(text) / 3)``, no vocabulary needed."""
+    """Return a conservative local token count: ``ceil(len(text) / 3)``, no vocabulary needed."""
     return -(-len(text) // _CHARS_PER_TOKEN)
 
 
 def charged_usage(request, response):
-    """The server's usage, or a conservative local estimate when it reports none."""
+    """Return the server's usage, or a conservative local estimate when it reports none."""
     if response.usage.total_tokens > 0:
         return response.usage
     prompt = _estimate_tokens("".join(m["content"] for m in request["messages"]))

@@ -71,7 +71,7 @@ def check_settings(llm):
 
 
 def normalize_messages(messages):
-    """A prompt or a list of messages as a checked list of message dicts."""
+    """Return a prompt or a list of messages as a checked list of message dicts."""
     if isinstance(messages, str):
         return [{"role": "user", "content": messages}]
     if isinstance(messages, dict):
@@ -157,7 +157,7 @@ def build_request(
 
 
 def json_schema_format(schema):
-    """The ``response_format`` asking a server to guide its decoding by ``schema``."""
+    """Return the ``response_format`` asking a server to guide its decoding by ``schema``."""
     return {
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": copy.deepcopy(schema), "strict": False},

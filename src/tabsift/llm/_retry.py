@@ -84,7 +84,7 @@ def classify(err, timeout):
 
 
 def describe_failure(err, key, timeout, base_url):
-    """``(what, retryable, wait, error, status)`` for a failed request, key redacted.
+    """Return ``(what, retryable, wait, error, status)`` for a failed request, key redacted.
 
     ``error`` is an exception to raise at once (a refusal), else None.
     """
@@ -107,7 +107,7 @@ def describe_failure(err, key, timeout, base_url):
 
 
 def rejected_error(what, status, *, base_url, model, api_key_env):
-    """The :class:`LLMError` for a request the server rejected for good."""
+    """Return the :class:`LLMError` for a request the server rejected for good."""
     if status is not None:
         code, detail = status
         if code in (401, 403):

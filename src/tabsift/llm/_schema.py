@@ -118,13 +118,7 @@ def _check_schema(schema, path):
             )
 
 
-def _validate(value, schema, path):
-    if schema is True:
-        return
-    if schema is False:
-        _fail(path, f"no value is allowed here, found {_show(value)}")
-    _check_schema(schema, path)
-
+def _check_type(value, schema, path):
     if "type" in schema:
         types = schema["type"]
         types = [types] if isinstance(types, str) else list(types)
@@ -132,57 +126,78 @@ def _validate(value, schema, path):
             expected = " or ".join(types)
             _fail(path, f"expected type {expected}, found {_json_type(value)} {_show(value)}")
 
+
+def _check_allowed_values(value, schema, path):
     if "enum" in schema and not any(_json_equal(value, v) for v in schema["enum"]):
         _fail(path, f"expected one of {_show(list(schema['enum']))}, found {_show(value)}")
     if "const" in schema and not _json_equal(value, schema["const"]):
         _fail(path, f"expected {_show(schema['const'])}, found {_show(value)}")
 
-    if _is_type(value, "number"):
-        if "minimum" in schema and value < schema["minimum"]:
-            _fail(path, f"expected a number >= {schema['minimum']}, found {_show(value)}")
-        if "maximum" in schema and value > schema["maximum"]:
-            _fail(path, f"expected a number <= {schema['maximum']}, found {_show(value)}")
-        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-            _fail(path, f"expected a number > {schema['exclusiveMinimum']}, found {_show(value)}")
-        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-            _fail(path, f"expected a number < {schema['exclusiveMaximum']}, found {_show(value)}")
 
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            _fail(path, f"expected at least {schema['minLength']} characters, found {len(value)}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            _fail(path, f"expected at most {schema['maxLength']} characters, found {len(value)}")
+def _check_number_bounds(value, schema, path):
+    if "minimum" in schema and value < schema["minimum"]:
+        _fail(path, f"expected a number >= {schema['minimum']}, found {_show(value)}")
+    if "maximum" in schema and value > schema["maximum"]:
+        _fail(path, f"expected a number <= {schema['maximum']}, found {_show(value)}")
+    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+        _fail(path, f"expected a number > {schema['exclusiveMinimum']}, found {_show(value)}")
+    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+        _fail(path, f"expected a number < {schema['exclusiveMaximum']}, found {_show(value)}")
 
-    if isinstance(value, (list, tuple)):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            _fail(path, f"expected at least {schema['minItems']} items, found {len(value)}")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            _fail(path, f"expected at most {schema['maxItems']} items, found {len(value)}")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                _validate(item, schema["items"], _child(path, i))
 
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        missing = [name for name in schema.get("required", ()) if name not in value]
-        if missing:
+def _check_size(size, schema, path, *, low, high, unit):
+    if low in schema and size < schema[low]:
+        _fail(path, f"expected at least {schema[low]} {unit}, found {size}")
+    if high in schema and size > schema[high]:
+        _fail(path, f"expected at most {schema[high]} {unit}, found {size}")
+
+
+def _check_array(value, schema, path):
+    _check_size(len(value), schema, path, low="minItems", high="maxItems", unit="items")
+    if "items" in schema:
+        for i, item in enumerate(value):
+            _validate(item, schema["items"], _child(path, i))
+
+
+def _check_object(value, schema, path):
+    properties = schema.get("properties", {})
+    missing = [name for name in schema.get("required", ()) if name not in value]
+    if missing:
+        _fail(
+            path,
+            f"missing required key(s) {missing}; the object has keys {sorted(map(str, value))}",
+        )
+    extra_schema = schema.get("additionalProperties", True)
+    for key, item in value.items():
+        if not isinstance(key, str):
+            _fail(path, f"object keys must be strings, found {_show(key)}")
+        if key in properties:
+            _validate(item, properties[key], _child(path, key))
+        elif extra_schema is False:
             _fail(
                 path,
-                f"missing required key(s) {missing}; the object has keys {sorted(map(str, value))}",
+                f"unexpected key {key!r}; allowed keys: {sorted(properties)}",
             )
-        extra_schema = schema.get("additionalProperties", True)
-        for key, item in value.items():
-            if not isinstance(key, str):
-                _fail(path, f"object keys must be strings, found {_show(key)}")
-            if key in properties:
-                _validate(item, properties[key], _child(path, key))
-            elif extra_schema is False:
-                _fail(
-                    path,
-                    f"unexpected key {key!r}; allowed keys: {sorted(properties)}",
-                )
-            elif extra_schema is not True:
-                _validate(item, extra_schema, _child(path, key))
+        elif extra_schema is not True:
+            _validate(item, extra_schema, _child(path, key))
+
+
+def _validate(value, schema, path):
+    if schema is True:
+        return
+    if schema is False:
+        _fail(path, f"no value is allowed here, found {_show(value)}")
+    _check_schema(schema, path)
+    _check_type(value, schema, path)
+    _check_allowed_values(value, schema, path)
+    if _is_type(value, "number"):
+        _check_number_bounds(value, schema, path)
+    if isinstance(value, str):
+        _check_size(len(value), schema, path, low="minLength", high="maxLength", unit="characters")
+    if isinstance(value, (list, tuple)):
+        _check_array(value, schema, path)
+    if isinstance(value, dict):
+        _check_object(value, schema, path)
 
 
 def validate_json(obj, schema):

@@ -113,7 +113,7 @@ def _apply_limits(text, request, limit=None):
 
 
 def _message_texts(request):
-    """The text of every message of a chat request (str contents and text parts)."""
+    """Return the text of every message of a chat request (str contents and text parts)."""
     for message in request.get("messages") or []:
         if not isinstance(message, dict):
             continue
@@ -159,7 +159,7 @@ class ServerProfile:
             self._events[name] += 1
 
     def events(self):
-        """What the profile did so far, as ``{event: count}``."""
+        """Return what the profile did so far, as ``{event: count}``."""
         with self._lock:
             return {name: count for name, count in sorted(self._events.items()) if count}
 

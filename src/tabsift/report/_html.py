@@ -113,7 +113,7 @@ def _section_html(number, section, figure_name):
 
 
 def page_html(title, sections, figure_names, *, version, created):
-    """The whole ``index.html`` page, with the stylesheet inlined."""
+    """Return the whole ``index.html`` page, with the stylesheet inlined."""
     failed = sum(section.status == "failed" for section in sections)
     summary = f"{len(sections)} sections" + (f", {failed} failed" if failed else "")
     toc = "\n".join(

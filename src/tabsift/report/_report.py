@@ -111,7 +111,7 @@ class Report:
 
     @property
     def failed_sections(self):
-        """list of str: Titles of the sections whose status is ``"failed"``."""
+        """List of str: Titles of the sections whose status is ``"failed"``."""
         return [s.title for s in self.sections if s.status == "failed"]
 
     def add_section(
@@ -199,7 +199,7 @@ class Report:
         ]
 
     def to_dict(self, *, created=None):
-        """The content of ``results.json``.
+        """Return the content of ``results.json``.
 
         Parameters
         ----------

@@ -2,26 +2,26 @@
 
 :class:`_ResidualAgentBase` holds the parameters, reads the table, runs the
 search (offline or with LLM agents) on the training and validation parts of
-:mod:`._holdout`, stores what it kept and applies it at predict time. The two
-estimators add what differs by task: the target, the default base model, the
-validation loss and, for classification, the class weights and blend weight.
+:mod:`._holdout` and stores what it kept; :mod:`._fitted` applies it at
+predict time, exports and plots it. The two estimators add what differs by
+task: the target, the default base model, the validation loss and, for
+classification, the class weights and blend weight.
 """
 
-import json
 import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 from threadpoolctl import threadpool_limits
 
-from tabsift.expr._nodes import check_column_name
+from tabsift.expr import check_column_name
 from tabsift.llm import LLMSession
 from tabsift.residual._agents import LLMProposer
-from tabsift.residual._correction import Correction, correct
-from tabsift.residual._format import corrections_to_dict
+from tabsift.residual._correction import Correction
+from tabsift.residual._fitted import _FittedCorrectionsMixin
 from tabsift.residual._holdout import (
     fit_base,
     make_workspace,
@@ -32,12 +32,16 @@ from tabsift.residual._offline import OfflineProposer
 from tabsift.residual._table import TableLayout, accepts_nan
 from tabsift.residual._weights import _SampleWeightMixin
 from tabsift.table import check_column_names, cv_splitter, is_plain_numeric
-from tabsift.utils import atomic_write_text
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import HasMethods, Interval, RealNotInt, StrOptions
+from tabsift.utils import (
+    VERBOSE_CONSTRAINT,
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+)
 
 
-class _ResidualAgentBase(_SampleWeightMixin, BaseEstimator):
+class _ResidualAgentBase(_FittedCorrectionsMixin, _SampleWeightMixin, BaseEstimator):
     """Base class of the residual estimators; use the regressor or the classifier.
 
     A subclass sets ``_task``, ``_metric`` and ``_default_base_name`` (the
@@ -114,8 +118,10 @@ class _ResidualAgentBase(_SampleWeightMixin, BaseEstimator):
 
     # ------------------------------------------------------------ helpers
     def _make_base(self, seed):
-        """A clone of ``base_estimator``, or the default XGBoost (categories native when the
-        table has them)."""
+        """Return a clone of ``base_estimator``, or the default XGBoost.
+
+        The default takes categories natively when the table has them.
+        """
         if self.base_estimator is not None:
             return clone(self.base_estimator)
         return self._default_base(seed, self._layout.base_input == "categories")
@@ -274,7 +280,7 @@ class _ResidualAgentBase(_SampleWeightMixin, BaseEstimator):
         pass
 
     def _label(self, target_class):
-        """The label a user reads for an internal class position (None stays None)."""
+        """Return the label a user reads for an internal class position (None stays None)."""
         if target_class is None:
             return None
         label = self.classes_[target_class]
@@ -365,141 +371,3 @@ class _ResidualAgentBase(_SampleWeightMixin, BaseEstimator):
         if self._task == "regression":
             return out
         return (1 - blend) * ws.base_val + blend * out
-
-    # ------------------------------------------------------------ predict
-    def _base_output(self, X_base):
-        if self._task == "regression":
-            return self.base_estimator_.predict(X_base)
-        return self.base_estimator_.predict_proba(X_base)
-
-    def _corrected(self, X):
-        check_is_fitted(self, "base_estimator_")
-        numbers, X_base, _ = self._read_table(X, reset=False)
-        return correct(
-            self._task,
-            self._base_output(X_base),
-            numbers,
-            self._layout.number_names,
-            intercept=self.intercept_,
-            corrections=self.corrections_,
-            blend_weight=self._blend_weight,
-            classes=getattr(self, "classes_", None),
-        )
-
-    def predict_base(self, X):
-        """Predict with the fitted base model alone, reading ``X`` as :meth:`fit` did.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-            The base model's values (regression) or most probable classes,
-            without any correction.
-
-        Examples
-        --------
-        >>> from sklearn.linear_model import LinearRegression
-        >>> from tabsift.datasets import make_missing_interaction
-        >>> from tabsift.residual import ResidualAgentRegressor
-        >>> data = make_missing_interaction(n_samples=200, random_state=0)
-        >>> model = ResidualAgentRegressor(
-        ...     LinearRegression(), n_corrections=0, n_jobs=1, random_state=0
-        ... ).fit(data.data, data.target)
-        >>> bool((model.predict_base(data.data) == model.predict(data.data)).all())
-        True
-        """
-        check_is_fitted(self, "base_estimator_")
-        _, X_base, _ = self._read_table(X, reset=False)
-        out = self._base_output(X_base)
-        if self._task == "regression":
-            return out
-        return self.classes_[np.argmax(out, axis=1)]
-
-    # ------------------------------------------------------------ export
-    def export_corrections(self, path=None):
-        """Return the fitted corrections as a JSON-able dict, and write them to ``path``.
-
-        The file is written atomically. :class:`FrozenCorrections` applies it,
-        with the prefit ``base_estimator_``, to new data without any LLM call.
-
-        Parameters
-        ----------
-        path : str or path-like, default=None
-            Where to write the JSON file; None only returns the dict.
-
-        Returns
-        -------
-        data : dict
-            Format name and version, task, feature names, classes, intercept,
-            blend weight and the corrections (formula text and syntax tree,
-            coefficient, explanation, validation gain, source, target class).
-
-        Examples
-        --------
-        >>> from sklearn.linear_model import LinearRegression
-        >>> from tabsift.datasets import make_missing_interaction
-        >>> from tabsift.residual import ResidualAgentRegressor
-        >>> data = make_missing_interaction(n_samples=300, random_state=0)
-        >>> model = ResidualAgentRegressor(
-        ...     LinearRegression(), n_corrections=1, n_rounds=1, n_jobs=1, random_state=0
-        ... ).fit(data.data, data.target)
-        >>> model.export_corrections()["corrections"][0]["expression"]
-        'x3 ** 2'
-        """
-        check_is_fitted(self, "base_estimator_")
-        data = corrections_to_dict(
-            task=self._task,
-            feature_names=self._column_names(),
-            classes=getattr(self, "classes_", None),
-            intercept=self.intercept_,
-            blend_weight=self._blend_weight,
-            corrections=self.corrections_,
-            extra={
-                "estimator": type(self).__name__,
-                "base_estimator": type(self.base_estimator_).__name__,
-                "validation_scores": self.validation_scores_,
-                "table": self._layout.to_dict(),
-            },
-        )
-        if path is not None:
-            atomic_write_text(path, json.dumps(data, indent=2))
-        return data
-
-    def plot_residuals(self, feature=None, ax=None):
-        """Plot validation residuals against implicated features, before and after correction.
-
-        See :func:`tabsift.residual.plot_residuals`.
-
-        Parameters
-        ----------
-        feature : str, default=None
-            The column on the x axis; by default one panel per column the
-            corrections read (at most 4), or the first column when there is
-            no correction.
-        ax : matplotlib Axes, default=None
-            Where to draw (needs a single panel); a new figure by default.
-
-        Returns
-        -------
-        axes : matplotlib Axes or ndarray of Axes
-            The Axes when one panel is drawn, else an array of them.
-
-        Examples
-        --------
-        >>> from sklearn.linear_model import LinearRegression
-        >>> from tabsift.datasets import make_missing_interaction
-        >>> from tabsift.residual import ResidualAgentRegressor
-        >>> data = make_missing_interaction(n_samples=300, random_state=0)
-        >>> model = ResidualAgentRegressor(
-        ...     LinearRegression(), n_corrections=1, n_rounds=1, n_jobs=1, random_state=0
-        ... ).fit(data.data, data.target)
-        >>> ax = model.plot_residuals(feature="x1")
-        >>> ax.get_xlabel()
-        'x1'
-        """
-        from tabsift.residual._plot import plot_residuals
-
-        return plot_residuals(self, feature=feature, ax=ax)

@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from tabsift.residual._base import _ResidualAgentBase
 from tabsift.residual._workspace import weighted_mean
 from tabsift.table import check_target
-from tabsift.utils._sklearn_compat import StrOptions, fit_context
+from tabsift.utils import StrOptions, fit_context
 
 # Blend weights tried on validation (0 = base model only).
 _BLEND_GRID = np.linspace(0.0, 1.0, 11)

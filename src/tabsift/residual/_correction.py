@@ -191,7 +191,7 @@ def evaluate_term(expression, data):
 
 
 def term_matrix(corrections, data, n_rows):
-    """The values of every correction's formula, one column each (n_rows, k)."""
+    """Return the values of every correction's formula, one column each (n_rows, k)."""
     columns = []
     for correction in corrections:
         try:
@@ -218,7 +218,7 @@ def softmax_rows(logits):
 
 
 def class_positions(corrections, classes):
-    """The position in ``classes`` of each correction's ``target_class`` (a label)."""
+    """Return the position in ``classes`` of each correction's ``target_class`` (a label)."""
     labels = np.asarray(classes).tolist()
     position = {label: j for j, label in enumerate(labels)}
     out = []
@@ -246,7 +246,7 @@ def corrected_logits(base_proba, intercept, corrections, terms, classes):
 def apply_corrections(
     task, base_output, intercept, corrections, terms, blend_weight=1.0, classes=None
 ):
-    """Final output from the base output and evaluated terms.
+    """Return the final output from the base output and evaluated terms.
 
     Regression: base predictions plus intercept plus weighted terms. Classification:
     ``(1 - blend_weight) * base_proba + blend_weight * softmax(corrected logits)``,
@@ -264,7 +264,7 @@ def apply_corrections(
 
 
 def correct(task, base_output, numbers, names, *, intercept, corrections, blend_weight, classes):
-    """The corrected output on the rows of ``numbers`` (its columns named ``names``).
+    """Return the corrected output on the rows of ``numbers`` (its columns named ``names``).
 
     Evaluates every correction's formula on the number columns and applies them
     to ``base_output`` with :func:`apply_corrections`.
@@ -273,3 +273,17 @@ def correct(task, base_output, numbers, names, *, intercept, corrections, blend_
     return apply_corrections(
         task, base_output, intercept, corrections, terms, blend_weight, classes=classes
     )
+
+
+def base_model_output(task, base_estimator, X_base):
+    """Return what corrections act on: the base model's values, or its class probabilities."""
+    if task == "regression":
+        return base_estimator.predict(X_base)
+    return base_estimator.predict_proba(X_base)
+
+
+def output_prediction(task, output, classes):
+    """Return the prediction an output gives: the values, or the most probable classes."""
+    if task == "regression":
+        return output
+    return classes[np.argmax(output, axis=1)]

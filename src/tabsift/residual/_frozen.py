@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
 
-from tabsift.residual._correction import correct
+from tabsift.residual._correction import base_model_output, correct, output_prediction
 from tabsift.residual._format import class_labels
 from tabsift.residual._load import load_corrections
 from tabsift.residual._table import accepts_nan
@@ -248,13 +248,9 @@ class FrozenCorrections(BaseEstimator):
 
     def _output(self, X):
         numbers, base_input = self._read(X)
-        if self.task_ == "regression":
-            base = self.base_estimator.predict(base_input)
-        else:
-            base = self.base_estimator.predict_proba(base_input)
         return correct(
             self.task_,
-            base,
+            base_model_output(self.task_, self.base_estimator, base_input),
             numbers,
             self.layout_.number_names,
             intercept=self.intercept_,
@@ -290,10 +286,8 @@ class FrozenCorrections(BaseEstimator):
         >>> FrozenCorrections(base, data).predict(np.array([[3.0]]))
         array([21.])
         """
-        out = self._output(X)
-        if self.task_ == "regression":
-            return out
-        return self.classes_[np.argmax(out, axis=1)]
+        out = self._output(X)  # fits on first use, which sets task_ and classes_
+        return output_prediction(self.task_, out, getattr(self, "classes_", None))
 
     @available_if(_is_classification)
     def predict_proba(self, X):

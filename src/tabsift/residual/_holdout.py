@@ -26,7 +26,7 @@ def rows(X, index):
 
 
 def part(weights, index):
-    """The weights of rows ``index`` (None stays None)."""
+    """Return the weights of rows ``index`` (None stays None)."""
     return None if weights is None else weights[index]
 
 
@@ -100,7 +100,7 @@ def weighted_oof(base, splitter, X, y, weights, n_classes):
 
 
 def make_workspace(task, base, splitter, numbers, X_base, y, parts, names, n_classes, weights):
-    """The :class:`Workspace` of one fit.
+    """Return the :class:`Workspace` of one fit.
 
     Parameters
     ----------

@@ -6,7 +6,6 @@ before anything is built from it, and a bad one is reported by name
 """
 
 import json
-import math
 import numbers
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from tabsift.residual._format import (
     VERSION,
     CorrectionsFormatError,
 )
+from tabsift.residual._load_fields import _FIX, _describe, _Reader
 from tabsift.residual._table import BASE_INPUTS, CATEGORY, NUMBER, TableLayout
 
 # Top-level keys: what corrections_to_dict writes, plus what the estimators add.
@@ -39,128 +39,9 @@ _CORRECTION_REQUIRED = ("expression", "coefficient")
 _CORRECTION_OPTIONAL = ("tree", "explanation", "validation_gain", "source", "target_class")
 _CATEGORY_KEYS = ("name", "kind", "categories", "other", "missing")
 
-_FIX = (
-    "export the corrections again with export_corrections(path) on the fitted estimator "
-    "(in a `tabsift correct-residuals` output folder: rerun the job with --force)"
-)
-
-
-def _describe(value):
-    """A short, always printable description of a JSON value (huge numbers included)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        digits = int(int(value).bit_length() * math.log10(2)) + 1
-        return f"an integer with about {digits} digits" if digits > 30 else repr(int(value))
-    if isinstance(value, str):
-        text = repr(value)
-        return f"the string {text if len(text) <= 60 else text[:57] + '...'}"
-    if isinstance(value, (list, tuple)):
-        return f"a list of {len(value)} item(s)"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, numbers.Real):
-        return repr(float(value))
-    return f"a {type(value).__name__}"
-
-
-class _Reader:
-    """Checks one document field by field; every failure names the source and the field."""
-
-    def __init__(self, source):
-        self.source = source
-
-    def fail(self, field, problem, *, cause=None, detail=None):
-        where = f"{field} " if field else ""
-        message = f"{self.source} cannot be loaded: {where}{problem}; {_FIX}."
-        if detail:
-            message += f"\n{detail}"
-        error = CorrectionsFormatError(message, source=self.source, field=field)
-        if cause is not None:
-            raise error from cause
-        raise error
-
-    def keys(self, data, field, required, optional=()):
-        if not isinstance(data, dict):
-            self.fail(field, f"must be a JSON object, found {_describe(data)}")
-        prefix = f"{field}." if field else ""
-        for key in data:
-            if not isinstance(key, str) or key not in (*required, *optional):
-                self.fail(
-                    f"{prefix}{key}",
-                    f"is not a known key; expected some of {[*required, *optional]}",
-                )
-        for key in required:
-            if key not in data:
-                self.fail(f"{prefix}{key}", "is missing")
-
-    def text(self, value, field, *, allow_empty=True):
-        if not isinstance(value, str):
-            self.fail(field, f"must be a string, found {_describe(value)}")
-        if not allow_empty and not value.strip():
-            self.fail(field, "must not be empty")
-        return value
-
-    def number(self, value, field, *, low=None, high=None):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            self.fail(field, f"must be a number, found {_describe(value)}")
-        try:
-            out = float(value)
-        except OverflowError:
-            out = math.inf
-        if not math.isfinite(out):
-            self.fail(field, f"must be a finite number, found {_describe(value)}")
-        if (low is not None and out < low) or (high is not None and out > high):
-            self.fail(field, f"must be in [{low}, {high}], found {out!r}")
-        return out
-
-    def index(self, value, field, n):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-            self.fail(field, f"must be a whole number (a class index), found {_describe(value)}")
-        if not 0 <= int(value) < n:
-            self.fail(field, f"must be a class index in 0..{n - 1}, found {int(value)}")
-        return int(value)
-
-    def label(self, value, field, classes):
-        """The index in ``classes`` of the label ``value``."""
-        for j, label in enumerate(classes):
-            if (
-                isinstance(value, str) == isinstance(label, str)
-                and not isinstance(value, (bool, np.bool_))
-                and value == label
-            ):
-                return j
-        self.fail(field, f"must be one of the classes {classes[:20]}, found {_describe(value)}")
-
-    def flag(self, value, field):
-        if not isinstance(value, (bool, np.bool_)):
-            self.fail(field, f"must be true or false, found {_describe(value)}")
-        return bool(value)
-
-    def items(self, value, field, *, min_length=0):
-        if not isinstance(value, (list, tuple)):
-            self.fail(field, f"must be a list, found {_describe(value)}")
-        if len(value) < min_length:
-            self.fail(field, f"must hold at least {min_length} item(s), found {len(value)}")
-        return list(value)
-
-    def names(self, value, field, *, min_length=0):
-        names = [
-            self.text(name, f"{field}[{i}]", allow_empty=False)
-            for i, name in enumerate(self.items(value, field, min_length=min_length))
-        ]
-        seen = set()
-        for i, name in enumerate(names):
-            if name in seen:
-                self.fail(f"{field}[{i}]", f"repeats the name {name!r}")
-            seen.add(name)
-        return names
-
 
 def _read_document(source):
-    """``(data, where)``: the parsed document and a description of where it came from."""
+    """Return ``(data, where)``: the parsed document and a description of where it came from."""
     if isinstance(source, dict):
         return source, "the corrections dict"
     if isinstance(source, Path) or (
@@ -206,7 +87,7 @@ def _read_document(source):
 
 
 def _read_layout(reader, data, names):
-    """The validated ``"table"`` entry as a TableLayout (absent: numbers only)."""
+    """Return the validated ``"table"`` entry as a TableLayout (absent: numbers only)."""
     if data is None:
         # Files written before the table layout existed hold numbers only.
         return TableLayout.numeric(names)
@@ -316,22 +197,8 @@ def _read_correction(reader, item, i, *, task, classes, kind):
     )
 
 
-def load_corrections(source):
-    """Read and validate exported corrections from a path, JSON text or a dict.
-
-    Raises :class:`CorrectionsFormatError` (a ``ValueError``) naming the
-    source and the bad field for any document that is not exactly what
-    :func:`corrections_to_dict` writes.
-
-    A classification correction's ``target_class`` is the class label when
-    ``target_class_kind`` is ``"label"`` (what ``export_corrections`` writes);
-    files without that key, written by older tabsift, hold the index of the
-    class in ``classes`` and still load. Either way the loaded
-    :class:`Correction` holds the label.
-    """
-    data, where = _read_document(source)
-    reader = _Reader(where)
-    reader.keys(data, None, _REQUIRED, _OPTIONAL)
+def _read_header(reader, data):
+    """Check the format name and version; return the task."""
     if data["format"] != FORMAT:
         reader.fail(
             "format",
@@ -348,45 +215,55 @@ def load_corrections(source):
     task = data["task"]
     if task not in TASKS:
         reader.fail("task", f"must be one of {list(TASKS)}, found {_describe(task)}")
-    names = reader.names(data["feature_names"], "feature_names", min_length=1)
-    blend = reader.number(data.get("blend_weight", 1.0), "blend_weight", low=0.0, high=1.0)
+    return task
 
+
+def _read_classes(reader, classes):
+    """Return the validated class labels: at least two, distinct, all strings or all numbers."""
+    classes = reader.items(classes, "classes", min_length=2)
+    seen = set()
+    for j, label in enumerate(classes):
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (str, numbers.Real)):
+            reader.fail(f"classes[{j}]", f"must be a string or a number, found {_describe(label)}")
+        if not isinstance(label, str):
+            reader.number(label, f"classes[{j}]")
+        if label in seen:
+            reader.fail(f"classes[{j}]", f"repeats the class {label!r}")
+        seen.add(label)
+    if len({isinstance(label, str) for label in classes}) > 1:
+        reader.fail("classes", f"mixes strings and numbers ({classes[:6]})")
+    return classes
+
+
+def _read_targets(reader, data, task):
+    """Return ``(classes, intercept)``, the labels and one intercept per class.
+
+    Regression has no classes (``[]``) and a single float intercept.
+    """
     classes = data.get("classes")
     if task == "regression":
         if classes is not None:
             reader.fail("classes", f"must be null for regression, found {_describe(classes)}")
         if "intercept" not in data:
             reader.fail("intercept", "is missing")
-        intercept = reader.number(data["intercept"], "intercept")
-        n_classes = 0
-        classes = []
-    else:
-        classes = reader.items(classes, "classes", min_length=2)
-        seen = set()
-        for j, label in enumerate(classes):
-            if isinstance(label, (bool, np.bool_)) or not isinstance(label, (str, numbers.Real)):
-                reader.fail(
-                    f"classes[{j}]", f"must be a string or a number, found {_describe(label)}"
-                )
-            if not isinstance(label, str):
-                reader.number(label, f"classes[{j}]")
-            if label in seen:
-                reader.fail(f"classes[{j}]", f"repeats the class {label!r}")
-            seen.add(label)
-        if len({isinstance(label, str) for label in classes}) > 1:
-            reader.fail("classes", f"mixes strings and numbers ({classes[:6]})")
-        n_classes = len(classes)
-        if "intercept" not in data:
-            reader.fail("intercept", "is missing")
-        values = reader.items(data["intercept"], "intercept")
-        if len(values) != n_classes:
-            reader.fail(
-                "intercept", f"must hold one value per class ({n_classes}), found {len(values)}"
-            )
-        intercept = np.array(
-            [reader.number(v, f"intercept[{j}]") for j, v in enumerate(values)], dtype=np.float64
+        return [], reader.number(data["intercept"], "intercept")
+    classes = _read_classes(reader, classes)
+    n_classes = len(classes)
+    if "intercept" not in data:
+        reader.fail("intercept", "is missing")
+    values = reader.items(data["intercept"], "intercept")
+    if len(values) != n_classes:
+        reader.fail(
+            "intercept", f"must hold one value per class ({n_classes}), found {len(values)}"
         )
+    intercept = np.array(
+        [reader.number(v, f"intercept[{j}]") for j, v in enumerate(values)], dtype=np.float64
+    )
+    return classes, intercept
 
+
+def _check_descriptive_keys(reader, data):
+    """Check the keys the estimators add for readers: names and validation scores."""
     for key in ("estimator", "base_estimator"):
         if data.get(key) is not None:
             reader.text(data[key], key)
@@ -397,18 +274,21 @@ def load_corrections(source):
             "validation_scores",
             f"must be a JSON object, found {_describe(data['validation_scores'])}",
         )
-    layout = _read_layout(reader, data.get("table"), names)
 
+
+def _read_target_class_kind(reader, data):
+    """Return how corrections name their class: ``"label"``, or ``"index"`` (older files)."""
     kind = data.get("target_class_kind", "index")
     if kind not in TARGET_CLASS_KINDS:
         reader.fail(
             "target_class_kind",
             f"must be one of {list(TARGET_CLASS_KINDS)}, found {_describe(kind)}",
         )
-    corrections = [
-        _read_correction(reader, item, i, task=task, classes=classes, kind=kind)
-        for i, item in enumerate(reader.items(data["corrections"], "corrections"))
-    ]
+    return kind
+
+
+def _check_correction_columns(reader, corrections, names, layout):
+    """Refuse a correction reading a column that is unknown or holds categories."""
     known, categorical = set(names), set(layout.category_names)
     for i, c in enumerate(corrections):
         unknown = [col for col in c.columns if col not in known]
@@ -425,6 +305,36 @@ def load_corrections(source):
                 f"({c.expression!r}) reads the category column(s) {read}; formulas read number "
                 "columns only",
             )
+
+
+def load_corrections(source):
+    """Read and validate exported corrections from a path, JSON text or a dict.
+
+    Raises :class:`CorrectionsFormatError` (a ``ValueError``) naming the
+    source and the bad field for any document that is not exactly what
+    :func:`corrections_to_dict` writes.
+
+    A classification correction's ``target_class`` is the class label when
+    ``target_class_kind`` is ``"label"`` (what ``export_corrections`` writes);
+    files without that key, written by older tabsift, hold the index of the
+    class in ``classes`` and still load. Either way the loaded
+    :class:`Correction` holds the label.
+    """
+    data, where = _read_document(source)
+    reader = _Reader(where)
+    reader.keys(data, None, _REQUIRED, _OPTIONAL)
+    task = _read_header(reader, data)
+    names = reader.names(data["feature_names"], "feature_names", min_length=1)
+    blend = reader.number(data.get("blend_weight", 1.0), "blend_weight", low=0.0, high=1.0)
+    classes, intercept = _read_targets(reader, data, task)
+    _check_descriptive_keys(reader, data)
+    layout = _read_layout(reader, data.get("table"), names)
+    kind = _read_target_class_kind(reader, data)
+    corrections = [
+        _read_correction(reader, item, i, task=task, classes=classes, kind=kind)
+        for i, item in enumerate(reader.items(data["corrections"], "corrections"))
+    ]
+    _check_correction_columns(reader, corrections, names, layout)
     return {
         "task": task,
         "feature_names": names,

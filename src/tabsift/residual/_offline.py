@@ -40,8 +40,7 @@ import itertools
 
 import numpy as np
 
-from tabsift.expr import BinaryOp, Call, Column, Compare, Expression, Number, UnaryOp
-from tabsift.expr._nodes import walk
+from tabsift.expr import BinaryOp, Call, Column, Compare, Expression, Number, UnaryOp, walk
 from tabsift.residual._offline_compose import NetCandidate, composite_formulas, net_versions
 from tabsift.utils import progress
 
@@ -82,7 +81,7 @@ def feature_relevance(X_train, targets, *, random_state, n_jobs, sample_weight=N
 
 
 def _replace(node, path, new):
-    """A copy of the tree ``node`` with the node at ``path`` replaced by ``new``."""
+    """Return a copy of the tree ``node`` with the node at ``path`` replaced by ``new``."""
     if not path:
         return new
     i, rest = path[0], path[1:]
@@ -261,7 +260,7 @@ class OfflineProposer:
         return best
 
     def _checked(self, ws, item):
-        """The term of a pool item: a net candidate's formula is built and checked here."""
+        """Return the term of a pool item: a net candidate's formula is built and checked here."""
         if not isinstance(item, NetCandidate):
             return item
         if item.key not in self._terms:

@@ -35,8 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tabsift.expr import BinaryOp, Call, Column, Compare, Number, UnaryOp
-from tabsift.expr._nodes import to_source
+from tabsift.expr import BinaryOp, Call, Column, Compare, Number, UnaryOp, to_source
 
 _SATURATION_SCALES = (0.5, 1.0, 2.0)
 _RATIO_SCALES = (0.25, 1.0)

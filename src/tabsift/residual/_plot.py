@@ -17,7 +17,7 @@ def _residuals(model):
 
 
 def panel_features(model, feature):
-    """The columns drawn, one panel each: ``feature``, or those the corrections read (<= 4).
+    """Return the columns drawn, one panel each: ``feature``, or those the corrections read (<= 4).
 
     Without a correction the first number column is drawn.
     """
@@ -86,7 +86,7 @@ def plot_residuals(model, feature=None, ax=None):
             f"({', '.join(features)}); pass feature=... or leave ax=None."
         )
     if ax is None:
-        from tabsift.utils._figures import new_figure
+        from tabsift.utils import new_figure
 
         fig = new_figure(figsize=(3.6 * len(features), 3.2), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(features)))

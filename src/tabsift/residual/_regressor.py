@@ -6,7 +6,7 @@ from sklearn.metrics import mean_squared_error
 
 from tabsift.residual._base import _ResidualAgentBase
 from tabsift.table import check_target, infer_task
-from tabsift.utils._sklearn_compat import fit_context
+from tabsift.utils import fit_context
 
 
 class ResidualAgentRegressor(RegressorMixin, _ResidualAgentBase):

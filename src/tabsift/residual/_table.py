@@ -28,12 +28,15 @@ import numpy as np
 
 from tabsift.table import (
     MAX_CATEGORIES,
+    category_values,
     check_finite_columns,
     column_numbers,
     describe_column,
+    is_dataframe,
     is_plain_numeric,
+    numeric_values,
+    table_columns,
 )
-from tabsift.table._types import category_values, is_dataframe, numeric_values, table_columns
 
 NUMBER, CATEGORY = "number", "category"
 # How the base model gets the table: a float array (no category column), pandas
@@ -74,14 +77,14 @@ def accepts_nan(estimator):
 
 
 def _float_matrix(X):
-    """A numeric table as float64, NaN for missing values (pandas' ``pd.NA`` included)."""
+    """Return a numeric table as float64, NaN for missing values (pandas' ``pd.NA`` included)."""
     if is_dataframe(X):
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(X, dtype=np.float64)
 
 
 def _frequent(values, limit):
-    """The categories kept (sorted) and whether others were pooled.
+    """Return the categories kept (sorted) and whether others were pooled.
 
     Kept: those seen in at least :data:`MIN_CATEGORY_ROWS` rows, at most
     ``limit`` of them (the most frequent, ties by name; None: no limit).
@@ -120,7 +123,7 @@ class TableLayout:
     # ------------------------------------------------------------ building
     @classmethod
     def numeric(cls, names):
-        """The layout of a table of numbers only (what every residual agent took before)."""
+        """Return the layout of a table of numbers only (what every residual agent took before)."""
         return cls([str(n) for n in names], [NUMBER] * len(names))
 
     @classmethod
@@ -230,7 +233,7 @@ class TableLayout:
         return list(self.names)
 
     def base_matrix(self, numbers, cats):
-        """What the base model is fit on and predicts from (see ``base_input``)."""
+        """Return what the base model is fit on and predicts from (see ``base_input``)."""
         if self.base_input == "array":
             return numbers
         if self.base_input == "categories":
@@ -254,7 +257,7 @@ class TableLayout:
         return np.column_stack(blocks).astype(np.float64, copy=False)
 
     def _categorical(self, name, values):
-        """A pandas Categorical with the fitted categories (pooled ones as ``(other)``)."""
+        """Return a pandas Categorical with the fitted categories (pooled ones as ``(other)``)."""
         import pandas as pd
 
         spec = self.categories[name]

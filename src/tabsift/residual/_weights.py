@@ -1,6 +1,5 @@
 """Sample weights of the residual estimators, and their metadata routing to the base model."""
 
-import numpy as np
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
@@ -9,43 +8,32 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import has_fit_parameter
 
-from tabsift.utils._sklearn_compat import check_sample_weight, routing_enabled
+from tabsift.utils import check_row_weights, routing_enabled
 
 
 class _SampleWeightMixin:
-    """``sample_weight`` (times the class weights) and where it goes: the corrections and,
-    when it takes them, the base model's ``fit``."""
+    """Check ``sample_weight`` (times the class weights) and route it.
+
+    The weights go to the corrections and, when it takes them, to the base
+    model's ``fit``.
+    """
 
     def _class_sample_weight(self, y):
-        """Per-row class weights (None: no class weighting)."""
+        """Return per-row class weights (None: no class weighting)."""
         return None
 
     def _check_weights(self, sample_weight, numbers, y):
-        """``sample_weight`` as float64 (times the class weights), or None when all are 1."""
-        owner = type(self).__name__
-        weights = None
-        if sample_weight is not None:
-            weights = check_sample_weight(
-                sample_weight, numbers, dtype=np.float64, allow_all_zero_weights=True, copy=True
-            )
-            if (weights < 0).any():
-                raise ValueError(
-                    f"sample_weight has {int((weights < 0).sum())} negative value(s) (the "
-                    f"smallest is {weights.min():g}); {owner} needs weights >= 0: a weight is "
-                    "how many times a row counts."
-                )
-        class_weights = self._class_sample_weight(y)
-        if class_weights is not None:
-            weights = class_weights if weights is None else weights * class_weights
-        if weights is None:
-            return None
-        if not weights.sum() > 0:
-            raise ValueError(
-                f"sample_weight is zero on every row; {owner} needs at least one row with a "
-                "positive weight."
-            )
+        """Return ``sample_weight`` as float64 (times the class weights), or None when all are 1."""
+        weights = check_row_weights(
+            sample_weight,
+            numbers,
+            owner=type(self).__name__,
+            class_weights=self._class_sample_weight(y),
+        )
         # All ones is no weighting at all: the unweighted computation runs, exactly.
-        return None if (weights == 1.0).all() else weights
+        if weights is None or (weights == 1.0).all():
+            return None
+        return weights
 
     def _base_takes_weights(self, sample_weight, weights):
         """Whether the base model's fit gets the weights (checked before anything is fit).

@@ -78,7 +78,7 @@ class Fit:
 
 
 def weighted_mean(values, weights, axis=None):
-    """The mean of ``values``, weighted by ``weights`` (frequencies) unless they are None."""
+    """Return the mean of ``values``, weighted by ``weights`` (frequencies) unless they are None."""
     if weights is None:
         return np.mean(values, axis=axis)
     return np.average(values, axis=axis, weights=weights)
@@ -102,7 +102,7 @@ def _weighted(matrix, weights):
 
 
 def min_t(n_compared):
-    """The t-statistic the best of ``n_compared`` validation comparisons must reach."""
+    """Return the t-statistic the best of ``n_compared`` validation comparisons must reach."""
     return float(norm.isf(norm.sf(_MIN_T) / max(int(n_compared), 1)))
 
 
@@ -341,7 +341,7 @@ class Workspace:
         return np.exp(logits - logsumexp(logits, axis=1)[:, None])
 
     def train_residual(self, fit):
-        """What is left to explain on the training rows: y - prediction, or 1 - P(true class)."""
+        """Return what is left to explain on the training rows: y - prediction, or 1 - P(true class)."""
         out = self.train_output(fit)
         if self.task == "regression":
             return self.y_train - out

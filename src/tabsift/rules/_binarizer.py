@@ -1,6 +1,5 @@
 """Binarizer: raw numeric and categorical columns -> named 0/1 literals."""
 
-import math
 import numbers
 
 import numpy as np
@@ -17,28 +16,15 @@ from tabsift.rules._columns import (
 )
 from tabsift.rules._literals import build_literals, host_literals, namespace_literals
 from tabsift.rules._llm_thresholds import ask_thresholds
-from tabsift.rules._weights import check_weights, weighted_quantile
-from tabsift.table import TableError, check_column_names, describe_column
-from tabsift.table._types import category_values
-from tabsift.utils._numbers import is_finite_number
-from tabsift.utils._sklearn_compat import Interval, StrOptions, fit_context
-
-_SIGNIFICANT = 3
-
-
-def _round_threshold(value, low, high):
-    """Round to the column's scale (3 significant digits of its range), so thresholds read
-    ``glucose > 127`` rather than ``glucose > 126.84``; more digits only when needed to stay
-    inside ``[low, high)``."""
-    spread = high - low
-    if not (math.isfinite(value) and math.isfinite(spread) and spread > 0):
-        return value
-    decimals = _SIGNIFICANT - 1 - int(math.floor(math.log10(spread)))
-    for extra in range(10):
-        rounded = round(value, decimals + extra)
-        if low <= rounded < high:
-            return float(rounded)
-    return value
+from tabsift.rules._thresholds import is_binary, quantile_thresholds
+from tabsift.table import TableError, category_values, check_column_names, describe_column
+from tabsift.utils import (
+    Interval,
+    StrOptions,
+    check_row_weights,
+    fit_context,
+    is_finite_number,
+)
 
 
 class Binarizer(TransformerMixin, BaseEstimator):
@@ -247,7 +233,7 @@ class Binarizer(TransformerMixin, BaseEstimator):
         """
         check_column_names(X, owner="Binarizer")
         names, columns = read_columns(self, X, reset=True)
-        weights = check_weights(sample_weight, X, owner="Binarizer")
+        weights = check_row_weights(sample_weight, X, owner="Binarizer")
         if weights is not None:
             # Weight 0 means the row is not there; the others keep their weight.
             keep = weights > 0
@@ -259,8 +245,45 @@ class Binarizer(TransformerMixin, BaseEstimator):
                 "strategy='quantile'."
             )
         user = self._user_thresholds(names)
-        # What each column holds comes from the table layer: numbers stored as text (with
-        # '?' for missing) are numbers, placeholders are missing, empty columns give nothing.
+        numeric, categorical = self._sort_columns(names, columns, user)
+        self.thresholds_, self.threshold_source_, self.categories_ = {}, {}, {}
+        self.llm_fallbacks_, self.llm_reply_, self.llm_unknown_columns_ = {}, None, []
+        # A 0/1 column is already a literal: it keeps its own name (threshold 0.5).
+        binary = {name for name, values in numeric.items() if name not in user and is_binary(values)}
+        from tabsift.llm import LLMSession
+
+        session = LLMSession(
+            self.llm if self.strategy == "llm" else None,
+            owner="Binarizer",
+            on_llm_error=self.on_llm_error,
+        )
+        proposals = self._llm_proposals(session, numeric, user, binary)
+        for name, values in numeric.items():
+            if name in binary:
+                chosen, source = [0.5], "binary"
+            elif name in user:
+                chosen, source = user[name], "user"
+            elif name in proposals:
+                chosen, source = proposals[name], "llm"
+            else:
+                chosen = quantile_thresholds(values, weights, self.n_thresholds)
+                source = "quantile"
+            self.thresholds_[name] = chosen
+            self.threshold_source_[name] = source
+        for name, values in categorical.items():
+            self.categories_[name] = self._frequent(values, weights)
+
+        self.literals_ = build_literals(self, names)
+        session.finish(self, what="quantile thresholds")
+        return self
+
+    def _sort_columns(self, names, columns, user):
+        """Return the numeric columns (as numbers) and the categorical ones, by name.
+
+        What each column holds comes from the table layer: numbers stored as text (with
+        '?' for missing) are numbers, placeholders are missing, empty columns give nothing.
+        Sets ``column_kinds_`` and ``empty_columns_``.
+        """
         numeric, categorical = {}, {}
         self.column_kinds_, self.empty_columns_ = {}, []
         for name, values in zip(names, columns, strict=True):
@@ -279,69 +302,28 @@ class Binarizer(TransformerMixin, BaseEstimator):
                 )
             else:
                 categorical[name] = values
+        return numeric, categorical
 
-        self.thresholds_, self.threshold_source_, self.categories_ = {}, {}, {}
-        self.llm_fallbacks_, self.llm_reply_, self.llm_unknown_columns_ = {}, None, []
-        # A 0/1 column is already a literal: it keeps its own name (threshold 0.5).
-        binary = set()
-        for name, values in numeric.items():
-            finite = values[np.isfinite(values)]
-            if name not in user and finite.size and set(np.unique(finite)) == {0.0, 1.0}:
-                binary.add(name)
-        from tabsift.llm import LLMSession
+    def _llm_proposals(self, session, numeric, user, binary):
+        """Return the LLM's usable thresholds per column (none unless ``strategy='llm'``).
 
-        session = LLMSession(
-            self.llm if self.strategy == "llm" else None,
-            owner="Binarizer",
-            on_llm_error=self.on_llm_error,
+        Only the numeric columns without user thresholds that are not 0/1 are asked about;
+        sets ``llm_reply_``, ``llm_unknown_columns_`` and ``llm_fallbacks_``.
+        """
+        if self.strategy != "llm":
+            return {}
+        asked = [n for n in numeric if n not in user and n not in binary]
+        if not asked:
+            return {}
+        proposals, self.llm_reply_, self.llm_unknown_columns_ = ask_thresholds(
+            session,
+            asked,
+            numeric,
+            n_thresholds=self.n_thresholds,
+            descriptions=self.feature_descriptions,
+            fallbacks=self.llm_fallbacks_,
         )
-        proposals = {}
-        if self.strategy == "llm":
-            asked = [n for n in numeric if n not in user and n not in binary]
-            if asked:
-                proposals, self.llm_reply_, self.llm_unknown_columns_ = ask_thresholds(
-                    session,
-                    asked,
-                    numeric,
-                    n_thresholds=self.n_thresholds,
-                    descriptions=self.feature_descriptions,
-                    fallbacks=self.llm_fallbacks_,
-                )
-        for name, values in numeric.items():
-            finite = values[np.isfinite(values)]
-            finite_weights = None if weights is None else weights[np.isfinite(values)]
-            low, high = (finite.min(), finite.max()) if finite.size else (np.nan, np.nan)
-            if name in binary:
-                chosen, source = [0.5], "binary"
-            elif name in user:
-                chosen, source = user[name], "user"
-            elif name in proposals:
-                chosen, source = proposals[name], "llm"
-            else:
-                chosen, source = self._quantiles(finite, low, high, finite_weights), "quantile"
-            self.thresholds_[name] = chosen
-            self.threshold_source_[name] = source
-        for name, values in categorical.items():
-            self.categories_[name] = self._frequent(values, weights)
-
-        self.literals_ = build_literals(self, names)
-        session.finish(self, what="quantile thresholds")
-        return self
-
-    def _quantiles(self, finite, low, high, weights=None):
-        if finite.size == 0:
-            return []
-        levels = np.arange(1, self.n_thresholds + 1) / (self.n_thresholds + 1)
-        quantiles = (
-            np.quantile(finite, levels) if weights is None
-            else weighted_quantile(finite, weights, levels)
-        )
-        out = []
-        for q in quantiles:
-            t = _round_threshold(float(q), low, high)
-            if low <= t < high and t not in out:
-                out.append(t)
-        return out
+        return proposals
 
     def _frequent(self, values, weights=None):
         # Categories compare by their text; placeholders ('?', 'n/a', ...) are missing.

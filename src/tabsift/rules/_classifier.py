@@ -1,48 +1,22 @@
 """BooleanRuleClassifier: one expressive Boolean rule per class, learned by simulated annealing.
 
-The class is thin: the search of a fit is :mod:`._orchestration`'s, the
-decision from fired rules :mod:`._decision`'s, text and dict forms
-:mod:`._export`'s, explanations :mod:`._explain`'s, LLM help
-:mod:`._llm_columns`' and :mod:`._llm_text`'s.
+The class is thin: its parameters' constraints are :mod:`._classifier_params`',
+the steps of a fit :mod:`._classifier_fit`'s (the search :mod:`._orchestration`'s),
+the decision from fired rules :mod:`._decision`'s, and the reading methods
+(text, dict, plot, explanations, description) are :mod:`._presentation`'s.
 """
 
-import numbers
-import warnings
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
-    validate_data,
-)
-
+import tabsift.rules._presentation as _presentation
 from tabsift.backend import asarray, device, namespace_name, to_numpy
-from tabsift.llm import LLMFallbackWarning
-from tabsift.rules._binarizer import Binarizer
-from tabsift.rules._columns import _input_namespace, _is_device_array, input_names
-from tabsift.rules._decision import decide, decision_state, fired_matrix
-from tabsift.rules._describe import describe_model
-from tabsift.rules._explain import explain_records
-from tabsift.rules._export import export_text, labelled_rules, to_dict
-from tabsift.rules._literals import host_literals
-from tabsift.rules._llm_columns import fit_session, llm_select
-from tabsift.rules._llm_text import llm_row_text, llm_text, text_session
-from tabsift.rules._nodes import OPERATORS, host_namespace
-from tabsift.rules._orchestration import search_rules
-from tabsift.rules._prune import column_importances
-from tabsift.rules._scoring import METRICS, Scorer
-from tabsift.rules._weights import fit_weights
-from tabsift.table import check_column_names, check_target
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, StrOptions, fit_context
-
-
-def _take(X, rows):
-    """The rows ``rows`` (a boolean mask) of a DataFrame or an array."""
-    return X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+from tabsift.rules._classifier_fit import fit_classifier
+from tabsift.rules._classifier_params import PARAMETER_CONSTRAINTS
+from tabsift.rules._columns import _input_namespace, check_input
+from tabsift.rules._decision import decide, fired_matrix
+from tabsift.rules._nodes import OPERATORS
+from tabsift.utils import fit_context
 
 
 class BooleanRuleClassifier(ClassifierMixin, BaseEstimator):
@@ -236,30 +210,7 @@ default="balanced_accuracy"
     True
     """
 
-    _parameter_constraints = {
-        "max_depth": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_complexity": [Interval(numbers.Integral, 3, None, closed="left")],
-        "operators": [tuple, list],
-        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
-        "metric": [StrOptions(set(METRICS)), callable],
-        "class_weight": [StrOptions({"balanced"}), dict, None],
-        "n_iterations": [Interval(numbers.Integral, 0, None, closed="left")],
-        "n_starts": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_samples": [Interval(numbers.Integral, 2, None, closed="left"), None],
-        "temp_high": [Interval(numbers.Real, 0, None, closed="neither")],
-        "temp_low": [Interval(numbers.Real, 0, None, closed="neither")],
-        "threshold_moves": ["boolean"],
-        "polish": ["boolean"],
-        "refine_thresholds": ["boolean"],
-        "binarizer": [Binarizer, None],
-        "llm": "no_validation",
-        "feature_descriptions": [dict, None],
-        "llm_feature_selection": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "on_llm_error": [StrOptions({"fallback", "raise"})],
-        "n_jobs": [numbers.Integral, None],
-        "random_state": ["random_state"],
-        "verbose": VERBOSE_CONSTRAINT,
-    }
+    _parameter_constraints = PARAMETER_CONSTRAINTS
 
     def __init__(
         self,
@@ -310,24 +261,6 @@ default="balanced_accuracy"
         self.random_state = random_state
         self.verbose = verbose
 
-    def _check_settings(self):
-        unknown = [op for op in self.operators if op not in OPERATORS]
-        if unknown or not self.operators:
-            raise ValueError(
-                f"operators must be a non-empty subset of {OPERATORS}; found "
-                f"{tuple(self.operators)!r}."
-            )
-        if self.temp_low > self.temp_high:
-            raise ValueError(
-                f"temp_low ({self.temp_low}) must not exceed temp_high ({self.temp_high}): the "
-                "schedule cools from temp_high to temp_low."
-            )
-        if self.llm_feature_selection is not None and self.llm is None:
-            raise ValueError(
-                "llm_feature_selection needs an LLM client: pass llm=LLMClient(...), or leave "
-                "llm_feature_selection=None."
-            )
-
     # --------------------------------------------------------------------- fit
     @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -364,87 +297,11 @@ default="balanced_accuracy"
         TableError
             If ``X`` has duplicate column names, or ``y`` has missing values.
         """
-        self._check_settings()
-        if y is None:
-            raise ValueError(
-                "BooleanRuleClassifier requires y to be passed, but the target y is None."
-            )
-        check_column_names(X, owner="BooleanRuleClassifier")
-        X = self._check_X(X, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_target(y, owner="BooleanRuleClassifier")
-        check_classification_targets(y)
-        check_consistent_length(X, y)
-        self.classes_ = np.unique(y)
-        if self.classes_.size < 2:
-            raise ValueError(
-                f"y has only 1 class ({self.classes_[0]!r}); BooleanRuleClassifier needs at "
-                "least 2 classes."
-            )
-        weights = fit_weights(self, X, y, sample_weight, owner="BooleanRuleClassifier")
-        if weights is not None:
-            # A row of weight 0 is not there: every step sees the same rows as a fit on the
-            # rows of positive weight, repeated by their weight.
-            keep = weights > 0
-            X, y, weights = _take(X, keep), y[keep], weights[keep]
-        y_idx = np.searchsorted(self.classes_, y)
-        binarizer = clone(self.binarizer) if self.binarizer is not None else Binarizer()
-        with warnings.catch_warnings():
-            # The binariser's LLM record joins this estimator's: one warning, from finish().
-            warnings.simplefilter("ignore", LLMFallbackWarning)
-            if weights is None:
-                binarizer.fit(X)
-            else:
-                binarizer.fit(X, sample_weight=weights)
-        # The search runs on NumPy whatever the configured array backend (see _search.py).
-        Z = host_literals(binarizer, X)
-        session = fit_session(self, binarizer)
-        check_consistent_length(Z, y)
-        self.binarizer_ = binarizer
-        names = input_names(self)
-        self.selected_features_ = names
-        self.llm_feature_selection_ = None
-        if self.llm_feature_selection is not None:
-            self.selected_features_, self.llm_feature_selection_ = llm_select(
-                self, session, names, y
-            )
-        if binarizer.llm_report_.failed:
-            session.report.failed = True
-        session.finish(self, what="the offline method (quantile thresholds, every column)")
-
-        targets = [1] if self.classes_.size == 2 else list(range(self.classes_.size))
-        rules, scores, start_rules, start_scores, Z = search_rules(
-            self, X, Z, y_idx, targets, weights
-        )
-        self.precision_, self._fallback, self._cell_freq = decision_state(
-            rules, Z, y_idx, self.classes_.size, weights
-        )
-        self.fallback_class_ = self.classes_[self._fallback]
-        self.feature_importances_ = column_importances(
-            rules, Z, [Scorer(y_idx == target, self.metric, weights) for target in targets], names
-        )
-        if self.classes_.size == 2:
-            self.rule_, self.score_ = rules[0], float(scores[0])
-            self.rules_, self.start_scores_ = start_rules[0], np.asarray(start_scores[0])
-        else:
-            self.rule_, self.score_ = rules, np.asarray(scores)
-            self.rules_, self.start_scores_ = start_rules, np.asarray(start_scores)
-        return self
+        return fit_classifier(self, X, y, sample_weight)
 
     # ----------------------------------------------------------------- predict
-    def _check_X(self, X, reset):
-        import pandas as pd
-
-        if _is_device_array(X):
-            X = to_numpy(X)  # fit (and host evaluation) copies other libraries' arrays to NumPy
-        if isinstance(X, pd.DataFrame):
-            # Columns keep their own dtypes (numeric / categorical): the binariser reads them.
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            return X
-        return validate_data(self, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
-
     def _binarize(self, X):
-        """The literal matrix of ``X`` and the namespace it lives in (see :meth:`predict`)."""
+        """Return the literal matrix of ``X`` and the namespace it lives in (see :meth:`predict`)."""
         check_is_fitted(self, "rule_")
         xp, native = _input_namespace(X)
         if native:
@@ -452,13 +309,13 @@ default="balanced_accuracy"
             # here (the binariser checks dtype and values there).
             validate_data(self, X, reset=False, skip_check_array=True)
             return self.binarizer_.transform(X), xp
-        return self.binarizer_.transform(self._check_X(X, reset=False)), xp
+        return self.binarizer_.transform(check_input(self, X, reset=False)), xp
 
     def _rules(self):
         return [self.rule_] if self.classes_.size == 2 else list(self.rule_)
 
     def _decide(self, Z, xp):
-        """The fired rules and the predicted class index per row of the literal matrix."""
+        """Return the fired rules and the predicted class index per row of the literal matrix."""
         fired = fired_matrix(self._rules(), Z, xp)
         return fired, decide(fired, self.precision_, self._fallback, self.classes_.size, xp)
 
@@ -526,188 +383,13 @@ default="balanced_accuracy"
         freq = xp.take(asarray(self._cell_freq, xp=xp, dtype="float64"), decided, axis=0)
         return 0.5 * onehot + 0.5 * freq
 
-    # ------------------------------------------------------------ presentation
-    def _label_rules(self):
-        return labelled_rules(self)
-
-    def export_text(self):
-        """The rule as text; one ``class: rule`` line per class for multiclass.
-
-        Returns
-        -------
-        text : str
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from tabsift.rules import BooleanRuleClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> clf.fit(X, [0, 0, 1, 1]).export_text()
-        'x0 > 1'
-        """
-        check_is_fitted(self, "rule_")
-        return export_text(self)
-
-    def to_dict(self):
-        """Everything needed to read (and re-evaluate) the model, JSON-ready.
-
-        Returns
-        -------
-        data : dict
-            ``classes``, ``rules`` (one per rule class: ``class``, ``rule``
-            (:meth:`Rule.to_dict`), ``precision``, ``score``, ``text``),
-            ``fallback_class``, ``metric`` and ``literals`` (the binariser's).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from tabsift.rules import BooleanRuleClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> clf.fit(X, [0, 0, 1, 1]).to_dict()["rules"][0]["text"]
-        'x0 > 1'
-        """
-        check_is_fitted(self, "rule_")
-        return to_dict(self)
-
-    def plot(self, ax=None):
-        """Draw the rule(s) as trees: one panel per rule.
-
-        The return type does not depend on the number of classes: always a
-        1-D ndarray of Axes, one per rule (one for a binary target, one per
-        class otherwise), as scikit-learn's multi-panel displays keep their
-        axes in an ndarray (``PartialDependenceDisplay.axes_``).
-
-        Parameters
-        ----------
-        ax : matplotlib Axes or array-like of Axes, default=None
-            Where to draw, one Axes per rule (a single Axes is accepted for
-            a binary target); a new figure by default.
-
-        Returns
-        -------
-        axes : ndarray of matplotlib Axes of shape (n_rules,)
-            Their ``figure`` attribute is the figure drawn on.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from tabsift.rules import BooleanRuleClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> axes = clf.fit(X, [0, 0, 1, 1]).plot()
-        >>> axes.shape, axes[0].texts[0].get_text()
-        ((1,), 'x0 > 1')
-        """
-        from tabsift.rules._display import RuleDisplay
-
-        return RuleDisplay.from_estimator(self, ax=ax).ax_
-
-    def explain(self, X, *, llm=None, max_llm_rows=20):
-        """Say, for each row, which conditions held and why the rule fired or not.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, `n_features_in_`)
-        llm : LLMClient, default=None
-            If given (or if the estimator has ``llm``), the first
-            ``max_llm_rows`` rows also get an LLM-written sentence in
-            ``llm_explanation``, checked like :meth:`describe` (the template
-            reason is used when the check fails). When the LLM fails for good
-            the remaining rows get the template reason, with one
-            :class:`~tabsift.llm.LLMFallbackWarning` (``on_llm_error="raise"``:
-            the error propagates).
-        max_llm_rows : int, default=20
-            Most rows sent to the LLM.
-
-        Returns
-        -------
-        explanation : pandas.DataFrame
-            One row per input row: ``prediction``, ``fired`` (the predicted
-            class's rule fired; for multiclass ``fired_classes`` too),
-            ``held`` and ``not_held`` (the rule's conditions, as text, that
-            held or not), and ``reason``.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from tabsift.rules import BooleanRuleClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> table = clf.fit(X, [0, 0, 1, 1]).explain(X[2:3])
-        >>> table.loc[0, "reason"]
-        'x0 > 1 held, so the rule fired: predict 1.'
-        """
-        import pandas as pd
-
-        # The explanation is a pandas table: it is built on the host whatever X's namespace
-        # or the configured backend.
-        check_is_fitted(self, "rule_")
-        Z = host_literals(self.binarizer_, self._check_X(X, reset=False))
-        fired, decided = self._decide(Z, host_namespace())
-        table = pd.DataFrame.from_records(explain_records(self, Z, fired, decided))
-        client = llm if llm is not None else self.llm
-        if client is not None and len(table):
-            session = text_session(self, client)
-            table["llm_explanation"] = None
-            for i in range(min(max_llm_rows, len(table))):
-                table.loc[i, "llm_explanation"] = llm_row_text(self, session, table.loc[i])
-            session.finish(what="the template reason")
-        return table
-
-    def describe(self, *, llm=None):
-        """A plain-language description of the model, for a reader who is not an expert.
-
-        Without an LLM it is built from templates. With one (``llm`` here, or
-        the estimator's ``llm``), the LLM rewrites it with the
-        ``feature_descriptions``; the result is checked to mention no column
-        outside the rule and no number that is not one of the rule's
-        thresholds or counts, and the template is returned when the check
-        (or the request) fails. ``description_check_`` records which was
-        used and why. A reply that only repeats the format template is
-        rejected. When the LLM fails for good, the template is returned with
-        one :class:`~tabsift.llm.LLMFallbackWarning` (``on_llm_error="raise"``:
-        the error propagates).
-
-        Parameters
-        ----------
-        llm : LLMClient, default=None
-
-        Returns
-        -------
-        text : str
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from tabsift.rules import BooleanRuleClassifier
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> clf = BooleanRuleClassifier(n_iterations=10, n_starts=1, random_state=0)
-        >>> print(clf.fit(X, [0, 0, 1, 1]).describe())
-        Predict 1 when x0 > 1; otherwise predict 0. On the training rows: balanced_accuracy 1.00.
-        """
-        check_is_fitted(self, "rule_")
-        template = describe_model(self)
-        client = llm if llm is not None else self.llm
-        self.description_check_ = {"source": "template", "reason": None}
-        if client is None:
-            return template
-        session = text_session(self, client)
-        text, reason = llm_text(
-            self,
-            session,
-            "Rewrite this description of a classification rule for a non-expert, in at most "
-            "three sentences. Mention only the conditions it contains; do not add other "
-            "columns or numbers.",
-            template,
-        )
-        session.finish(what="the template")
-        if reason is not None:
-            self.description_check_ = {"source": "template", "reason": reason}
-            return template
-        self.description_check_ = {"source": "llm", "reason": None}
-        return text
+    # The reading methods, defined in _presentation.py; assigned here (not inherited) so
+    # they are documented as this class's own.
+    export_text = _presentation.export_text
+    to_dict = _presentation.to_dict
+    plot = _presentation.plot
+    explain = _presentation.explain
+    describe = _presentation.describe
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -11,18 +11,17 @@ import numpy as np
 from sklearn.utils.validation import check_array, validate_data
 
 from tabsift.backend import get_namespace, namespace_name, to_numpy
-from tabsift.table import column_numbers, describe_column
-from tabsift.table._types import numeric_values
+from tabsift.table import column_numbers, describe_column, numeric_values
 
 
 def _is_device_array(X):
-    """True for an array of a non-NumPy array library (array_api_strict, CuPy, ...)."""
+    """Return True for an array of a non-NumPy array library (array_api_strict, CuPy, ...)."""
     root = type(X).__module__.split(".")[0]
     return hasattr(X, "__array_namespace__") and root not in ("numpy", "pandas")
 
 
 def _input_namespace(X):
-    """The namespace to compute in, and whether ``X`` is already an array of it.
+    """Return the namespace to compute in, and whether ``X`` is already an array of it.
 
     The configured ``array_backend`` wins; otherwise an array of another library
     (array_api_strict, CuPy) keeps its own namespace and anything else (NumPy, pandas,
@@ -34,7 +33,7 @@ def _input_namespace(X):
 
 
 def _column_numbers(name, values, info=None):
-    """A column read as float numbers (NaN where missing), or None when it holds text.
+    """Return a column read as float numbers (NaN where missing), or None when it holds text.
 
     What the column holds comes from the table layer (:func:`tabsift.table.describe_column`):
     numbers stored as text are parsed, placeholders such as ``?`` are missing values.
@@ -49,12 +48,12 @@ def _column_numbers(name, values, info=None):
 
 
 def _take_rows(values, keep):
-    """The rows ``keep`` (a boolean mask) of one column (an ndarray or a pandas Series)."""
+    """Return the rows ``keep`` (a boolean mask) of one column (an ndarray or a pandas Series)."""
     return values.iloc[keep] if hasattr(values, "iloc") else values[keep]
 
 
 def _numbers_now(name, values):
-    """A column that held numbers during fit, as numbers; text in it now reads as missing.
+    """Return a column that held numbers during fit, as numbers; text in it now reads as missing.
 
     New rows may hold a value no training row had (``'rotary'`` in a column of cylinder
     counts). Like an unseen category, it makes every literal of its column false; a warning
@@ -64,10 +63,27 @@ def _numbers_now(name, values):
 
 
 def input_names(estimator):
-    """The input column names an estimator saw in fit (``x0``, ``x1``, ... without names)."""
+    """Return the input column names an estimator saw in fit (``x0``, ``x1``, ... without names)."""
     if hasattr(estimator, "feature_names_in_"):
         return [str(name) for name in estimator.feature_names_in_]
     return [f"x{j}" for j in range(estimator.n_features_in_)]
+
+
+def check_input(estimator, X, *, reset):
+    """Return ``X`` checked by scikit-learn for a rule classifier; a DataFrame stays one.
+
+    An array of another library is copied to NumPy (the fit, and host evaluation, run
+    there); a DataFrame keeps each column's dtype (the binariser reads them); other input
+    is checked as an array of any dtype, NaN allowed.
+    """
+    import pandas as pd
+
+    if _is_device_array(X):
+        X = to_numpy(X)
+    if isinstance(X, pd.DataFrame):
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        return X
+    return validate_data(estimator, X, reset=reset, dtype=None, ensure_all_finite="allow-nan")
 
 
 def read_columns(estimator, X, *, reset):

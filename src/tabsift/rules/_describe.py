@@ -83,7 +83,7 @@ def check_description(text, rules, all_columns, extra_text=""):
 
 
 def describe_model(estimator):
-    """The template description of a fitted classifier: its rule(s) and training score."""
+    """Return the template description of a fitted classifier: its rule(s) and training score."""
     metric = estimator.metric if isinstance(estimator.metric, str) else "score"
     classes = estimator.classes_
     if classes.size == 2:

@@ -9,7 +9,7 @@ The drawing is :mod:`tabsift.rules._plot`'s, as in ``Rule.plot``.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from tabsift.rules._export import _plain
+from tabsift.rules._export import _plain, labelled_rules
 from tabsift.rules._plot import plot_rule
 
 
@@ -78,7 +78,7 @@ class RuleDisplay:
             )
         axes = np.empty(len(rules), dtype=object)
         if ax is None and len(rules) > 1:
-            from tabsift.utils._figures import new_figure
+            from tabsift.utils import new_figure
 
             # Each panel as wide as its leaves' text, as plot_rule sizes a lone rule.
             widths = [
@@ -121,7 +121,7 @@ class RuleDisplay:
             the rule predicts, and one per class otherwise.
         """
         check_is_fitted(estimator, "rule_")
-        labelled = estimator._label_rules()
+        labelled = labelled_rules(estimator)
         if len(labelled) == 1:
             titles = [f"predict {_plain(labelled[0][0])!r} when"]
         else:

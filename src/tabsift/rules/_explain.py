@@ -21,7 +21,7 @@ _NEEDS = {
 
 
 def _reason(estimator, rule, row, did_fire, rule_class, prediction):
-    """The template sentence on why ``row`` got ``prediction``."""
+    """Return the template sentence on why ``row`` got ``prediction``."""
     host = host_namespace()
     root = rule.root
     outcome = "the rule fired" if did_fire else "the rule did not fire"

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def _plain(value):
-    """A numpy scalar as the Python value it holds (so texts read 1, not np.int64(1))."""
+    """Return a numpy scalar as the Python value it holds (so texts read 1, not np.int64(1))."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -21,7 +21,7 @@ def labelled_rules(estimator):
 
 
 def export_text(estimator):
-    """The rule as text; one ``class: rule`` line per class (and the fallback) for multiclass."""
+    """Return the rule as text; one ``class: rule`` line per class (and the fallback) for multiclass."""
     if estimator.classes_.size == 2:
         return estimator.rule_.export_text()
     lines = [f"{_plain(label)!r}: {rule.export_text()}" for label, rule in labelled_rules(estimator)]
@@ -30,7 +30,7 @@ def export_text(estimator):
 
 
 def to_dict(estimator):
-    """The classes, rules (with precision, score, text), fallback, metric and literals."""
+    """Return the classes, rules (with precision, score, text), fallback, metric and literals."""
     metric = estimator.metric
     scores = np.atleast_1d(estimator.score_)
     return {

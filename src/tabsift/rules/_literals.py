@@ -15,11 +15,11 @@ from sklearn.utils.validation import validate_data
 from tabsift.backend import asarray, device, namespace_name, to_numpy
 from tabsift.rules._columns import _is_device_array, _numbers_now, input_names, read_columns
 from tabsift.rules._nodes import condition_text
-from tabsift.table._types import category_values
+from tabsift.table import category_values
 
 
 def build_literals(binarizer, names):
-    """The literal dicts of a binariser's thresholds and categories, column by column."""
+    """Return the literal dicts of a binariser's thresholds and categories, column by column."""
     literals = []
     for name in names:
         if binarizer.threshold_source_.get(name) == "binary":
@@ -49,7 +49,7 @@ def add_thresholds(binarizer, added):
 
 
 def host_literals(binarizer, X):
-    """The literal matrix of ``X`` as a NumPy bool array (the rule search's input)."""
+    """Return the literal matrix of ``X`` as a NumPy bool array (the rule search's input)."""
     names, columns = read_columns(binarizer, X, reset=False)
     n = len(columns[0]) if columns else 0
     Z = np.zeros((n, len(binarizer.literals_)), dtype=bool)
@@ -76,7 +76,7 @@ def host_literals(binarizer, X):
 
 
 def _check_device_array(binarizer, X, xp):
-    """Checks of a non-NumPy array input (sklearn's would copy it to the host)."""
+    """Check a non-NumPy array input (sklearn's would copy it to the host)."""
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2-D array (rows x columns); got {X.ndim} dimensions. Reshape it, "
@@ -101,7 +101,7 @@ def _check_device_array(binarizer, X, xp):
 
 
 def namespace_literals(binarizer, X, xp, native):
-    """The literal matrix on namespace ``xp``: numeric literals compared there.
+    """Return the literal matrix on namespace ``xp``: numeric literals compared there.
 
     ``native`` says ``X`` is already an array of ``xp`` (it stays there, on its device).
     """

@@ -13,7 +13,7 @@ from tabsift.rules._export import _plain
 
 
 def fit_session(estimator, binarizer):
-    """The LLM session of one fit, holding the fitted binariser's LLM record already."""
+    """Return the LLM session of one fit, holding the fitted binariser's LLM record already."""
     by_binarizer = binarizer.llm if binarizer.strategy == "llm" else None
     client = estimator.llm if estimator.llm_feature_selection is not None else by_binarizer
     session = LLMSession(
@@ -27,8 +27,10 @@ def fit_session(estimator, binarizer):
 
 
 def llm_select(estimator, session, names, y):
-    """``(selected, record)``: the columns the LLM finds most relevant to ``y``, and what
-    happened (the reply, unknown names, any fallback to every column)."""
+    """Return ``(selected, record)``: the columns the LLM finds most relevant to ``y``.
+
+    ``record`` says what happened (the reply, unknown names, any fallback to every column).
+    """
     k = min(estimator.llm_feature_selection, len(names))
     descriptions = estimator.feature_descriptions or {}
     target = getattr(y, "name", None) or "the target"

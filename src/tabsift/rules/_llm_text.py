@@ -21,7 +21,7 @@ _PLACEHOLDER = re.compile(r"<\s*(?:your|the)?[\s_-]*(?:text|description|explanat
 
 
 def text_session(estimator, client):
-    """The LLM session of one :meth:`describe` or :meth:`explain` call."""
+    """Return the LLM session of one :meth:`describe` or :meth:`explain` call."""
     return LLMSession(
         client,
         owner=f"{type(estimator).__name__}.describe/explain",
@@ -83,7 +83,7 @@ def llm_text(estimator, session, instruction, template):
 
 
 def llm_row_text(estimator, session, record):
-    """The LLM's sentence on why one explained row got its prediction (else the template)."""
+    """Return the LLM's sentence on why one explained row got its prediction (else the template)."""
     text, reason = llm_text(
         estimator,
         session,

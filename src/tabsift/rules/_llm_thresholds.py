@@ -9,27 +9,21 @@ import json
 
 import numpy as np
 
-from tabsift.utils._numbers import is_finite_number
+from tabsift.utils import is_finite_number
 
 
 def _shown(value, limit=80):
-    """A short repr of a value from an LLM reply (a 4,000-digit number stays readable)."""
+    """Return a short repr of a value from an LLM reply (a 4,000-digit number stays readable)."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def ask_thresholds(session, asked, numeric, *, n_thresholds, descriptions, fallbacks):
-    """Ask for thresholds of the columns ``asked``: ``(valid, reply, unknown)``.
+def _column_lines(asked, numeric, descriptions, fallbacks):
+    """Return the prompt's line per column and the observed ``(low, high)`` of each.
 
-    ``valid`` holds the usable thresholds per column, ``reply`` the validated JSON reply
-    (None without one) and ``unknown`` the names in it that are not columns asked about.
-    Every column the LLM does not give usable thresholds for falls back to quantiles
-    (``fallbacks[column]`` says why); a proposal that is not a list of finite numbers
-    inside the observed range is counted as an ``"invalid"`` rejection.
+    A column without any finite value is left out of both (``fallbacks`` says why).
     """
-    descriptions = descriptions or {}
-    lines = []
-    ranges = {}
+    lines, ranges = [], {}
     for name in asked:
         finite = numeric[name][np.isfinite(numeric[name])]
         if finite.size == 0:
@@ -44,6 +38,44 @@ def ask_thresholds(session, asked, numeric, *, n_thresholds, descriptions, fallb
             f"- {json.dumps(name)}{about} (observed range {low:.6g} to {high:.6g}, "
             f"median {median:.6g})"
         )
+    return lines, ranges
+
+
+def _check_proposal(values, low, high, n_thresholds):
+    """Return ``(inside, reason)``: the usable thresholds of one proposal, or why none are.
+
+    ``inside`` is the proposed thresholds strictly inside ``(low, high)``, sorted (None
+    when ``reason`` says why the proposal ``values`` is not usable).
+    """
+    if values is None:
+        return None, "the LLM proposed no threshold"
+    if not isinstance(values, list) or not values:
+        return None, f"expected a non-empty list of numbers, got {_shown(values)}"
+    if not all(is_finite_number(v) for v in values):
+        return None, f"not all proposals are finite numbers: {_shown(values)}"
+    floats = {float(v) for v in values}
+    inside = sorted(v for v in floats if low < v < high)
+    if len(floats) > n_thresholds:
+        return None, (
+            f"{len(floats)} thresholds proposed, more than n_thresholds={n_thresholds}"
+        )
+    if not inside:
+        return None, (
+            f"no proposal {_shown(values)} lies strictly inside ({low:.6g}, {high:.6g})"
+        )
+    return inside, None
+
+
+def ask_thresholds(session, asked, numeric, *, n_thresholds, descriptions, fallbacks):
+    """Ask for thresholds of the columns ``asked``: ``(valid, reply, unknown)``.
+
+    ``valid`` holds the usable thresholds per column, ``reply`` the validated JSON reply
+    (None without one) and ``unknown`` the names in it that are not columns asked about.
+    Every column the LLM does not give usable thresholds for falls back to quantiles
+    (``fallbacks[column]`` says why); a proposal that is not a list of finite numbers
+    inside the observed range is counted as an ``"invalid"`` rejection.
+    """
+    lines, ranges = _column_lines(asked, numeric, descriptions or {}, fallbacks)
     if not lines:
         return {}, None, []
     prompt = (
@@ -73,37 +105,18 @@ def ask_thresholds(session, asked, numeric, *, n_thresholds, descriptions, fallb
     out = {}
     for name, (low, high) in ranges.items():
         values = proposed.get(name)
-        reason = None
-        if values is None:
-            reason = "the LLM proposed no threshold"
-        elif not isinstance(values, list) or not values:
-            reason = f"expected a non-empty list of numbers, got {_shown(values)}"
-        elif not all(is_finite_number(v) for v in values):
-            reason = f"not all proposals are finite numbers: {_shown(values)}"
-        else:
-            floats = {float(v) for v in values}
-            inside = sorted(v for v in floats if low < v < high)
-            if len(floats) > n_thresholds:
-                reason = (
-                    f"{len(floats)} thresholds proposed, more than n_thresholds="
-                    f"{n_thresholds}"
-                )
-            elif not inside:
-                reason = (
-                    f"no proposal {_shown(values)} lies strictly inside ({low:.6g}, "
-                    f"{high:.6g})"
-                )
-            else:
-                out[name] = inside
-                dropped = sorted(floats - set(inside))
-                if dropped:
-                    fallbacks[name] = (
-                        f"kept {inside}; dropped {dropped} (outside the observed range "
-                        f"({low:.6g}, {high:.6g}))"
-                    )
+        inside, reason = _check_proposal(values, low, high, n_thresholds)
         if reason is not None:
             fallbacks[name] = reason + "; using quantiles"
             session.fallback()
             if values is not None:
                 session.reject("invalid", f"thresholds of {json.dumps(name)}: {reason}")
+            continue
+        out[name] = inside
+        dropped = sorted({float(v) for v in values} - set(inside))
+        if dropped:
+            fallbacks[name] = (
+                f"kept {inside}; dropped {dropped} (outside the observed range "
+                f"({low:.6g}, {high:.6g}))"
+            )
     return out, json.loads(json.dumps(reply)), unknown

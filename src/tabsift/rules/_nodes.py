@@ -34,7 +34,7 @@ def _format_value(value):
 
 
 def _prepare(Z, xp):
-    """The namespace to evaluate in, and ``Z`` as an array of it (lists and pandas -> NumPy)."""
+    """Return the namespace to evaluate in, and ``Z`` as an array of it (lists and pandas -> NumPy)."""
     if not hasattr(Z, "__array_namespace__"):
         Z = np.asarray(Z)  # lists, pandas and other array-likes are NumPy input
     if xp is None and type(Z) is np.ndarray and get_config()["array_backend"] is None:
@@ -45,9 +45,19 @@ def _prepare(Z, xp):
     return xp, asarray(Z, xp=xp)
 
 
+def _evaluate_node(self, Z, *, xp=None):
+    """Return where the node holds on the rows of the binarised matrix ``Z``.
+
+    Computed on ``Z``'s array namespace (or ``xp``) and device; returns a
+    boolean array of that namespace, one value per row of ``Z``.
+    """
+    xp, Z = _prepare(Z, xp)
+    return self._evaluate(Z, xp)
+
+
 @functools.cache
 def host_namespace():
-    """The NumPy array namespace (the search and fit run there)."""
+    """Return the NumPy array namespace (the search and fit run there)."""
     return namespace_by_name("numpy")
 
 
@@ -93,7 +103,7 @@ class Literal:
     value: object = None
 
     def text(self):
-        """The literal as a condition a person reads: ``age <= 45`` for a negated ``age > 45``.
+        """Return the literal as a condition a person reads: ``age <= 45`` for a negated ``age > 45``.
 
         Returns
         -------
@@ -111,14 +121,8 @@ class Literal:
             return condition_text(self.column, _NEGATED_TEST[self.test], self.value)
         return f"~{self.name}" if " " not in self.name else f"~({self.name})"
 
-    def evaluate(self, Z, *, xp=None):
-        """Rows of the binarised matrix ``Z`` where the literal holds.
-
-        Computed on ``Z``'s array namespace (or ``xp``); returns a boolean
-        array of that namespace.
-        """
-        xp, Z = _prepare(Z, xp)
-        return self._evaluate(Z, xp)
+    # Evaluation on Z's namespace is shared by every node; _evaluate is the node's own.
+    evaluate = _evaluate_node
 
     def _evaluate(self, Z, xp):
         # astype copies, so the result never aliases Z (callers may write to it).
@@ -126,11 +130,11 @@ class Literal:
         return xp.logical_not(column) if self.negated else column
 
     def complexity(self):
-        """Always 1."""
+        """Return 1 (always)."""
         return 1
 
     def depth(self):
-        """Always 0."""
+        """Return 0 (always)."""
         return 0
 
     def literals(self):
@@ -228,14 +232,8 @@ class Operator:
             return count <= self.k
         return count == self.k
 
-    def evaluate(self, Z, *, xp=None):
-        """Rows of the binarised matrix ``Z`` where the operator holds.
-
-        Computed on ``Z``'s array namespace (or ``xp``); returns a boolean
-        array of that namespace.
-        """
-        xp, Z = _prepare(Z, xp)
-        return self._evaluate(Z, xp)
+    # Evaluation on Z's namespace is shared by every node; _evaluate is the node's own.
+    evaluate = _evaluate_node
 
     def _evaluate(self, Z, xp):
         # One (n_children, n_rows) stack and one sum: array-API functions only.
@@ -292,24 +290,22 @@ class Constant:
 
     value: bool
 
-    def evaluate(self, Z, *, xp=None):
-        """A boolean array of ``value``, one per row of ``Z``, on ``Z``'s namespace and device."""
-        xp, Z = _prepare(Z, xp)
-        return self._evaluate(Z, xp)
+    # Evaluation on Z's namespace is shared by every node; _evaluate is the node's own.
+    evaluate = _evaluate_node
 
     def _evaluate(self, Z, xp):
         return xp.full((Z.shape[0],), bool(self.value), dtype=xp.bool, device=device(Z))
 
     def complexity(self):
-        """Always 1."""
+        """Return 1 (always)."""
         return 1
 
     def depth(self):
-        """Always 0."""
+        """Return 0 (always)."""
         return 0
 
     def literals(self):
-        """An empty list."""
+        """Return an empty list."""
         return []
 
     def to_dict(self):

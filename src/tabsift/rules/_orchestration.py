@@ -118,7 +118,7 @@ def _tasks(estimator, targets, n):
 
 
 def _best_rule(estimator, candidates, base, base_score):
-    """The candidate (or ``base``) of highest ``score - regularization * complexity``."""
+    """Return the candidate (or ``base``) of highest ``score - regularization * complexity``."""
     best, best_score = base, base_score
     best_value = base_score - estimator.regularization * base.complexity()
     for rule, score in candidates:

@@ -20,8 +20,11 @@ def _width(node):
 
 
 def _layout(node, level, positions, next_leaf):
-    """Leaves sit side by side, each as wide as its text; an operator is centred above its
-    children."""
+    """Place ``node``'s subtree: return its x and append ``(node, x, -level)`` to ``positions``.
+
+    Leaves sit side by side, each as wide as its text; an operator is centred above its
+    children.
+    """
     if isinstance(node, (Literal, Constant)):
         width = _width(node)
         x = next_leaf[0] + width / 2
@@ -38,7 +41,7 @@ def plot_rule(rule, ax=None, title=None):
     positions, cursor = [], [0.0]
     _layout(rule.root, 0, positions, cursor)
     if ax is None:
-        from tabsift.utils._figures import new_figure
+        from tabsift.utils import new_figure
 
         fig = new_figure(figsize=(max(3.0, cursor[0] + 0.4), 1.3 * (rule.depth() + 1) + 0.6))
         ax = fig.subplots()

@@ -52,7 +52,7 @@ def simplify(node):
 
 
 def _replace(node, path, new):
-    """A copy of ``node`` with the sub-tree at ``path`` (child positions) replaced by ``new``."""
+    """Return a copy of ``node`` with the sub-tree at ``path`` (child positions) replaced by ``new``."""
     if not path:
         return new
     children = list(node.children)
@@ -107,8 +107,11 @@ def _variants(root, operators):
 
 
 def polish(root, Z, scorer, regularization, operators, max_rounds=10):
-    """Greedy clean-up on all rows: drop children, collapse or re-label operators while the
-    regularised score does not get worse (strictly better, or equal with a smaller rule)."""
+    """Greedily clean up a rule on all rows: drop children, collapse or re-label operators.
+
+    A change is kept while the regularised score does not get worse (strictly better, or
+    equal with a smaller rule).
+    """
     host = host_namespace()  # the search runs on NumPy whatever the configured backend
 
     def value(node):

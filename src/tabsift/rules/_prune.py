@@ -15,12 +15,12 @@ from tabsift.rules._rule import Rule
 
 
 def literal_column(lit):
-    """The input column a literal tests (its name when the column is unknown)."""
+    """Return the input column a literal tests (its name when the column is unknown)."""
     return lit.column if lit.column is not None else lit.name
 
 
 def implies(a, b):
-    """True when literal ``a`` holding means literal ``b`` holds on every row.
+    """Return True when literal ``a`` holding means literal ``b`` holds on every row.
 
     Both test one column: ``c > s`` implies ``c > t`` for ``s >= t``;
     ``c <= s`` implies ``c <= t`` for ``s <= t``; ``c == u`` implies
@@ -66,7 +66,7 @@ def _without(node, drop):
 
 
 def drop_redundant(rule, Z):
-    """A copy of ``rule`` without implied literal pairs, predicting the same on ``Z``.
+    """Return a copy of ``rule`` without implied literal pairs, predicting the same on ``Z``.
 
     For each operator holding two literals where one implies the other
     (:func:`implies`), one of them is removed (``AtLeast``/``AtMost``/``Choose``

@@ -9,10 +9,9 @@ score is strictly higher.
 
 import numpy as np
 
-from tabsift.rules._binarizer import _round_threshold
 from tabsift.rules._nodes import Constant, Literal, Operator, condition_text
 from tabsift.rules._rule import Rule
-from tabsift.rules._weights import weighted_quantile
+from tabsift.rules._thresholds import finite_quantiles, round_threshold
 
 
 def _evaluate(node, Z, override):
@@ -46,15 +45,11 @@ def refine_thresholds(rule, Z, columns, scorer, n_candidates=50, sample_weight=N
         if lit.test != ">" or lit.column not in columns:
             continue
         values = columns[lit.column]
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
+        found = finite_quantiles(values, sample_weight, levels)
+        if found is None:
             continue
-        low, high = float(finite.min()), float(finite.max())
-        quantiles = (
-            np.quantile(finite, levels) if sample_weight is None
-            else weighted_quantile(finite, sample_weight[np.isfinite(values)], levels)
-        )
-        candidates = {_round_threshold(float(q), low, high) for q in quantiles}
+        quantiles, low, high = found
+        candidates = {round_threshold(float(q), low, high) for q in quantiles}
         best_t, best = None, score
         with np.errstate(invalid="ignore"):
             for t in sorted(c for c in candidates if low <= c < high and c != lit.value):
@@ -70,7 +65,7 @@ def refine_thresholds(rule, Z, columns, scorer, n_candidates=50, sample_weight=N
 
 
 def reindex(node, index_of):
-    """A copy of ``node`` whose literals point at ``index_of[literal name]``."""
+    """Return a copy of ``node`` whose literals point at ``index_of[literal name]``."""
     if isinstance(node, Rule):
         return Rule(reindex(node.root, index_of))
     if isinstance(node, Literal):

@@ -49,7 +49,7 @@ _OPERATOR_KEYS = {"operator", "children", "k", "negated"}
 
 
 def _node_from_dict(data, path="rule", depth=0):
-    """A node from its dict, every field checked for type and range (data, never code)."""
+    """Return a node from its dict, every field checked for type and range (data, never code)."""
     if depth > 64:
         raise ValueError(f"{path}: the rule is nested deeper than 64 levels.")
     if not isinstance(data, dict):
@@ -189,7 +189,7 @@ class Rule:
         return self.root._evaluate(Z, xp)
 
     def complexity(self):
-        """Number of operators plus literals (BoolXAI's complexity; a constant counts 1)."""
+        """Return the number of operators plus literals (BoolXAI's complexity; a constant counts 1)."""
         return self.root.complexity()
 
     def depth(self):
@@ -201,14 +201,14 @@ class Rule:
         return self.root.literals()
 
     def columns(self):
-        """The input columns the rule reads, in order of first use, without repeats."""
+        """Return the input columns the rule reads, in order of first use, without repeats."""
         seen = {}
         for lit in self.literals():
             seen.setdefault(lit.column if lit.column is not None else lit.name, None)
         return list(seen)
 
     def export_text(self):
-        """The rule on one line, e.g. ``AtLeast2(glucose > 127, bmi > 30, age <= 45)``.
+        """Return the rule on one line, e.g. ``AtLeast2(glucose > 127, bmi > 30, age <= 45)``.
 
         A negated literal is written as the opposite comparison when it has
         one (``age <= 45`` for ``~(age > 45)``), else with ``~``.

@@ -151,134 +151,155 @@ class _Problem:
 
     # ------------------------------------------------------------------ moves
     def propose(self, current, complexity, flat):
-        """Return ``(new_root, new_complexity)``, or None if no legal move was found."""
-        rng = self.rng
+        """Return ``(new_root, new_complexity)``, or None if no legal move was found.
+
+        Each try picks a node at random and the next move of its kind (literal moves
+        and operator moves take turns within their kind); a move that is not legal
+        there returns None and the next try begins.
+        """
         for _ in range(200):
-            t = rng.randrange(len(flat))
+            t = self.rng.randrange(len(flat))
             target = flat[t]
-            if target.op == _LIT:
-                move = next(self.literal_moves)
-                parent = target.parent
-                if move == "swap_literal":
-                    near = self.neighbours[target.index] if self.neighbours else ()
-                    if near and rng.random() < 0.5:
-                        # Beyond BoolXAI: half the swaps move to the next threshold of the
-                        # same column, so thresholds are tuned by small steps.
-                        j = rng.choice(near)
-                    else:
-                        j = rng.randrange(self.L)
-                    if j == target.index:
-                        neg = not target.neg
-                    elif any(c.op == _LIT and c.index == j for c in parent.children):
-                        continue
-                    else:
-                        neg = rng.random() < 0.5
-                    new_flat = []
-                    root = _clone(current, None, new_flat)
-                    node = new_flat[t]
-                    old = node.value
-                    node.index, node.neg, node.value = j, neg, self.tables[neg][j]
-                    _propagate(node, old)
-                    return root, complexity
-                if len(parent.children) <= 2:
-                    continue
-                if move == "remove_literal":
-                    new_flat = []
-                    root = _clone(current, None, new_flat)
-                    node = new_flat[t]
-                    p = node.parent
-                    p.children = [c for c in p.children if c is not node]
-                    if p.k is not None and p.k >= len(p.children):
-                        p.k = len(p.children) - 1
-                    old = p.value
-                    _refresh(p)
-                    _propagate(p, old)
-                    return root, complexity - 1
-                # expand_literal: literal + a sibling literal -> new operator over both.
-                if complexity >= self.max_complexity or _level(target) + 1 > self.max_depth:
-                    continue
-                siblings = [
-                    i
-                    for i, c in enumerate(parent.children)
-                    if c.op == _LIT and c.index != target.index
-                ]
-                if not siblings:
-                    continue
-                s = rng.choice(siblings)
-                op, k = self.operator_for(2)
-                new_flat = []
-                root = _clone(current, None, new_flat)
-                node = new_flat[t]
-                p = node.parent
-                sibling = p.children[s]
-                new = _Node()
-                new.op, new.k, new.neg, new.index = op, k, False, None
-                new.children, new.parent = [node, sibling], p
-                node.parent = sibling.parent = new
-                _refresh(new)
-                p.children = [c for c in p.children if c is not node and c is not sibling]
-                p.children.append(new)
-                if p.k is not None and p.k >= len(p.children):
-                    p.k = len(p.children) - 1
-                old = p.value
-                _refresh(p)
-                _propagate(p, old)
-                return root, complexity + 1
-            move = next(self.operator_moves)
-            if move == "swap_operator":
-                op, k = self.operator_for(len(target.children))
-                if op == target.op and k == target.k:
-                    continue
-                new_flat = []
-                root = _clone(current, None, new_flat)
-                node = new_flat[t]
-                old = node.value
-                node.op, node.k = op, k
-                node.value = _op_value(node)
-                _propagate(node, old)
-                return root, complexity
-            if move == "add_literal":
-                if complexity >= self.max_complexity:
-                    continue
-                j = rng.randrange(self.L)
-                if any(c.op == _LIT and c.index == j for c in target.children):
-                    continue
-                neg = rng.random() < 0.5
-                new_flat = []
-                root = _clone(current, None, new_flat)
-                node = new_flat[t]
-                lit = _new_literal(j, neg, node, self.tables)
-                node.children = node.children + [lit]
-                old = node.value
-                node.count = node.count + lit.value.view(np.uint8)
-                node.value = _op_value(node)
-                _propagate(node, old)
-                return root, complexity + 1
-            # remove_operator: promote its children, except literals already in the parent.
-            parent = target.parent
-            if parent is None:
-                continue
-            existing = {c.index for c in parent.children if c.op == _LIT}
-            keep = [
-                i
-                for i, c in enumerate(target.children)
-                if not (c.op == _LIT and c.index in existing)
-            ]
-            if len(parent.children) - 1 + len(keep) < 2:
-                continue
-            new_flat = []
-            root = _clone(current, None, new_flat)
-            node = new_flat[t]
-            p = node.parent
-            promoted = [node.children[i] for i in keep]
-            for child in promoted:
-                child.parent = p
-            p.children = [c for c in p.children if c is not node] + promoted
-            old = p.value
-            _refresh(p)
-            _propagate(p, old)
-            return root, len(_flatten(root, []))
+            moves = self.literal_moves if target.op == _LIT else self.operator_moves
+            proposal = getattr(self, f"_{next(moves)}")(current, complexity, t, target)
+            if proposal is not None:
+                return proposal
         return None
+
+    def _swap_literal(self, current, complexity, t, target):
+        """Give the literal ``target`` another literal (or its negation) in its place."""
+        rng = self.rng
+        near = self.neighbours[target.index] if self.neighbours else ()
+        if near and rng.random() < 0.5:
+            # Beyond BoolXAI: half the swaps move to the next threshold of the
+            # same column, so thresholds are tuned by small steps.
+            j = rng.choice(near)
+        else:
+            j = rng.randrange(self.L)
+        if j == target.index:
+            neg = not target.neg
+        elif any(c.op == _LIT and c.index == j for c in target.parent.children):
+            return None
+        else:
+            neg = rng.random() < 0.5
+        root, node = _copy_at(current, t)
+        old = node.value
+        node.index, node.neg, node.value = j, neg, self.tables[neg][j]
+        _propagate(node, old)
+        return root, complexity
+
+    def _remove_literal(self, current, complexity, t, target):
+        """Drop the literal ``target`` from an operator of 3 or more children."""
+        if len(target.parent.children) <= 2:
+            return None
+        root, node = _copy_at(current, t)
+        parent = node.parent
+        parent.children = [c for c in parent.children if c is not node]
+        _fit_k(parent)
+        _recount(parent)
+        return root, complexity - 1
+
+    def _expand_literal(self, current, complexity, t, target):
+        """Put the literal ``target`` and a sibling literal under a new operator."""
+        parent = target.parent
+        if len(parent.children) <= 2:
+            return None
+        if complexity >= self.max_complexity or _level(target) + 1 > self.max_depth:
+            return None
+        siblings = [
+            i
+            for i, c in enumerate(parent.children)
+            if c.op == _LIT and c.index != target.index
+        ]
+        if not siblings:
+            return None
+        s = self.rng.choice(siblings)
+        op, k = self.operator_for(2)
+        root, node = _copy_at(current, t)
+        parent = node.parent
+        sibling = parent.children[s]
+        new = _Node()
+        new.op, new.k, new.neg, new.index = op, k, False, None
+        new.children, new.parent = [node, sibling], parent
+        node.parent = sibling.parent = new
+        _refresh(new)
+        parent.children = [c for c in parent.children if c is not node and c is not sibling]
+        parent.children.append(new)
+        _fit_k(parent)
+        _recount(parent)
+        return root, complexity + 1
+
+    def _swap_operator(self, current, complexity, t, target):
+        """Give the operator ``target`` another kind or ``k``."""
+        op, k = self.operator_for(len(target.children))
+        if op == target.op and k == target.k:
+            return None
+        root, node = _copy_at(current, t)
+        old = node.value
+        node.op, node.k = op, k
+        node.value = _op_value(node)
+        _propagate(node, old)
+        return root, complexity
+
+    def _add_literal(self, current, complexity, t, target):
+        """Add a random literal, not already a child, to the operator ``target``."""
+        rng = self.rng
+        if complexity >= self.max_complexity:
+            return None
+        j = rng.randrange(self.L)
+        if any(c.op == _LIT and c.index == j for c in target.children):
+            return None
+        neg = rng.random() < 0.5
+        root, node = _copy_at(current, t)
+        lit = _new_literal(j, neg, node, self.tables)
+        node.children = node.children + [lit]
+        old = node.value
+        node.count = node.count + lit.value.view(np.uint8)
+        node.value = _op_value(node)
+        _propagate(node, old)
+        return root, complexity + 1
+
+    def _remove_operator(self, current, complexity, t, target):
+        """Replace the operator ``target`` by its children (bar literals already in the parent)."""
+        parent = target.parent
+        if parent is None:
+            return None
+        existing = {c.index for c in parent.children if c.op == _LIT}
+        keep = [
+            i
+            for i, c in enumerate(target.children)
+            if not (c.op == _LIT and c.index in existing)
+        ]
+        if len(parent.children) - 1 + len(keep) < 2:
+            return None
+        root, node = _copy_at(current, t)
+        parent = node.parent
+        promoted = [node.children[i] for i in keep]
+        for child in promoted:
+            child.parent = parent
+        parent.children = [c for c in parent.children if c is not node] + promoted
+        _recount(parent)
+        return root, len(_flatten(root, []))
+
+
+def _copy_at(current, t):
+    """Return a copy of the tree ``current`` and its node at position ``t`` of the flat order."""
+    flat = []
+    root = _clone(current, None, flat)
+    return root, flat[t]
+
+
+def _fit_k(node):
+    """Lower the ``k`` of a parametrised operator that lost children below ``k + 1``."""
+    if node.k is not None and node.k >= len(node.children):
+        node.k = len(node.children) - 1
+
+
+def _recount(node):
+    """Recompute an operator whose children changed, then its ancestors."""
+    old = node.value
+    _refresh(node)
+    _propagate(node, old)
 
 
 def anneal(

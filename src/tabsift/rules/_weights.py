@@ -1,9 +1,10 @@
-"""Sample weights for the rule learner: validation and a weighted quantile.
+"""Sample weights for the rule learner: a classifier fit's row weights and a weighted quantile.
 
 The convention is scikit-learn's: an integer weight ``k`` on a row means that
 row repeated ``k`` times, and a weight of 0 means the row is left out. Both
 helpers keep that equivalence exact, so weighted fits can be tested against
-fits on repeated rows.
+fits on repeated rows. The weights themselves are checked by
+:func:`tabsift.utils.check_row_weights`.
 """
 
 import inspect
@@ -11,38 +12,7 @@ import inspect
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from tabsift.utils._sklearn_compat import check_sample_weight
-
-
-def check_weights(sample_weight, X, owner):
-    """``sample_weight`` as a float64 array of one non-negative weight per row of ``X``.
-
-    Returns None when ``sample_weight`` is None (every row counts once). Raises
-    ValueError for negative weights and for weights that are all zero.
-    """
-    if sample_weight is None:
-        return None
-    # Zero and negative weights get this module's messages (they name the estimator).
-    weights = check_sample_weight(
-        sample_weight, X, dtype=np.float64, allow_all_zero_weights=True
-    )
-    if np.any(weights < 0):
-        first = int(np.flatnonzero(weights < 0)[0])
-        raise ValueError(
-            f"sample_weight has negative values (row {first}: {weights[first]:g}); {owner} "
-            "needs non-negative weights: a weight counts the row that many times, 0 leaves it out."
-        )
-    check_positive(weights, owner)
-    return weights
-
-
-def check_positive(weights, owner):
-    """Raise a clear error when no row has a positive weight."""
-    if not np.any(weights > 0):
-        raise ValueError(
-            f"sample_weight is zero on every row; {owner} needs at least one row with a "
-            "positive weight."
-        )
+from tabsift.utils import check_row_weights
 
 
 def weighted_quantile(values, weights, levels):
@@ -87,6 +57,24 @@ def _takes_sample_weight(metric):
     return any(p.name == "sample_weight" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
+def _class_factors(estimator, y, base):
+    """Return each row's ``class_weight`` factor (0 on rows of weight 0)."""
+    class_weight = estimator.class_weight
+    present = base > 0
+    if class_weight == "balanced":
+        # Classes counted by weight, over the rows that are there (weight > 0).
+        classes = np.unique(y[present])
+        per_class = compute_class_weight(
+            "balanced", classes=classes, y=y[present], sample_weight=base[present]
+        )
+    else:
+        classes = estimator.classes_
+        per_class = compute_class_weight(class_weight, classes=classes, y=y)
+    factor = np.zeros(len(y))
+    factor[present] = per_class[np.searchsorted(classes, y[present])]
+    return factor
+
+
 def fit_weights(estimator, X, y, sample_weight, *, owner):
     """Row weights of a classifier fit: ``sample_weight`` times ``class_weight``.
 
@@ -102,23 +90,11 @@ def fit_weights(estimator, X, y, sample_weight, *, owner):
             "weighted (sample_weight or class_weight); use a metric that accepts "
             "sample_weight=..., as scikit-learn's metrics do, or a named metric."
         )
-    weights = check_weights(sample_weight, X, owner=owner)
+    weights = check_row_weights(sample_weight, X, owner=owner)
     if class_weight is not None:
         base = np.ones(len(y)) if weights is None else weights
-        present = base > 0
-        if class_weight == "balanced":
-            # Classes counted by weight, over the rows that are there (weight > 0).
-            classes = np.unique(y[present])
-            per_class = compute_class_weight(
-                "balanced", classes=classes, y=y[present], sample_weight=base[present]
-            )
-        else:
-            classes = estimator.classes_
-            per_class = compute_class_weight(class_weight, classes=classes, y=y)
-        factor = np.zeros(len(y))
-        factor[present] = per_class[np.searchsorted(classes, y[present])]
-        weights = base * factor
-        check_positive(weights, owner=owner)
+        factor = _class_factors(estimator, y, base)
+        weights = check_row_weights(weights, X, owner=owner, class_weights=factor)
     if weights is not None:
         weighted = np.unique(y[weights > 0])
         if weighted.size < 2:

@@ -5,9 +5,8 @@ import math
 import numpy as np
 from sklearn.base import clone
 
-from tabsift.sampling._coreset_common import class_budgets, resolve_n_samples
-from tabsift.table import TableError, check_finite_columns
-from tabsift.table._errors import quote_names
+from tabsift.sampling._coreset_budgets import class_budgets, resolve_n_samples
+from tabsift.table import TableError, check_finite_columns, quote_names
 
 # How to fix a dask collection the partitions cannot use as it is.
 _IN_MEMORY = (

@@ -3,13 +3,9 @@
 import numpy as np
 from sklearn.utils import check_random_state
 
-from tabsift.sampling._coreset_common import (
-    N_SAMPLES_CONSTRAINT,
-    STRATIFY_CONSTRAINT,
-    CoresetSampler,
-    groups,
-)
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
+from tabsift.sampling._coreset_base import CoresetSampler
+from tabsift.sampling._coreset_budgets import N_SAMPLES_CONSTRAINT, STRATIFY_CONSTRAINT, groups
+from tabsift.utils import VERBOSE_CONSTRAINT
 
 
 class StratifiedRandomSelector(CoresetSampler):

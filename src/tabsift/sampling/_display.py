@@ -16,7 +16,7 @@ _KEPT = "#1f77b4"
 
 
 def _new_axes(figsize):
-    from tabsift.utils._figures import new_figure
+    from tabsift.utils import new_figure
 
     return new_figure(figsize=figsize, layout="constrained").subplots()
 

@@ -7,10 +7,10 @@ import numpy as np
 from imblearn.base import BaseSampler
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from tabsift.backend import is_dask_collection
-from tabsift.sampling._coreset_common import kept_per_class, one_hot_to_labels
+from tabsift.sampling._coreset_input import kept_per_class, one_hot_to_labels
 from tabsift.sampling._dsir_core import (
     bottom_k,
     gumbel_noise,
@@ -19,34 +19,24 @@ from tabsift.sampling._dsir_core import (
     smoothed,
     top_keys,
 )
+from tabsift.sampling._dsir_input import DataSummary, ResamplerInputs, take
 from tabsift.sampling._dsir_model import Tokens, WeightModel, effective_n_jobs
+from tabsift.sampling._dsir_plot import plot_token_shift
 from tabsift.sampling._hashing import RowHasher
-from tabsift.utils import progress
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions, fit_context
+from tabsift.utils import (
+    VERBOSE_CONSTRAINT,
+    Interval,
+    RealNotInt,
+    StrOptions,
+    fit_context,
+    progress,
+)
+
+# Bucket names for plot() come from the target and from this many pool-sample rows.
+_NAME_ROWS = 2000
 
 
-def _is_text_vector(X):
-    """A 1-D sequence of strings: the paper's setting, one text per row."""
-    import pandas as pd
-
-    if isinstance(X, pd.Series):
-        return True
-    if isinstance(X, (list, tuple)):
-        return len(X) > 0 and all(isinstance(v, str) or v is None for v in X[:100])
-    if isinstance(X, np.ndarray) and X.ndim == 1:
-        return X.dtype.kind in "OUT" and all(isinstance(v, str) or v is None for v in X[:100])
-    return False
-
-
-def _quote(names, limit=8):
-    items = [repr(str(n)) for n in names[:limit]]
-    if len(names) > limit:
-        items.append(f"{len(names) - limit} more")
-    return ", ".join(items)
-
-
-class ImportanceResampler(BaseSampler):
+class ImportanceResampler(ResamplerInputs, BaseSampler):
     """Select the pool rows whose distribution matches a target sample (DSIR).
 
     Data selection with importance resampling (Xie et al. 2023), for tables
@@ -256,87 +246,9 @@ class ImportanceResampler(BaseSampler):
         self.random_state = random_state
         self.verbose = verbose
 
-    # ------------------------------------------------------------------ inputs
-    def _pool_frame(self, X, *, reset):
-        """The pool as a DataFrame (validated with sklearn's validate_data)."""
-        import pandas as pd
-
-        if _is_text_vector(X):
-            name = X.name if isinstance(X, pd.Series) and X.name is not None else "text"
-            X = pd.DataFrame({str(name): np.asarray(X, dtype=object)})
-        if hasattr(X, "columns") and hasattr(X, "iloc"):
-            validate_data(self, X, reset=reset, skip_check_array=True)
-            # Columns are referred to by their string names everywhere.
-            frame = X if all(isinstance(c, str) for c in X.columns) else X.rename(columns=str)
-        else:
-            array = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
-            frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-            if array.dtype.kind == "O":
-                frame = frame.infer_objects()
-        if len(frame) == 0:
-            raise ValueError(
-                "The pool X is empty (0 rows); ImportanceResampler needs rows to select from."
-            )
-        return frame
-
-    def _target_frame(self, pool):
-        """The target as a DataFrame with the pool's column names; sets feature_columns_."""
-        import pandas as pd
-
-        target = self.target
-        if _is_text_vector(target):
-            if pool.shape[1] != 1:
-                raise ValueError(
-                    f"target is a sequence of texts but the pool has {pool.shape[1]} columns; "
-                    "give the target as a DataFrame with the pool's column names, or a pool "
-                    "of texts."
-                )
-            target = pd.DataFrame({pool.columns[0]: np.asarray(target, dtype=object)})
-        elif hasattr(target, "columns"):
-            pool_names = [str(c) for c in pool.columns]
-            missing = [str(c) for c in target.columns if str(c) not in pool_names]
-            if missing:
-                raise ValueError(
-                    f"target columns {_quote(missing)} are not in the pool X (its columns: "
-                    f"{_quote(pool_names)}). Give the pool these columns or drop them from "
-                    "the target."
-                )
-            target = target.rename(columns=str)
-        else:
-            array = np.asarray(target)
-            if array.ndim != 2:
-                raise ValueError(
-                    f"target must be 2-D (rows x columns), a DataFrame or a sequence of texts; "
-                    f"got an array of shape {array.shape}."
-                )
-            if array.shape[1] != pool.shape[1]:
-                raise ValueError(
-                    f"target has {array.shape[1]} columns but the pool X has {pool.shape[1]}; "
-                    "array columns are matched by position, so both need the same columns."
-                )
-            target = pd.DataFrame(array, columns=pool.columns)
-            if array.dtype.kind == "O":
-                target = target.infer_objects()
-        if len(target) == 0:
-            raise ValueError("target is empty (0 rows); give at least one target row.")
-        self.feature_columns_ = [str(c) for c in target.columns]
-        return target
-
-    def _n_to_select(self, n_pool):
-        if isinstance(self.n_samples, numbers.Integral):
-            k = int(self.n_samples)
-        else:
-            k = max(1, int(round(self.n_samples * n_pool)))
-        if k > n_pool and not self.replacement:
-            raise ValueError(
-                f"n_samples={self.n_samples} asks for {k} rows but the pool has only {n_pool}; "
-                "lower n_samples or set replacement=True."
-            )
-        return k
-
     # ------------------------------------------------------------- the model
     def _new_model(self, sample, columns):
-        """A weight model whose features (column kinds, quantile bins) are fitted on ``sample``."""
+        """Return a weight model whose features (column kinds, quantile bins) are fitted on ``sample``."""
         hasher = RowHasher(
             num_buckets=self.num_buckets,
             n_bins=self.n_bins,
@@ -347,11 +259,18 @@ class ImportanceResampler(BaseSampler):
         self.column_kinds_ = dict(hasher.kinds_)
         return WeightModel(hasher, columns, self.estimator, self.smoothing, self.chunk_size)
 
-    def _fit_weights(self, model, sample, sample_tokens, target):
-        """Fit the weight model on the pool sample's tokens and the target."""
+    def _fit_weights(self, model, chunks, target):
+        """Fit the weight model on the pool sample's tokens (``[(start, Tokens)]``) and the target.
+
+        Readable bucket names for ``plot()``: the target's tokens, then those of
+        the sample's first ``_NAME_ROWS`` rows (brought back with their chunks).
+        """
         names = {}
         target_tokens = model.tokens(target, names=names)
-        model.tokens(sample.iloc[:2000], names=names)  # readable names for plot()
+        for _, tokens in chunks:
+            for bucket, text in (tokens.names or {}).items():
+                names.setdefault(bucket, text)
+        sample_tokens = Tokens.join(chunks, sum(tokens.n_rows for _, tokens in chunks))
         model.fit(sample_tokens, target_tokens)
         self.model_ = model
         self.bucket_names_ = names
@@ -363,8 +282,8 @@ class ImportanceResampler(BaseSampler):
     def _fit_model(self, sample, target):
         """Fit features and weights on the pool sample (the Dask and streaming paths)."""
         model = self._new_model(sample, list(target.columns))
-        tokens = _join_tokens(model.chunk_tokens(sample, self._n_jobs()), len(sample))
-        return self._fit_weights(model, sample, tokens, target)
+        chunks = model.chunk_tokens(sample, self._n_jobs(), name_rows=_NAME_ROWS)
+        return self._fit_weights(model, chunks, target)
 
     def _n_jobs(self):
         return effective_n_jobs(self.n_jobs)
@@ -419,13 +338,15 @@ class ImportanceResampler(BaseSampler):
         with progress(total=n, verbose=self.verbose, desc="importance weights", unit="rows") as bar:
             if len(sample_pos) == n:
                 # The sample is the whole pool: featurise every row once and keep the tokens.
-                chunks = model.chunk_tokens(pool, self._n_jobs(), progress=bar)
-                self._fit_weights(model, sample, _join_tokens(chunks, n), target)
+                chunks = model.chunk_tokens(
+                    pool, self._n_jobs(), progress=bar, name_rows=_NAME_ROWS
+                )
+                self._fit_weights(model, chunks, target)
                 weights = [model.weights_of_tokens(tokens) for _, tokens in chunks]
                 self.log_importance_weights_ = np.concatenate(weights)
             else:
-                tokens = _join_tokens(model.chunk_tokens(sample, self._n_jobs()), len(sample))
-                self._fit_weights(model, sample, tokens, target)
+                sample_chunks = model.chunk_tokens(sample, self._n_jobs(), name_rows=_NAME_ROWS)
+                self._fit_weights(model, sample_chunks, target)
                 self.log_importance_weights_ = model.log_weights(
                     pool, progress=bar, n_jobs=self._n_jobs()
                 )
@@ -480,11 +401,11 @@ class ImportanceResampler(BaseSampler):
         if self._selected_rows is not None:
             self.sampling_strategy_ = {}
             return self._selected_rows, None
-        y_res = None if y is None else _take(y, self.sample_indices_)
+        y_res = None if y is None else take(y, self.sample_indices_)
         self.sampling_strategy_ = kept_per_class(
             None if y_res is None else one_hot_to_labels(np.asarray(y_res))
         )
-        return _take(X, self.sample_indices_), y_res
+        return take(X, self.sample_indices_), y_res
 
     def _fit_resample(self, X, y):
         # imbalanced-learn's abstract hook, for code that calls it directly.
@@ -493,7 +414,7 @@ class ImportanceResampler(BaseSampler):
     def __repr__(self, N_CHAR_MAX=700):
         # The target is data: show its type and shape, not its rows.
         shown = copy.copy(self)
-        shown.target = _DataSummary(self.target)
+        shown.target = DataSummary(self.target)
         return BaseEstimator.__repr__(shown, N_CHAR_MAX=N_CHAR_MAX)
 
     def score_samples(self, X):
@@ -552,16 +473,6 @@ class ImportanceResampler(BaseSampler):
         counts = self.model_.bucket_counts(self._fitted_frame(X))
         return kl_divergence(self.target_distribution_, smoothed(counts, self.smoothing))
 
-    def _fitted_frame(self, X):
-        """``X`` as a frame of the pool's columns, checked to hold the featurised ones."""
-        frame = self._pool_frame(X, reset=False)
-        missing = [c for c in self.feature_columns_ if c not in frame.columns]
-        if missing:
-            raise ValueError(
-                f"X lacks the columns {_quote(missing)} that the resampler was fitted on."
-            )
-        return frame
-
     # -------------------------------------------------------------------- plots
     def plot(self, ax=None, *, n_features=10):
         """Compare pool, target and selection on the most shifted hashed tokens.
@@ -589,31 +500,7 @@ class ImportanceResampler(BaseSampler):
         5
         """
         check_is_fitted(self, "selected_distribution_")
-        if ax is None:
-            from tabsift.utils._figures import new_figure
-
-            ax = new_figure(figsize=(7, 0.45 * n_features + 1.2), layout="constrained").subplots()
-        p_pool, p_target = self.pool_distribution_, self.target_distribution_
-        shift = np.abs(p_target * (np.log(p_target) - np.log(p_pool)))
-        shift += np.abs(p_pool * (np.log(p_pool) - np.log(p_target)))
-        top = np.argsort(-shift, kind="stable")[:n_features]
-        labels = [self.bucket_names_.get(int(b), f"bucket {b}") for b in top]
-        y = np.arange(len(top))
-        height = 0.27
-        for offset, dist, name in (
-            (-height, p_pool, "pool"),
-            (0.0, p_target, "target"),
-            (height, self.selected_distribution_, "selection"),
-        ):
-            ax.barh(y + offset, dist[top], height=height, label=name)
-        ax.set_yticks(y, labels)
-        ax.invert_yaxis()
-        ax.set_xlabel("share of hashed tokens")
-        ax.set_title(
-            f"Most shifted tokens (KL reduction {self.kl_reduction_:.3f} nats)", fontsize=10
-        )
-        ax.legend(fontsize=8)
-        return ax
+        return plot_token_shift(self, ax, n_features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -624,36 +511,3 @@ class ImportanceResampler(BaseSampler):
         tags.input_tags.sparse = False
         tags.sampler_tags.sample_indices = True
         return tags
-
-
-class _DataSummary:
-    """Stands for a data parameter in a repr: ``<DataFrame 500x3>``, ``<list of 4>``."""
-
-    def __init__(self, data):
-        shape = getattr(data, "shape", None)
-        name = type(data).__name__
-        if shape is not None:
-            self.text = f"<{name} {'x'.join(str(d) for d in shape)}>"
-        else:
-            self.text = f"<{name} of {len(data)}>" if hasattr(data, "__len__") else f"<{name}>"
-
-    def __repr__(self):
-        return self.text
-
-
-def _join_tokens(chunks, n_rows):
-    """One Tokens of the whole frame from ``[(start, Tokens of the chunk at start)]``."""
-    if not chunks:
-        return Tokens(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), n_rows)
-    rows = np.concatenate([tokens.rows.astype(np.int64) + start for start, tokens in chunks])
-    cols = np.concatenate([tokens.cols.astype(np.int64, copy=False) for _, tokens in chunks])
-    return Tokens(rows, cols, n_rows)
-
-
-def _take(data, indices):
-    """Rows ``indices`` of a DataFrame, Series, array or list, in the same type."""
-    if hasattr(data, "iloc"):
-        return data.iloc[indices]
-    if isinstance(data, (list, tuple)):
-        return type(data)(data[i] for i in indices)
-    return np.asarray(data)[indices]

@@ -42,7 +42,7 @@ class StreamStateError(ValueError):
 
 
 def _params_of(resampler):
-    """The resampler settings a checkpoint is valid for, as JSON values."""
+    """Return the resampler settings a checkpoint is valid for, as JSON values."""
 
     def plain(value):
         if value is None or isinstance(value, (bool, str)):
@@ -134,7 +134,7 @@ class Checkpoints:
             raise self.error(path, f"cannot be read as JSON ({type(err).__name__}: {err})") from None
 
     def _read_npz(self, path, names, max_bytes, *, sha256=None):
-        """The arrays of an ``.npz`` holding exactly ``names``, read without pickle."""
+        """Return the arrays of an ``.npz`` holding exactly ``names``, read without pickle."""
         try:
             if sha256 is not None:
                 blob = path.read_bytes()
@@ -221,7 +221,7 @@ class Checkpoints:
         return n_pool, n_chunks, seed
 
     def _check_columns(self, meta, resampler):
-        """The featurised columns, their kinds and hash seeds, checked against the target."""
+        """Return the featurised columns, their kinds and hash seeds, checked against the target."""
 
         def bad(field, expected):
             return self._bad(meta, field, expected)
@@ -363,7 +363,7 @@ class Checkpoints:
             )
 
     def load_scores(self, *, n_pool, n_chunks, k, top_k):
-        """The running top-k after the finished chunks, checked against the pool's counts."""
+        """Return the running top-k after the finished chunks, checked against the pool's counts."""
         path = self.scores_file
         names = ("format", "schema", "fingerprint", "keys", "index", "weights",
                  "chunks_done", "rows_done")
@@ -430,7 +430,7 @@ class Checkpoints:
 
 def _rebuild_model(resampler, columns, kinds, hash_seeds, edges, tables, distributions, array,
                    classifier):
-    """The ``WeightModel`` a checkpoint describes, with its hasher (and classifier)."""
+    """Return the ``WeightModel`` a checkpoint describes, with its hasher (and classifier)."""
     from sklearn.linear_model import LogisticRegression
 
     from tabsift.sampling._dsir_model import WeightModel

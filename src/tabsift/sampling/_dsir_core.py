@@ -33,7 +33,7 @@ def bottom_k(ranks, index, k):
 
 
 def gumbel_noise(seed, start, stop):
-    """Standard Gumbel noise for rows ``start..stop-1``, a function of the row index."""
+    """Return the standard Gumbel noise for rows ``start..stop-1``, a function of the row index."""
     if stop <= start:
         return np.empty(0)
     first, last = start // _BLOCK, (stop - 1) // _BLOCK

@@ -19,7 +19,7 @@ from tabsift.utils import import_optional_dependency
 
 @contextmanager
 def _scheduler(address, n_workers=None):
-    """The ``scheduler=`` argument of ``dask.compute`` for ``dask_client``."""
+    """Return the ``scheduler=`` argument of ``dask.compute`` for ``dask_client``."""
     if address is None:
         yield None  # Dask's current scheduler: an active Client, else local threads
         return

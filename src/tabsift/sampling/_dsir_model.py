@@ -47,30 +47,74 @@ def map_in_processes(function, items, n_jobs, *args):
             yield pending.popleft().result()
 
 
-def chunk_tokens(chunk, model):
-    """The tokens of one chunk, compact for the trip back from a worker process."""
-    tokens = model.tokens(chunk)
-    small = np.int32 if max(tokens.n_rows, model.num_buckets) < 2**31 else np.int64
-    return Tokens(tokens.rows.astype(small), tokens.cols.astype(small), tokens.n_rows)
+def chunk_tokens(piece, model):
+    """Return the tokens of one chunk (run in a worker process, or here).
+
+    ``piece``: ``(chunk, name_rows)``; the bucket names of the chunk's first
+    ``name_rows`` rows come back in ``Tokens.names`` (None when ``name_rows`` is 0).
+    """
+    chunk, name_rows = piece
+    names = {} if name_rows > 0 else None
+    tokens = model.tokens(chunk, names=names, name_rows=name_rows)
+    tokens.names = names
+    return tokens
 
 
 def chunk_log_weights(chunk, model):
-    """The log importance weights of one chunk (run in a worker process)."""
+    """Return the log importance weights of one chunk (run in a worker process)."""
     return model.weights_of_tokens(model.tokens(chunk))
 
 
 class Tokens:
-    """The hashed tokens of ``n_rows`` rows: ``rows[i]`` holds token ``i``, in bucket ``cols[i]``."""
+    """The hashed tokens of ``n_rows`` rows, in parts (see ``RowHasher.token_parts``).
 
-    def __init__(self, rows, cols, n_rows):
-        self.rows, self.cols, self.n_rows = rows, cols, n_rows
+    Part ``(rows, cols)``: its token ``i`` belongs to row ``rows[i]``, in bucket
+    ``cols[i]``. Sums run part by part, on arrays of a few megabytes.
+    ``names``: readable ``bucket -> token`` names met in (some of) the rows, or None.
+    """
+
+    def __init__(self, parts, n_rows, names=None):
+        self.parts, self.n_rows = parts, n_rows
+        self.names = names
 
     def bucket_counts(self, num_buckets, row_weights=None):
-        weights = None if row_weights is None else row_weights[self.rows]
-        return np.bincount(self.cols, weights=weights, minlength=num_buckets).astype(float)
+        """Return the tokens per bucket (each row counted ``row_weights`` times)."""
+        total = np.zeros(num_buckets)
+        for rows, cols in self.parts:
+            weights = None if row_weights is None else row_weights[rows]
+            total += np.bincount(cols, weights=weights, minlength=num_buckets)
+        return total
+
+    def row_sums(self, bucket_values):
+        """Return, for every row, the sum of ``bucket_values`` over its tokens.
+
+        Part by part: a row's text tokens are summed in text order within one
+        part, so the sums do not depend on how the rows were chunked.
+        """
+        total = np.zeros(self.n_rows)
+        for rows, cols in self.parts:
+            total += np.bincount(rows, weights=bucket_values[cols], minlength=self.n_rows)
+        return total
 
     def matrix(self, num_buckets):
-        return counts_matrix(self.rows, self.cols, self.n_rows, num_buckets)
+        """Return the sparse ``(n_rows, num_buckets)`` count matrix."""
+        if not self.parts:
+            rows = cols = np.empty(0, dtype=np.int64)
+        else:
+            rows = np.concatenate([r for r, _ in self.parts])
+            cols = np.concatenate([c for _, c in self.parts])
+        return counts_matrix(rows, cols, self.n_rows, num_buckets)
+
+    @classmethod
+    def join(cls, chunks, n_rows):
+        """Return one Tokens of the whole frame from ``[(start, Tokens of the chunk at start)]``."""
+        wide = n_rows >= 2**31  # row numbers past int32
+        parts = []
+        for start, tokens in chunks:
+            for rows, cols in tokens.parts:
+                rows = rows.astype(np.int64) if wide else rows
+                parts.append((rows + start if start else rows, cols))
+        return cls(parts, n_rows)
 
 
 class WeightModel:
@@ -95,9 +139,9 @@ class WeightModel:
     def num_buckets(self):
         return self.hasher.num_buckets
 
-    def tokens(self, frame, names=None):
-        rows, cols = self.hasher.token_buckets(frame[self.columns], names=names)
-        return Tokens(rows, cols, len(frame))
+    def tokens(self, frame, names=None, name_rows=None):
+        parts = self.hasher.token_parts(frame[self.columns], names=names, name_rows=name_rows)
+        return Tokens(parts, len(frame))
 
     def fit(self, pool_tokens, target_tokens):
         """Fit on the tokens of the pool sample and of the target."""
@@ -119,9 +163,7 @@ class WeightModel:
 
     def weights_of_tokens(self, tokens):
         if self.kind == "generative":
-            return np.bincount(
-                tokens.rows, weights=self.log_ratio[tokens.cols], minlength=tokens.n_rows
-            )
+            return tokens.row_sums(self.log_ratio)
         features = tokens.matrix(self.num_buckets).log1p()
         return self.classifier.decision_function(features) + self.odds_correction
 
@@ -136,11 +178,16 @@ class WeightModel:
             return self.chunk_size
         return max(1, min(self.chunk_size, -(-n_rows // (2 * n_jobs))))
 
-    def chunk_tokens(self, frame, n_jobs=1, progress=None):
-        """``[(start, Tokens)]`` of the chunks of ``frame``, featurised in ``n_jobs`` processes."""
+    def chunk_tokens(self, frame, n_jobs=1, progress=None, name_rows=0):
+        """``[(start, Tokens)]`` of the chunks of ``frame``, featurised in ``n_jobs`` processes.
+
+        The chunks that hold the first ``name_rows`` rows of ``frame`` bring back
+        the bucket names of those rows (``Tokens.names``), met while hashing them.
+        """
         pieces = list(self.chunks(frame, self.chunk_size_for(len(frame), n_jobs)))
         out = []
-        tokens = map_in_processes(chunk_tokens, (c for _, c in pieces), n_jobs, self)
+        work = ((c, max(0, name_rows - start)) for start, c in pieces)
+        tokens = map_in_processes(chunk_tokens, work, n_jobs, self)
         for (start, chunk), chunk_tokens_ in zip(pieces, tokens, strict=True):
             out.append((start, chunk_tokens_))
             if progress is not None:

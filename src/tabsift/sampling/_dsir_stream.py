@@ -41,7 +41,7 @@ class StreamResult:
 
 
 def _after_chunk(number):
-    """Called after each scored chunk is checkpointed (tests interrupt the job here)."""
+    """Run after each scored chunk is checkpointed (tests interrupt the job here)."""
 
 
 def _fit_sample(open_chunks, k, feature_columns, verbose):
@@ -79,7 +79,7 @@ def _fit_sample(open_chunks, k, feature_columns, verbose):
 
 
 def _scoring_items(open_chunks, columns, done):
-    """``(number, rows, frame)`` of every chunk; ``frame`` is None for chunks already scored."""
+    """Return ``(number, rows, frame)`` of every chunk; ``frame`` is None for chunks already scored."""
     for number, chunk in enumerate(open_chunks()):
         if number == 0:
             _check_columns(chunk, columns)
@@ -88,7 +88,7 @@ def _scoring_items(open_chunks, columns, done):
 
 
 def _score_item(item, model):
-    """``(number, rows, log weights or None)`` of one chunk (run in a worker process)."""
+    """Return ``(number, rows, log weights or None)`` of one chunk (run in a worker process)."""
     number, n, frame = item
     return number, n, None if frame is None else model.log_weights(frame)
 

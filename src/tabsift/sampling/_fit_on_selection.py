@@ -5,7 +5,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from tabsift.utils._sklearn_compat import HasMethods
+from tabsift.utils import HasMethods
 
 
 def _estimator_has(attr):
@@ -150,7 +150,7 @@ class FitOnSelection(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
-        """The estimator's predictions for ``X``.
+        """Return the estimator's predictions for ``X``.
 
         Parameters
         ----------
@@ -167,7 +167,7 @@ class FitOnSelection(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """The estimator's class probabilities for ``X``.
+        """Return the estimator's class probabilities for ``X``.
 
         Parameters
         ----------
@@ -184,7 +184,7 @@ class FitOnSelection(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """The estimator's log class probabilities for ``X``.
+        """Return the estimator's log class probabilities for ``X``.
 
         Parameters
         ----------
@@ -201,7 +201,7 @@ class FitOnSelection(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """The estimator's decision function for ``X``.
+        """Return the estimator's decision function for ``X``.
 
         Parameters
         ----------
@@ -218,7 +218,7 @@ class FitOnSelection(MetaEstimatorMixin, BaseEstimator):
 
     @available_if(_estimator_has("score"))
     def score(self, X, y, sample_weight=None):
-        """The estimator's score on ``(X, y)``.
+        """Return the estimator's score on ``(X, y)``.
 
         Parameters
         ----------

@@ -1,4 +1,4 @@
-"""Hashed token counts of table rows and texts: the features of importance resampling.
+r"""Hashed token counts of table rows and texts: the features of importance resampling.
 
 Every row becomes a bag of tokens (``column=bin`` for numbers, ``column=value``
 for categories, lower-cased word unigrams and bigrams for text columns, and
@@ -12,7 +12,7 @@ step (bins, bigrams, pairs, bucket counts) runs in NumPy.
 A text column is tokenised without a Python object per token: the chunk's
 lower-cased text is one NumPy array of code points, each code point is looked
 up in a table of its class (word character, whitespace or other, as Python's
-``re`` defines ``\\w`` and ``\\s``), token boundaries are where the class
+``re`` defines ``\w`` and ``\s``), token boundaries are where the class
 changes, and the tokens (packed end to end) are numbered by Arrow's hash table
 (``pyarrow.compute.dictionary_encode``). The tokens are exactly those of
 ``TOKEN_PATTERN.findall(text.lower())``, document by document.
@@ -40,12 +40,14 @@ _SPACE, _WORD, _OTHER, _UNKNOWN = 0, 1, 2, 255
 # whitespace inside a document; it still is, so the tokens did not change.
 _ALSO_SPACE = "\x01"
 _CLASS_TABLE = None
+# Characters of text tokenised at once (a slice's arrays take a few MB).
+_SLICE_CHARS = 1 << 20
 # (encoding of a chunk's text, NumPy dtype of one code unit)
 _ENCODINGS = (("latin-1", np.uint8), ("utf-16-le", np.uint16), ("utf-32-le", np.uint32))
 
 
 def mix64(a, b):
-    """A well-mixed 64-bit hash of two uint64 arrays (splitmix64's finaliser)."""
+    """Return a well-mixed 64-bit hash of two uint64 arrays (splitmix64's finaliser)."""
     with np.errstate(over="ignore"):
         x = np.asarray(a, dtype=np.uint64) * _GOLDEN + np.asarray(b, dtype=np.uint64)
         x ^= x >> np.uint64(30)
@@ -62,6 +64,25 @@ def _hash_strings(values, seed):
         dtype=np.uint64,
         count=len(values),
     )
+
+
+def _hashes_of(uniques, seed, known):
+    """Return the hashes of the tokens ``uniques``; ``known`` (token -> hash) spares hashing twice."""
+    new = [u for u in uniques if u not in known]
+    known.update(zip(new, _hash_strings(new, seed).tolist(), strict=True))
+    return np.fromiter(map(known.__getitem__, uniques), dtype=np.uint64, count=len(uniques))
+
+
+def _text_slices(texts):
+    """``(start, stop)`` runs of ``texts`` of about ``_SLICE_CHARS`` characters (at least one text)."""
+    lengths = np.fromiter((len(t) if isinstance(t, str) else 0 for t in texts), np.int64, len(texts))
+    ends = np.cumsum(lengths)
+    bounds = [0]
+    while bounds[-1] < len(texts):
+        start = bounds[-1]
+        reach = (ends[start - 1] if start else 0) + _SLICE_CHARS
+        bounds.append(max(start + 1, int(np.searchsorted(ends, reach, side="right"))))
+    return list(zip(bounds[:-1], bounds[1:], strict=True)) or [(0, 0)]
 
 
 def _column_seed(name):
@@ -88,7 +109,7 @@ def _classify(table, code_points):
 
 
 def _class_table():
-    """The class of every code point, filled in as code points are met (Latin-1 at once)."""
+    """Return the class of every code point, filled in as code points are met (Latin-1 at once)."""
     global _CLASS_TABLE
     if _CLASS_TABLE is None:
         table = np.full(0x110000, _UNKNOWN, dtype=np.uint8)
@@ -101,18 +122,20 @@ def _code_units(text):
     """``text`` as a NumPy array with one element per character, and its encoding.
 
     The narrowest of Latin-1, UTF-16 and UTF-32 that holds every character in
-    one code unit (lone surrogates included).
+    one code unit (lone surrogates included). A non-ASCII text is read by
+    NumPy as code points in one copy (faster than ``str.encode``).
     """
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), dtype=np.uint8), "latin-1"
-    try:
-        return np.frombuffer(text.encode("latin-1"), dtype=np.uint8), "latin-1"
-    except UnicodeEncodeError:
-        pass
-    raw = text.encode("utf-16-le", "surrogatepass")
-    if len(raw) == 2 * len(text):  # no character beyond the Basic Multilingual Plane
-        return np.frombuffer(raw, dtype=np.uint16), "utf-16-le"
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32), "utf-32-le"
+    points = np.array(text).reshape(1).view(np.uint32)
+    if len(points) != len(text):  # never seen; NumPy keeps trailing NULs
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    top = int(points.max())
+    if top < 0x100:
+        return points.astype(np.uint8), "latin-1"
+    if top < 0x10000:
+        return points.astype(np.uint16), "utf-16-le"
+    return points, "utf-32-le"
 
 
 def tokenize_texts(texts):
@@ -240,16 +263,25 @@ class RowHasher:
         return [c for c in self.columns_ if self.kinds_[c] == "text"]
 
     # ---------------------------------------------------------------- transform
-    def token_buckets(self, frame, *, names=None):
-        """The bucket of every token of every row: ``(rows, buckets)``, two int64 arrays.
+    def token_parts(self, frame, *, names=None, name_rows=None):
+        """Return the buckets of every token of every row, as ``[(rows, buckets), ...]`` parts.
 
-        A row's tokens always come in the same order (column by column, then text
-        order), whatever chunk the row is read in, so sums over a row's tokens are
-        bit-for-bit the same in every chunking. ``names``: a dict filled with
-        ``bucket -> readable token`` for display.
+        Each part is two index arrays (int32 unless the table is too large for
+        it): token ``i`` of the part belongs to row ``rows[i]`` of ``frame`` and
+        falls in bucket ``buckets[i]``. A row's tokens always come in the same
+        order (column by column, then text order), and its text tokens in one
+        part, whatever chunk the row is read in, so sums over a row's tokens
+        are bit-for-bit the same in every chunking. Parts hold a non-text
+        column each, or a slice of about ``_SLICE_CHARS`` characters of a text
+        column, so that work over them runs on arrays of a few megabytes.
+        ``names``: a dict filled with ``bucket -> readable token`` for display,
+        from the first ``name_rows`` rows (None: every row); a bucket keeps
+        the first token met.
         """
         n = len(frame)
-        rows, cols = [], []
+        name_rows = n if name_rows is None else min(n, name_rows)
+        index = np.int32 if max(n, self.num_buckets) < 2**31 else np.int64
+        parts = []
         codes_for_pairs = []
         B = np.uint64(self.num_buckets)
         for column, name in zip(frame.columns, self.columns_, strict=True):
@@ -258,34 +290,37 @@ class RowHasher:
             seed = self.seeds_[name]
             if kind == "numeric":
                 bins = self._bins(series, name)
-                buckets = (self.bucket_tables_[name][bins] % B).astype(np.int64)
-                rows.append(np.arange(n))
-                cols.append(buckets)
+                buckets = (self.bucket_tables_[name][bins] % B).astype(index)
+                parts.append((np.arange(n, dtype=index), buckets))
                 codes_for_pairs.append(bins.astype(np.uint64))
                 if names is not None:
-                    self._name_numeric(name, np.unique(bins), names)
+                    self._name_numeric(name, np.unique(bins[:name_rows]), names)
             elif kind == "categorical":
                 codes = self._category_codes(series, seed)
-                rows.append(np.arange(n))
-                cols.append((mix64(codes, seed) % B).astype(np.int64))
+                parts.append((np.arange(n, dtype=index), (mix64(codes, seed) % B).astype(index)))
                 codes_for_pairs.append(codes)
                 if names is not None:
-                    self._name_categories(name, series, seed, names)
+                    self._name_categories(name, series.iloc[:name_rows], seed, names)
             else:
-                r, c = self._text_buckets(series, name, seed, names)
-                rows.append(r)
-                cols.append(c)
+                parts.extend(self._text_parts(series, name, seed, names, name_rows, index))
         if self.pair_tokens and len(codes_for_pairs) > 1:
             for i in range(len(codes_for_pairs)):
                 for j in range(i + 1, len(codes_for_pairs)):
                     pair_seed = np.uint64(1_000_003 * (i + 1) + j)
                     h = mix64(mix64(codes_for_pairs[i], codes_for_pairs[j]), pair_seed)
-                    rows.append(np.arange(n))
-                    cols.append((h % B).astype(np.int64))
-        if not rows:
+                    parts.append((np.arange(n, dtype=index), (h % B).astype(index)))
+        return parts
+
+    def token_buckets(self, frame, *, names=None, name_rows=None):
+        """Return the bucket of every token of every row: ``(rows, buckets)``, two int64 arrays.
+
+        :meth:`token_parts` joined end to end (see there for the order of tokens).
+        """
+        parts = self.token_parts(frame, names=names, name_rows=name_rows)
+        if not parts:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        # Not sorted by row: what matters is that each row's tokens keep one order.
-        return np.concatenate(rows), np.concatenate(cols)
+        rows = np.concatenate([r for r, _ in parts]).astype(np.int64, copy=False)
+        return rows, np.concatenate([c for _, c in parts]).astype(np.int64, copy=False)
 
     def transform(self, frame, *, names=None):
         """Sparse ``(n_rows, num_buckets)`` CSR matrix of token counts (float64)."""
@@ -308,20 +343,45 @@ class RowHasher:
         table = _hash_strings([_category_text(u) for u in uniques] + [_MISSING], seed)
         return table[codes]  # code -1 (missing) picks the last entry
 
-    def _text_buckets(self, series, name, seed, names):
+    def _text_parts(self, series, name, seed, names, name_rows, index):
+        """Return the ``(rows, buckets)`` parts of a text column, one a slice of documents.
+
+        A slice holds about ``_SLICE_CHARS`` characters, so its arrays stay a
+        few megabytes: they are reused from the heap, not mapped afresh (and
+        faulted in page by page) for every chunk. A row's tokens are its
+        unigrams, then its bigrams, all in one part.
+        """
+        texts = series.tolist()
+        label = "" if seed == 0 else f"{name}: "
+        known_hashes = {}
+        parts = []
+        for start, stop in _text_slices(texts):
+            doc, codes, uniques = tokenize_texts(texts[start:stop])
+            token_hash = _hashes_of(uniques, seed, known_hashes)
+            rows, buckets = self._slice_buckets(doc, codes, token_hash)
+            rows += start
+            parts.append((rows.astype(index), buckets.astype(index)))
+            if names is not None and start < name_rows:
+                self._name_tokens(doc, codes, uniques, token_hash, name_rows - start, label, names)
+        return parts
+
+    def _slice_buckets(self, doc, codes, token_hash):
+        """``(rows, buckets)`` of one slice's unigrams, then its bigrams."""
         B = np.uint64(self.num_buckets)
-        doc, codes, uniques = tokenize_texts(series.tolist())
-        token_hash = _hash_strings(uniques, seed)
         uni = (token_hash % B).astype(np.int64)[codes]
         pair = doc[:-1] == doc[1:]  # consecutive tokens of one document
         bi = mix64(token_hash[codes[:-1][pair]], token_hash[codes[1:][pair]]) % B
-        if names is not None:
-            label = "" if seed == 0 else f"{name}: "
-            for token, bucket in zip(uniques, token_hash % B, strict=True):
-                names.setdefault(int(bucket), f"{label}{token}")
-        rows = np.concatenate([doc, doc[:-1][pair]])
-        cols = np.concatenate([uni, bi.astype(np.int64)])
-        return rows, cols
+        return np.concatenate([doc, doc[:-1][pair]]), np.concatenate([uni, bi.astype(np.int64)])
+
+    def _name_tokens(self, doc, codes, uniques, token_hash, name_rows, label, names):
+        """Name buckets by the tokens of the first ``name_rows`` documents of a slice."""
+        # Tokens are numbered in order of first appearance, so the tokens of
+        # the first ``name_rows`` documents are the first ``known`` distinct ones.
+        in_rows = codes[: np.searchsorted(doc, name_rows)]
+        known = int(in_rows.max()) + 1 if len(in_rows) else 0
+        buckets = token_hash[:known] % np.uint64(self.num_buckets)
+        for token, bucket in zip(uniques[:known], buckets, strict=True):
+            names.setdefault(int(bucket), f"{label}{token}")
 
     def _name_numeric(self, name, bins, names):
         edges = self.edges_[name]
@@ -359,8 +419,10 @@ def counts_matrix(rows, cols, n_rows, num_buckets):
 
 
 def _category_text(value):
-    """The text a category is hashed by: 3.0 and 3 are one category (a CSV chunk with a
-    missing value reads a column of integers as floats)."""
+    """Return the text a category is hashed by: 3.0 and 3 are one category.
+
+    A CSV chunk with a missing value reads a column of integers as floats.
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -376,5 +438,12 @@ def _looks_like_text(series, min_words=3.0):
         sample = sample.iloc[:: len(sample) // 2000 + 1]
     if not len(sample):
         return False
-    words = sample.astype(str).str.split().str.len()
-    return float(words.mean()) >= min_words
+    values = sample.astype(str).tolist()
+    # Words counted up to a cap (a long document's first words decide at once);
+    # only when the capped mean falls short are the capped values counted in full.
+    cap = 64
+    words = [len(v.split(None, cap)) for v in values]
+    if sum(words) >= min_words * len(values):
+        return True
+    total = sum(len(v.split()) if w > cap else w for v, w in zip(values, words, strict=True))
+    return total >= min_words * len(values)

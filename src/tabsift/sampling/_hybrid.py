@@ -6,16 +6,11 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
-from tabsift.sampling._coreset_common import (
-    N_SAMPLES_CONSTRAINT,
-    STRATIFY_CONSTRAINT,
-    CoresetSampler,
-    groups,
-    standardise,
-    weighted_moments,
-)
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, StrOptions
+from tabsift.sampling._coreset_base import CoresetSampler
+from tabsift.sampling._coreset_budgets import N_SAMPLES_CONSTRAINT, STRATIFY_CONSTRAINT, groups
+from tabsift.sampling._coreset_embedding import standardise, weighted_moments
+from tabsift.sampling._coreset_weights import cell_weights
+from tabsift.utils import VERBOSE_CONSTRAINT, Interval, StrOptions
 
 
 def suspect_rows(Z, y, *, n_neighbors, threshold, sample_weight=None, chunk=4096):
@@ -105,16 +100,6 @@ def _medoids(Z, chosen, k, rng, sample_weight):
         taken[best] = True
         picked.append(best)
     return free[np.asarray(picked, dtype=np.int64)]
-
-
-def _cells(Z, kept, w):
-    """Summed weight of the rows nearest each kept row (a kept row stands for itself)."""
-    K = Z[kept]
-    d = (np.einsum("ij,ij->i", Z, Z)[:, None] - 2.0 * Z @ K.T
-         + np.einsum("ij,ij->i", K, K)[None, :])
-    owner = np.argmin(d, axis=1)
-    owner[kept] = np.arange(len(kept))
-    return np.bincount(owner, weights=w, minlength=len(kept))
 
 
 class HybridCoresetSelector(CoresetSampler):
@@ -298,7 +283,7 @@ class HybridCoresetSelector(CoresetSampler):
             kept = np.concatenate([first, more]).astype(np.int64)
             mass = w[rows].sum()
             if self.weights == "cells":
-                cell = _cells(Zp, kept, w[pool])
+                cell = cell_weights(Zp, None, kept, w[pool])
                 weights.append(cell * (mass / cell.sum()))
             else:
                 weights.append(np.full(k, mass / k))

@@ -6,19 +6,11 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from tabsift.sampling._coreset_common import (
-    N_SAMPLES_CONSTRAINT,
-    STRATIFY_CONSTRAINT,
-    CoresetSampler,
-    groups,
-    standardise,
-    to_backend,
-    weighted_moments,
-    weighted_pick,
-)
-from tabsift.utils import progress
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, StrOptions
+from tabsift.sampling._coreset_base import CoresetSampler
+from tabsift.sampling._coreset_budgets import N_SAMPLES_CONSTRAINT, STRATIFY_CONSTRAINT, groups
+from tabsift.sampling._coreset_embedding import standardise, to_backend, weighted_moments
+from tabsift.sampling._coreset_weights import weighted_pick
+from tabsift.utils import VERBOSE_CONSTRAINT, Interval, StrOptions, progress
 
 
 def greedy_k_center(Z, k, *, first, verbose=0, desc="k-center"):
@@ -62,7 +54,7 @@ def greedy_k_center(Z, k, *, first, verbose=0, desc="k-center"):
 
 
 def _greedy_numpy(Z, k, *, first, verbose, desc):
-    """The same loop with preallocated buffers and in-place updates (about 5x faster).
+    """Return the same loop with preallocated buffers and in-place updates (about 5x faster).
 
     BLAS runs single-threaded here: a matrix-vector product per pass is memory
     bound, and waking threads for each one costs more than it gains.

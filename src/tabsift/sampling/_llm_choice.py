@@ -6,17 +6,11 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
-from tabsift.sampling._coreset_common import (
-    N_SAMPLES_CONSTRAINT,
-    STRATIFY_CONSTRAINT,
-    CoresetSampler,
-    cell_weights,
-    standardise,
-    weighted_moments,
-)
-from tabsift.utils import progress
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, StrOptions
+from tabsift.sampling._coreset_base import CoresetSampler
+from tabsift.sampling._coreset_budgets import N_SAMPLES_CONSTRAINT, STRATIFY_CONSTRAINT
+from tabsift.sampling._coreset_embedding import standardise, weighted_moments
+from tabsift.sampling._coreset_weights import cell_weights
+from tabsift.utils import VERBOSE_CONSTRAINT, Interval, StrOptions, progress
 
 _SYSTEM = (
     "You build a small, high-value training subset of a table, one row at a time. You see a "
@@ -40,18 +34,17 @@ def _fmt(value):
 
 
 def _quote(name):
-    """A column name as a JSON string: a name cannot change the prompt's structure."""
+    """Return a column name as a JSON string: a name cannot change the prompt's structure."""
     return json.dumps(str(name), ensure_ascii=False)
 
 
 def prompt_columns(X, names):
-    """The columns a prompt shows: ``(name, values, is_numeric)``, values as the user wrote them.
+    """Return the columns a prompt shows: ``(name, values, is_numeric)``, values as the user wrote them.
 
     Numeric columns (numbers stored as text included) become floats, NaN where
     missing; the others strings, None where missing.
     """
-    from tabsift.table import describe_column
-    from tabsift.table._types import category_values, numeric_values
+    from tabsift.table import category_values, describe_column, numeric_values
 
     columns = []
     for j, name in enumerate(names):
@@ -308,10 +301,7 @@ class LLMChoiceSelector(CoresetSampler):
         rng = check_random_state(self.random_state)
         n = X.shape[0]
         total, budgets = self._budgets(y, n, sample_weight)
-        if budgets is None:
-            remaining = None
-        else:
-            remaining = {c: b for c, b in budgets.items()}
+        remaining = None if budgets is None else dict(budgets)
         if shown is None:
             names = _names(self, X.shape[1])
             shown = [(name, X[:, j], True) for j, name in enumerate(names)]
@@ -319,19 +309,7 @@ class LLMChoiceSelector(CoresetSampler):
             mean, scale = weighted_moments(X, sample_weight)
         Z = standardise(X, mean=mean, scale=scale, dtype=np.float64)
         uncertainty = _uncertainty(Z, y, sample_weight)
-
-        # Seeds: the row nearest each class mean (classes with a budget).
-        selected = []
-        seed_classes = [c for c in np.unique(y) if remaining is None or remaining[c] > 0]
-        for c in seed_classes:
-            if len(selected) >= total:
-                break
-            rows = np.flatnonzero(y == c)
-            centre = np.average(Z[rows], axis=0,
-                                weights=None if sample_weight is None else sample_weight[rows])
-            selected.append(int(rows[np.argmin(((Z[rows] - centre) ** 2).sum(axis=1))]))
-            if remaining is not None:
-                remaining[c] -= 1
+        selected = _seed_rows(Z, y, total, remaining, sample_weight)
         chosen_mask = np.zeros(n, dtype=bool)
         chosen_mask[selected] = True
         min_sq = np.full(n, np.inf)
@@ -345,28 +323,10 @@ class LLMChoiceSelector(CoresetSampler):
             if remaining is not None:
                 open_classes = [c for c, r in remaining.items() if r > 0]
                 eligible &= np.isin(y, open_classes)
-            pool = np.flatnonzero(eligible)
-            w = min(self.window, len(pool))
-            if self.candidates == "diverse":
-                window = pool[np.lexsort((pool, -min_sq[pool]))[:w]]
-            elif sample_weight is None:
-                window = np.sort(rng.choice(pool, size=w, replace=False))
-            else:
-                p = sample_weight[pool] / sample_weight[pool].sum()
-                window = np.sort(rng.choice(pool, size=w, replace=False, p=p))
+            window = self._window(np.flatnonzero(eligible), min_sq, rng, sample_weight)
             fallback = int(window[np.lexsort((-uncertainty[window], -min_sq[window]))[0]])
-            entry = {"window": window.tolist(), "by": "fallback"}
-            pick = fallback
-            if self.llm is not None:
-                answer = self._ask(session, shown, selected, y[selected], window, y[window])
-                if answer is None:
-                    session.fallback(1)
-                else:
-                    pick = int(window[answer["choice"]])
-                    entry["by"] = "llm"
-                    if isinstance(answer.get("reason"), str):
-                        entry["reason"] = answer["reason"][:_MAX_REASON]
-            entry["chosen"] = pick
+            entry = self._choose(session, shown, selected, y, window, fallback)
+            pick = entry["chosen"]
             self.choices_.append(entry)
             selected.append(pick)
             chosen_mask[pick] = True
@@ -379,6 +339,40 @@ class LLMChoiceSelector(CoresetSampler):
         selected = np.asarray(selected, dtype=np.int64)
         return selected, cell_weights(Z, y, selected, sample_weight)
 
+    def _window(self, pool, min_sq, rng, sample_weight):
+        """Return the candidate rows shown at one step, from the eligible rows ``pool``.
+
+        ``"diverse"``: the rows farthest from those chosen; ``"random"``: a
+        random draw (proportional to ``sample_weight``), sorted.
+        """
+        w = min(self.window, len(pool))
+        if self.candidates == "diverse":
+            return pool[np.lexsort((pool, -min_sq[pool]))[:w]]
+        if sample_weight is None:
+            return np.sort(rng.choice(pool, size=w, replace=False))
+        p = sample_weight[pool] / sample_weight[pool].sum()
+        return np.sort(rng.choice(pool, size=w, replace=False, p=p))
+
+    def _choose(self, session, shown, selected, y, window, fallback):
+        """Return one step's record ``{"window", "by", "chosen"[, "reason"]}``.
+
+        The model's validated choice when it gives one, else ``fallback``
+        (counted by the session).
+        """
+        entry = {"window": window.tolist(), "by": "fallback"}
+        pick = fallback
+        if self.llm is not None:
+            answer = self._ask(session, shown, selected, y[selected], window, y[window])
+            if answer is None:
+                session.fallback(1)
+            else:
+                pick = int(window[answer["choice"]])
+                entry["by"] = "llm"
+                if isinstance(answer.get("reason"), str):
+                    entry["reason"] = answer["reason"][:_MAX_REASON]
+        entry["chosen"] = pick
+        return entry
+
     def _rows_dropped(self, alive, n_rows):
         # The steps' row numbers were among the rows of positive weight.
         for entry in self.choices_:
@@ -386,8 +380,10 @@ class LLMChoiceSelector(CoresetSampler):
             entry["chosen"] = int(alive[entry["chosen"]])
 
     def _ask(self, session, columns, subset, y_sub, window, y_win):
-        """The model's validated choice ``{"choice": i, ...}``, or None (rejected, or the
-        LLM has failed: the session counts which)."""
+        """Return the model's validated choice ``{"choice": i, ...}``, or None.
+
+        None when the reply is rejected or the LLM has failed (the session counts which).
+        """
         if not session.active:
             return None
         w = len(window)
@@ -420,6 +416,25 @@ def _names(selector, n_columns):
         return [str(c) for c in selector.feature_names_in_]
     return [f"x{j}" for j in range(n_columns)]
 
+
+
+def _seed_rows(Z, y, total, remaining, sample_weight):
+    """Return the first rows: the row nearest each class mean (classes with a budget left).
+
+    ``remaining`` (per-class budgets, or None) is counted down in place.
+    """
+    selected = []
+    seed_classes = [c for c in np.unique(y) if remaining is None or remaining[c] > 0]
+    for c in seed_classes:
+        if len(selected) >= total:
+            break
+        rows = np.flatnonzero(y == c)
+        centre = np.average(Z[rows], axis=0,
+                            weights=None if sample_weight is None else sample_weight[rows])
+        selected.append(int(rows[np.argmin(((Z[rows] - centre) ** 2).sum(axis=1))]))
+        if remaining is not None:
+            remaining[c] -= 1
+    return selected
 
 def _uncertainty(Z, y, sample_weight=None):
     """Entropy of a logistic regression's class probabilities (0 with a single class)."""

@@ -6,81 +6,24 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from tabsift.backend import column_mean_std, namespace_by_name
-from tabsift.sampling._coreset_common import (
+from tabsift.sampling._coreset_base import CoresetSampler
+from tabsift.sampling._coreset_budgets import (
     N_SAMPLES_CONSTRAINT,
     STRATIFY_CONSTRAINT,
-    CoresetSampler,
-    as_is,
     label,
-    largest_remainder,
-    standardise,
-    weighted_moments,
 )
+from tabsift.sampling._coreset_embedding import as_is, standardise, weighted_moments
+from tabsift.sampling._coreset_input import take_table_rows
+from tabsift.sampling._ot_proxy import gradient_norms
 from tabsift.sampling._ot_transport import _Costs, ot_select
+from tabsift.sampling._ot_validation import (
+    draw_validation_rows,
+    given_validation_rows,
+    numeric_validation_rows,
+    stack_rows,
+)
 from tabsift.table import check_finite_columns, encode_table, infer_task, is_plain_numeric
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, RealNotInt, StrOptions
-
-
-def gradient_norms(Z, y, kind, *, rng, max_fit_rows=20_000, model="linear", sample_weight=None):
-    """Normalised per-row gradient norms of a proxy model's loss, in [0, 1].
-
-    ``model="linear"``: multinomial logistic regression (classification),
-    whose gradient of a row's cross-entropy with respect to the weights (bias
-    included) is ``(p - onehot(y)) [z, 1]``, of norm
-    ``|p - onehot(y)| * |[z, 1]|``; or ridge regression (regression), norm
-    ``|residual| * |[z, 1]|``. ``model="mlp"``: a one-hidden-layer MLP
-    (64 ReLU units, scikit-learn's ``MLPClassifier``/``MLPRegressor`` on a
-    standardised target); the norm is that of the gradient with respect to
-    the output layer, the same formulas with the hidden activations ``h`` in
-    place of ``z``. The proxy is fit on at most ``max_fit_rows`` random rows.
-    Norms are divided by their 99th percentile and clipped to 1, so one
-    outlier does not squash the rest. ``sample_weight`` weighs the proxy's
-    fit (and the target's standardisation).
-    """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.neural_network import MLPClassifier, MLPRegressor
-
-    n = Z.shape[0]
-    fit_rows = rng.choice(n, size=max_fit_rows, replace=False) if n > max_fit_rows else slice(None)
-    seed = int(rng.randint(np.iinfo(np.int32).max))
-    if kind == "classification" and len(np.unique(y[fit_rows])) < 2:
-        return np.zeros(n)
-    fit_weight = None if sample_weight is None else np.asarray(sample_weight)[fit_rows]
-    if kind == "regression":
-        y = np.asarray(y, dtype=np.float64)
-        centre = np.average(y[fit_rows], weights=fit_weight)
-        spread = np.sqrt(np.average((y[fit_rows] - centre) ** 2, weights=fit_weight))
-        y = (y - centre) / (spread if spread > 0 else 1.0)
-    if model == "mlp":
-        size = dict(hidden_layer_sizes=(64,), max_iter=200, random_state=seed)
-        proxy = MLPClassifier(**size) if kind == "classification" else MLPRegressor(**size)
-        with warnings.catch_warnings():
-            # A proxy needs a rough fit only; 200 epochs may stop short of convergence.
-            warnings.filterwarnings("ignore", category=ConvergenceWarning)
-            proxy.fit(Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
-        inputs = np.maximum(Z @ proxy.coefs_[0] + proxy.intercepts_[0], 0.0)
-    else:
-        if kind == "classification":
-            proxy = LogisticRegression(max_iter=200).fit(
-                Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
-        else:
-            proxy = Ridge(alpha=1.0).fit(Z[fit_rows], y[fit_rows], sample_weight=fit_weight)
-        inputs = Z
-    row_norm = np.sqrt(1.0 + np.einsum("ij,ij->i", inputs, inputs, dtype=np.float64))
-    if kind == "classification":
-        proba = proxy.predict_proba(Z)
-        onehot = (y[:, None] == proxy.classes_[None, :]).astype(float)
-        g = np.linalg.norm(proba - onehot, axis=1) * row_norm
-    else:
-        g = np.abs(y - proxy.predict(Z)) * row_norm
-    top = np.quantile(g, 0.99)
-    if not top > 0:
-        return np.zeros(n)
-    return np.minimum(g / top, 1.0)
+from tabsift.utils import VERBOSE_CONSTRAINT, Interval, RealNotInt, StrOptions
 
 
 class OTCoresetSelector(CoresetSampler):
@@ -317,20 +260,22 @@ class OTCoresetSelector(CoresetSampler):
         return super()._why_target()
 
     def _embed(self, X, Xv, plain):
-        """Encode the rows (and given validation rows, together); keep the raw rows for
-        a custom ``embedding``."""
+        """Encode the rows (and given validation rows, together).
+
+        The user's raw rows are kept for a custom ``embedding``.
+        """
         if not isinstance(self.validation, tuple):
             values, context = super()._embed(X, Xv, plain)
             if context and self.embedding is not None:
                 context["raw"] = (X if hasattr(X, "iloc") else Xv, None)
             return values, context
-        X_val, y_val = self._validation_rows()
+        X_val, y_val = given_validation_rows(self.validation)
         if plain and np.isfinite(Xv).all() and is_plain_numeric(X_val):
             if np.isfinite(np.asarray(X_val, dtype=np.float64)).all():
                 return Xv, {}  # numbers only: _select checks X_val as it always did
         # One encoding for the pool rows and the validation rows: one yardstick for both.
         n = Xv.shape[0]
-        encoded = encode_table(_stack_rows(X, Xv, X_val), owner=type(self).__name__)
+        encoded = encode_table(stack_rows(X, Xv, X_val), owner=type(self).__name__)
         context = as_is(encoded.values.shape[1])
         context["validation"] = (encoded.values[n:], y_val)
         if self.embedding is not None:
@@ -346,207 +291,165 @@ class OTCoresetSelector(CoresetSampler):
         total, budgets = self._budgets(y, n, sample_weight)
         if sample_weight is not None:
             row_weight = sample_weight
-        if budgets is not None:
-            kind = "classification"
-        elif y is None:
-            kind = None  # lam=0 and no stratify: the selection does not read y
-            y = np.zeros(n)  # carried through the bookkeeping, never read
-        elif self.proxy in ("auto", "mlp"):
-            kind = infer_task(y, owner=type(self).__name__)
-        else:
-            kind = "classification" if self.proxy == "logistic" else "regression"
-        self.task_ = kind
-
-        # Validation rows: given, or drawn from X (and then not candidates).
-        if isinstance(self.validation, tuple):
-            X_val, y_val = validation if validation is not None else self._given_validation(X)
-            cand = np.arange(n)
-            self.validation_indices_ = None
-        else:
-            val_rows = self._draw_validation(y, n, total, budgets, rng)
-            X_val, y_val = X[val_rows], y[val_rows]
-            cand = np.setdiff1d(np.arange(n), val_rows)
-            self.validation_indices_ = val_rows
-        X_cand, y_cand = X[cand], y[cand]
+        self.task_ = kind = self._proxy_task(y, budgets)
+        if y is None:
+            y = np.zeros(n)  # lam=0 and no stratify: carried through the bookkeeping, never read
+        X_val, y_val, cand = self._split_validation(X, y, total, budgets, rng, validation)
+        y_cand = y[cand]
         row_weight = np.ones(n) if row_weight is None else np.asarray(row_weight, dtype=float)
         if budgets is not None:
-            for c, b in budgets.items():
-                have = int(np.sum(y_cand == c))
-                if b > have:
-                    # Only when the validation draw took rows the class needed.
-                    raise ValueError(
-                        f"class {label(c)} has {have} candidate rows once the validation rows "
-                        f"are set aside, fewer than its budget of {b}; lower n_samples or "
-                        "validation."
-                    )
-
-        if self.embedding is None:
-            if mean is None and sample_weight is not None:
-                mean, scale = weighted_moments(X_cand, sample_weight[cand])
-            elif mean is None:
-                mean, scale = column_mean_std(X_cand, xp=namespace_by_name("numpy"))
-            E_cand = standardise(X_cand, mean=mean, scale=scale)
-            E_val = standardise(X_val, mean=mean, scale=scale)
-            Zc = E_cand
-        else:
-            if raw is None:
-                inputs_cand, inputs_val = X_cand, X_val
-            else:
-                table, table_val = raw
-                inputs_cand = _take(table, cand)
-                inputs_val = _take(table, val_rows) if table_val is None else table_val
-            E_cand = np.asarray(self.embedding(inputs_cand), dtype=np.float32)
-            E_val = np.asarray(self.embedding(inputs_val), dtype=np.float32)
-            if E_cand.ndim != 2 or E_cand.shape[0] != len(X_cand):
-                raise ValueError(
-                    f"embedding must return a 2D array with one row per input row; got shape "
-                    f"{E_cand.shape} for {len(X_cand)} rows."
-                )
-            check_finite_columns(
-                E_cand, owner=type(self).__name__,
-                fix="embedding(X) returned them; make it return finite numbers",
-            )
-            # The proxy model reads the features: standardised numbers, or the encoding as is.
-            Zc = standardise(X_cand) if raw is None else standardise(X_cand, mean=mean,
-                                                                     scale=scale)
+            _check_candidates_per_class(budgets, y_cand)
+        cand_weight = None if sample_weight is None else sample_weight[cand]
+        E_cand, E_val, Zc = self._embeddings(X[cand], X_val, cand, mean, scale, raw, cand_weight)
         if self.lam > 0:
             model = "mlp" if self.proxy == "mlp" else "linear"
-            g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model,
-                               sample_weight=None if sample_weight is None
-                               else sample_weight[cand])
+            g = gradient_norms(Zc, y_cand, kind, rng=rng, model=model, sample_weight=cand_weight)
         else:
             g = np.zeros(len(cand))
         self.gradient_norms_ = g
-
+        plan = _group_plan(budgets, total, y, y_cand, y_val, row_weight)
         indices, weights, group_histories = [], [], []
-        if budgets is None:
-            plan = [(np.arange(len(cand)), np.arange(len(X_val)), total)]
-        else:
-            budgets = {c: b for c, b in budgets.items() if b > 0}
-            plan = [(np.flatnonzero(y_cand == c), np.flatnonzero(y_val == c), b)
-                    for c, b in budgets.items()]
-        for (rows, vrows, k), c in zip(plan, budgets or [None], strict=False):
+        for rows, vrows, k, mass in plan:
             # A class without validation rows is matched to its own rows.
             E_target = E_val[vrows] if len(vrows) else E_cand[rows]
             costs = _Costs(E_cand[rows], g[rows], E_target, self.lam, rng)
-            target_weight = None  # given validation rows: uniform
-            if sample_weight is not None and not len(vrows):
-                target_weight = sample_weight[cand[rows]]
-            elif sample_weight is not None and self.validation_indices_ is not None:
-                # The target measure: validation rows drawn from X keep their weight.
-                target_weight = sample_weight[self.validation_indices_[vrows]]
-            if target_weight is not None:
-                target_weight = target_weight / target_weight.sum()
             local, group_history = ot_select(
                 costs, k, rng=rng, solver=self.solver, max_swaps=self.max_swaps,
                 n_swap_candidates=self.n_swap_candidates, max_trials=self.max_trials,
-                target_weight=target_weight, verbose=self.verbose,
+                target_weight=self._target_weight(sample_weight, cand[rows], vrows),
+                verbose=self.verbose,
             )
             share = len(vrows) / len(X_val) if (budgets is not None and len(X_val)) else 1.0
             group_histories.append((share, group_history))
             indices.append(cand[rows[local]])
-            mass = row_weight.sum() if c is None else row_weight[y == c].sum()
             weights.append(np.full(len(local), mass / k))
-        # One running total over groups: the builds, then each group's swaps in
-        # turn (groups are independent, so every entry is the exact total).
-        total_value = sum(share * h[0] for share, h in group_histories)
-        history = [total_value]
-        for share, h in group_histories:
-            for before, after in zip(h, h[1:], strict=False):
-                total_value += share * (after - before)
-                history.append(total_value)
-        self.objective_history_ = [float(v) for v in history]
+        self.objective_history_ = _running_objective(group_histories)
         self.objective_ = self.objective_history_[-1]
-        self.n_swaps_ = len(history) - 1
+        self.n_swaps_ = len(self.objective_history_) - 1
         return np.concatenate(indices), np.concatenate(weights)
+
+    def _proxy_task(self, y, budgets):
+        """Return how the proxy model reads ``y``: a task, or None when nothing reads it."""
+        if budgets is not None:
+            return "classification"
+        if y is None:
+            return None  # lam=0 and no stratify: the selection does not read y
+        if self.proxy in ("auto", "mlp"):
+            return infer_task(y, owner=type(self).__name__)
+        return "classification" if self.proxy == "logistic" else "regression"
+
+    def _split_validation(self, X, y, total, budgets, rng, validation):
+        """Return ``(X_val, y_val, candidate rows)``: validation rows given, or drawn from X.
+
+        Rows drawn from ``X`` are not candidates; ``validation_indices_``
+        records them (None for a given validation set).
+        """
+        n = X.shape[0]
+        if isinstance(self.validation, tuple):
+            if validation is None:
+                validation = numeric_validation_rows(self.validation, X)
+            self.validation_indices_ = None
+            return validation[0], validation[1], np.arange(n)
+        val_rows = draw_validation_rows(self.validation, y, n, total, budgets, rng)
+        self.validation_indices_ = val_rows
+        return X[val_rows], y[val_rows], np.setdiff1d(np.arange(n), val_rows)
+
+    def _embeddings(self, X_cand, X_val, cand, mean, scale, raw, cand_weight):
+        """Return the candidates' and validation rows' embeddings, and the proxy's features.
+
+        Without ``embedding`` the features are standardised by the
+        candidates' (weighted) mean and deviation, or used as is when the
+        table was encoded (``mean=0, scale=1``); the proxy then reads the
+        same matrix. A custom ``embedding`` gets the user's rows (``raw``)
+        when the table was encoded.
+        """
+        if self.embedding is None:
+            if mean is None and cand_weight is not None:
+                mean, scale = weighted_moments(X_cand, cand_weight)
+            elif mean is None:
+                mean, scale = column_mean_std(X_cand, xp=namespace_by_name("numpy"))
+            E_cand = standardise(X_cand, mean=mean, scale=scale)
+            return E_cand, standardise(X_val, mean=mean, scale=scale), E_cand
+        if raw is None:
+            inputs_cand, inputs_val = X_cand, X_val
+        else:
+            table, table_val = raw
+            inputs_cand = take_table_rows(table, cand)
+            inputs_val = (take_table_rows(table, self.validation_indices_)
+                          if table_val is None else table_val)
+        E_cand = np.asarray(self.embedding(inputs_cand), dtype=np.float32)
+        E_val = np.asarray(self.embedding(inputs_val), dtype=np.float32)
+        if E_cand.ndim != 2 or E_cand.shape[0] != len(X_cand):
+            raise ValueError(
+                f"embedding must return a 2D array with one row per input row; got shape "
+                f"{E_cand.shape} for {len(X_cand)} rows."
+            )
+        check_finite_columns(
+            E_cand, owner=type(self).__name__,
+            fix="embedding(X) returned them; make it return finite numbers",
+        )
+        # The proxy model reads the features: standardised numbers, or the encoding as is.
+        Zc = standardise(X_cand) if raw is None else standardise(X_cand, mean=mean, scale=scale)
+        return E_cand, E_val, Zc
+
+    def _target_weight(self, sample_weight, cand_rows, vrows):
+        """Return the target measure of one group's transport, or None for uniform.
+
+        Validation rows drawn from ``X`` keep their weight; a group matched to
+        its own rows (no validation rows) uses theirs; a given validation
+        set stays uniform.
+        """
+        if sample_weight is None:
+            return None
+        if not len(vrows):
+            target_weight = sample_weight[cand_rows]
+        elif self.validation_indices_ is not None:
+            target_weight = sample_weight[self.validation_indices_[vrows]]
+        else:
+            return None
+        return target_weight / target_weight.sum()
 
     def _rows_dropped(self, alive, n_rows):
         if self.validation_indices_ is not None:
             self.validation_indices_ = alive[self.validation_indices_]
 
-    def _validation_rows(self):
-        """The given ``(X_val, y_val)`` as the user passed them, with their lengths checked."""
-        if len(self.validation) != 2:
+
+def _check_candidates_per_class(budgets, y_cand):
+    """Raise when a class has fewer candidate rows than its budget once validation is drawn."""
+    for c, b in budgets.items():
+        have = int(np.sum(y_cand == c))
+        if b > have:
+            # Only when the validation draw took rows the class needed.
             raise ValueError(
-                "validation must be an int, a fraction or a tuple (X_val, y_val); got a tuple "
-                f"of length {len(self.validation)}."
+                f"class {label(c)} has {have} candidate rows once the validation rows "
+                f"are set aside, fewer than its budget of {b}; lower n_samples or "
+                "validation."
             )
-        X_val, y_val = self.validation
-        y_val = np.asarray(y_val)
-        if y_val.shape[0] != np.shape(X_val)[0]:
-            raise ValueError(
-                f"validation's y_val has {y_val.shape[0]} values for {np.shape(X_val)[0]} rows."
-            )
-        return X_val, y_val
-
-    def _given_validation(self, X):
-        """The given validation rows as floats, for numeric X (and the dask path)."""
-        from sklearn.utils.validation import check_array
-
-        X_val, y_val = self._validation_rows()
-        X_val = check_array(X_val, dtype=np.float64, ensure_all_finite=False)
-        if X_val.shape[1] != X.shape[1]:
-            raise ValueError(
-                f"validation's X_val has {X_val.shape[1]} columns but X has {X.shape[1]}; give "
-                "validation rows in the same columns."
-            )
-        check_finite_columns(X_val, owner="OTCoresetSelector (validation X_val)")
-        return X_val, y_val
-
-    def _draw_validation(self, y, n, total, budgets, rng):
-        if isinstance(self.validation, numbers.Integral):
-            m = int(self.validation)
-        else:
-            m = max(1, int(round(self.validation * n)))
-        m = max(0, min(m, n - total, n // 2))
-        if m == 0:
-            return np.zeros(0, dtype=np.int64)
-        if budgets is None:
-            return np.sort(rng.choice(n, size=m, replace=False))
-        classes = list(budgets)
-        sizes = np.array([np.sum(y == c) for c in classes])
-        # Each class keeps at least its budget as candidates.
-        room = np.array([np.sum(y == c) - budgets[c] for c in classes])
-        want = np.minimum(largest_remainder(m, sizes), room)
-        rows = [rng.choice(np.flatnonzero(y == c), size=int(w), replace=False)
-                for c, w in zip(classes, want, strict=True) if w > 0]
-        return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
 
 
-def _take(table, rows):
-    """Rows of a DataFrame (by position) or of an array."""
-    return table.iloc[rows] if hasattr(table, "iloc") else np.asarray(table)[rows]
+def _group_plan(budgets, total, y, y_cand, y_val, row_weight):
+    """Return ``[(candidate rows, validation rows, budget, mass)]``, one a class or one in all.
+
+    A group's mass is the summed weight of its rows of ``X``, spread evenly
+    over the rows it keeps.
+    """
+    if budgets is None:
+        return [(np.arange(len(y_cand)), np.arange(len(y_val)), total, row_weight.sum())]
+    return [(np.flatnonzero(y_cand == c), np.flatnonzero(y_val == c), b, row_weight[y == c].sum())
+            for c, b in budgets.items() if b > 0]
 
 
-def _stack_rows(X, Xv, X_val):
-    """The pool rows followed by the given validation rows, in the pool's columns."""
-    import pandas as pd
+def _running_objective(group_histories):
+    """Return the objective after the builds, then after each group's swaps in turn.
 
-    from tabsift.table import TableError
-
-    if hasattr(X, "iloc"):
-        if hasattr(X_val, "columns"):
-            missing = [c for c in X.columns if c not in X_val.columns]
-            if missing:
-                raise TableError(
-                    f"validation's X_val lacks the column(s) {missing!r} of X; give validation "
-                    "rows in the same columns."
-                )
-            X_val = X_val[list(X.columns)]
-        else:
-            X_val = _same_width(np.asarray(X_val, dtype=object), X.shape[1])
-            X_val = pd.DataFrame(X_val, columns=X.columns).infer_objects()
-        return pd.concat([X, X_val], ignore_index=True)
-    if Xv.dtype.kind == "f" and is_plain_numeric(X_val):
-        return np.concatenate([Xv, _same_width(np.asarray(X_val, dtype=Xv.dtype), Xv.shape[1])])
-    X_val = _same_width(np.asarray(X_val, dtype=object), Xv.shape[1])
-    return np.concatenate([np.asarray(Xv, dtype=object), X_val])
-
-
-def _same_width(X_val, width):
-    if X_val.ndim != 2 or X_val.shape[1] != width:
-        raise ValueError(
-            f"validation's X_val has shape {X_val.shape} but X has {width} columns; give "
-            "validation rows in the same columns."
-        )
-    return X_val
+    ``group_histories`` holds ``(share, history)`` per group; groups are
+    independent, so one running total over them gives the exact total at
+    every step.
+    """
+    total_value = sum(share * h[0] for share, h in group_histories)
+    history = [total_value]
+    for share, h in group_histories:
+        for before, after in zip(h, h[1:], strict=False):
+            total_value += share * (after - before)
+            history.append(total_value)
+    return [float(v) for v in history]

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from tabsift.sampling._coreset_common import to_backend
+from tabsift.sampling._coreset_embedding import to_backend
 from tabsift.utils import progress
 
 # Problems up to this many cost entries are solved exactly (network simplex);
@@ -37,8 +37,10 @@ class _Costs:
         return (d - self.lam * self.g_cand[idx][:, None]).astype(np.float64)
 
     def chunks_transposed(self, chunk_rows):
-        """``(idx, C.T)`` for consecutive candidate chunks: validation rows by candidates,
-        float32, so per-validation-row work runs along contiguous memory.
+        """Yield ``(idx, C.T)`` for consecutive candidate chunks of the cost matrix.
+
+        ``C.T`` holds validation rows by candidates, float32, so per-validation-row
+        work runs along contiguous memory.
 
         With ``tabsift.set_config(array_backend=...)`` set (CuPy on a GPU), each
         chunk's distances (the ``n m d`` matrix products, the bulk of the work)
@@ -227,7 +229,7 @@ def _refine_by_swaps(costs, best_idx, selected, k, b, *, solver, max_swaps, n_sw
 
 
 def _claim_rounds(best_idx, claim_order, claimed, k):
-    """Validation rows claim, in rounds, their cheapest unclaimed shortlisted candidate."""
+    """Return the validation rows claim, in rounds, their cheapest unclaimed shortlisted candidate."""
     m = best_idx.shape[1]
     selected = []
     pointer = np.zeros(m, dtype=np.int64)

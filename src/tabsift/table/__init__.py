@@ -10,19 +10,29 @@ jobs apply to raw files. The families and the command line import it; it
 imports no family.
 """
 
-from tabsift.table._checks import check_column_names, check_finite_columns, non_finite_message
+from tabsift.table._checks import (
+    check_column_names,
+    check_finite_columns,
+    duplicate_names as duplicate_names,
+    non_finite_message,
+)
 from tabsift.table._encode import MAX_CATEGORIES, EncodedTable, encode_table
-from tabsift.table._errors import TableError
+from tabsift.table._errors import TableError, quote_names as quote_names
 from tabsift.table._prepare import PreparedTable, prepare_table
 from tabsift.table._task import MAX_AUTO_CLASSES, check_target, cv_splitter, infer_task
 from tabsift.table._types import (
     KINDS,
     PLACEHOLDERS,
     ColumnInfo,
+    category_values as category_values,
+    column_names as column_names,
     column_numbers,
     describe_column,
     describe_columns,
+    is_dataframe as is_dataframe,
     is_plain_numeric,
+    numeric_values as numeric_values,
+    table_columns as table_columns,
 )
 
 __all__ = [
@@ -47,3 +57,6 @@ __all__ = [
     "non_finite_message",
     "prepare_table",
 ]
+# Also importable from here, for tabsift's packages only (not in __all__):
+# is_dataframe, column_names, table_columns, numeric_values, category_values,
+# duplicate_names and quote_names.

@@ -6,7 +6,7 @@ from tabsift.table._errors import TableError, quote_names
 
 
 def duplicate_names(names):
-    """The names that appear more than once in ``names``, in order of first repeat.
+    """Return the names that appear more than once in ``names``, in order of first repeat.
 
     Examples
     --------
@@ -50,7 +50,7 @@ def check_column_names(X, *, owner):
 
 
 def non_finite_message(names, n_nan, n_inf, *, owner, fix=None):
-    """The message for columns holding NaN or infinite values (one wording everywhere).
+    """Return the message for columns holding NaN or infinite values (one wording everywhere).
 
     It names only what was found: an estimator that accepts NaN but met
     infinite values says so, without claiming NaN is the problem.

@@ -20,7 +20,7 @@ class TableError(ValueError):
 
 
 def quote_names(names, counts=None, *, limit=8):
-    """``'a', 'b' (and 3 more)``, or ``'a' (12), 'b' (3)`` with ``counts``."""
+    """Return ``'a', 'b' (and 3 more)``, or ``'a' (12), 'b' (3)`` with ``counts``."""
     names = [str(n) for n in names]
     if counts is None:
         parts = [repr(n) for n in names[:limit]]

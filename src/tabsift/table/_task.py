@@ -178,7 +178,7 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
 
 
 def cv_splitter(cv, task, *, random_state=None, y=None):
-    """The cross-validation splitter for ``task``.
+    """Return the cross-validation splitter for ``task``.
 
     An integer ``cv`` gives shuffled :class:`~sklearn.model_selection.StratifiedKFold`
     for classification (plain :class:`~sklearn.model_selection.KFold` when a

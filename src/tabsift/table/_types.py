@@ -71,7 +71,7 @@ def _is_pandas(X):
 
 
 def is_dataframe(X):
-    """True for a pandas DataFrame, recognised without importing pandas."""
+    """Return True for a pandas DataFrame, recognised without importing pandas."""
     return _is_pandas(X) and hasattr(X, "columns") and hasattr(X, "iloc")
 
 
@@ -84,7 +84,7 @@ def table_columns(X):
 
 
 def column_names(X):
-    """The column names of a DataFrame (as strings), ``x0, x1, ...`` otherwise."""
+    """Return the column names of a DataFrame (as strings), ``x0, x1, ...`` otherwise."""
     if _is_pandas(X) and hasattr(X, "columns"):
         return [str(c) for c in X.columns]
     return [f"x{j}" for j in range(np.shape(X)[1])]
@@ -196,7 +196,7 @@ def describe_columns(X, *, placeholders=PLACEHOLDERS):
 
 
 def is_plain_numeric(X):
-    """True for input every numeric estimator already takes: numbers only, nothing to coerce.
+    """Return True for input every numeric estimator already takes: numbers only, nothing to coerce.
 
     NumPy arrays of a real or bool dtype and DataFrames whose columns are all
     numeric or bool qualify; missing values do not change the answer.
@@ -253,7 +253,7 @@ def category_values(values, *, placeholders=PLACEHOLDERS):
 
 
 def column_numbers(name, values, *, owner, strict=False, placeholders=PLACEHOLDERS):
-    """A column that held numbers when ``owner`` was fitted, read as numbers now.
+    """Return a column that held numbers when ``owner`` was fitted, read as numbers now.
 
     New rows may hold a value no training row had: text in a column of
     numbers (``'rotary'`` among cylinder counts). Like an unseen category it

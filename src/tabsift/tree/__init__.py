@@ -15,7 +15,8 @@ data. scikit-learn, matplotlib and openai are imported only when needed.
 
 from tabsift.tree._checkpoint import CheckpointError
 from tabsift.tree._display import FitnessHistoryDisplay, TreeDisplay
-from tabsift.tree._evolved import EvolvedTreeClassifier, EvolvedTreeRegressor
+from tabsift.tree._evolved import EvolvedTreeClassifier
+from tabsift.tree._evolved_regressor import EvolvedTreeRegressor
 from tabsift.tree._tree import Tree
 
 __all__ = [

@@ -32,8 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from tabsift.tree._text import REJECTION_REASONS
-from tabsift.utils import atomic_write_bytes
-from tabsift.utils._atomic import stale_temp_files
+from tabsift.utils import atomic_write_bytes, stale_temp_files
 
 #: Schema of the file; 2 and earlier were pickles, which are no longer read.
 CHECKPOINT_VERSION = 3
@@ -133,7 +132,7 @@ def _npy_bytes(array, dtype):
 
 
 def checkpoint_bytes(state, *, estimator):
-    """The file content of ``state`` (the evolution's state dict, without ``pred``)."""
+    """Return the file content of ``state`` (the evolution's state dict, without ``pred``)."""
     history = []
     for row in state["history"]:
         out = {k: int(row[k]) for k in ("generation", *_HISTORY_INTS)}

@@ -34,7 +34,7 @@ from tabsift.tree._checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
 )
-from tabsift.tree._tree import n_positions, reachable
+from tabsift.tree._positions import n_positions, reachable
 
 
 def _read_members(path):
@@ -113,7 +113,7 @@ class _Reader:
 
     # -- arrays
     def array(self, arrays, name, shape):
-        """The array ``name`` as native-order data, after its dtype and shape are checked.
+        """Return the array ``name`` as native-order data, after its dtype and shape are checked.
 
         ``shape`` holds ints and ``(low, high)`` ranges for a free dimension.
         """

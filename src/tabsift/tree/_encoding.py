@@ -11,10 +11,11 @@ import numpy as np
 
 from tabsift.table import (
     MAX_CATEGORIES,
+    category_values,
     check_finite_columns,
     column_numbers,
+    table_columns,
 )
-from tabsift.table._types import category_values, table_columns
 
 
 def check_no_infinity(values, names, *, owner):
@@ -68,7 +69,7 @@ class OneHotLayout:
 
     @classmethod
     def numeric(cls, input_names):
-        """The layout of a table of numbers only: every column kept as it is."""
+        """Return the layout of a table of numbers only: every column kept as it is."""
         from tabsift.table import ColumnInfo
 
         infos = [ColumnInfo(str(name), "numeric", 0, 0, None) for name in input_names]
@@ -108,7 +109,7 @@ class OneHotLayout:
 
 
 def _top_categories(values):
-    """The categories of a column (sorted), at most ``MAX_CATEGORIES`` most frequent ones."""
+    """Return the categories of a column (sorted), at most ``MAX_CATEGORIES`` most frequent ones."""
     present = values[[v is not None for v in values]]
     names, counts = np.unique(present.astype(str), return_counts=True)
     if names.size > MAX_CATEGORIES:
@@ -118,7 +119,7 @@ def _top_categories(values):
 
 
 def _numbers(column, name, fitted_kind, *, owner):
-    """A numeric input column as floats (NaN where missing).
+    """Return a numeric input column as floats (NaN where missing).
 
     Text that is not a number, in a column that held numbers in ``fit`` (a
     ``"rotary"`` among cylinder counts), is read as missing with a warning,

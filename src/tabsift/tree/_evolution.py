@@ -29,11 +29,12 @@ from tabsift.tree._population import (
     refit_classification,
     refit_regression,
 )
+from tabsift.tree._positions import merge_same_class_leaves, n_positions, reachable
 from tabsift.tree._run_operators import OperatorsMixin
 from tabsift.tree._run_population import PopulationMixin
 from tabsift.tree._text import TreeSchema, TreeTextError, text_to_arrays, tree_to_text
 from tabsift.tree._thresholds import round_thresholds
-from tabsift.tree._tree import Tree, merge_same_class_leaves, n_positions, reachable
+from tabsift.tree._tree import Tree
 from tabsift.utils import progress
 
 
@@ -188,7 +189,7 @@ class Run(PopulationMixin, OperatorsMixin):
         return tree, None
 
     def _learn_all(self, parsed):
-        """The trees of each prompt with their missing-value sides learned where unstated."""
+        """Return the trees of each prompt with their missing-value sides learned where unstated."""
         learned = iter(self._learn_sides([tree for valid in parsed for tree, _ in valid]))
         return [[(next(learned), logp) for _, logp in valid] for valid in parsed]
 
@@ -341,16 +342,17 @@ class Run(PopulationMixin, OperatorsMixin):
 
     # ------------------------------------------------------------- trees
     def make_tree(self, feature, threshold, missing, X=None, y=None, sample_weight=None):
-        """A :class:`Tree` with leaves fit on ``(X, y)`` (the training rows by default),
-        weighted by ``sample_weight`` (the training rows' weights by default).
+        """Return a :class:`Tree` with leaves fit on ``(X, y)``, weighted by ``sample_weight``.
 
+        By default the leaves are fit on the training rows, with their weights.
         A split on a column without missing values in the training rows sends missing
         values to its child with more rows, by weight (scikit-learn's rule): its side was never
         tested, so the printed tree shows the most likely one. Then (classification)
         splits whose two leaves predict their parent's class are merged, and each
         threshold becomes the shortest decimal that sends the rows of ``X`` the same
         way; neither changes a prediction on those rows. Only the returned tree is
-        touched: the population and the checkpoint keep the evolved arrays."""
+        touched: the population and the checkpoint keep the evolved arrays.
+        """
         if X is None:
             X, y, w = self.X_train, self.y_train, self.w_train
         else:

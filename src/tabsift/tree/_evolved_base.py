@@ -1,10 +1,11 @@
-"""The fit shared by EvolvedTreeClassifier and EvolvedTreeRegressor: input, weights, run, read-outs.
+"""The fit shared by EvolvedTreeClassifier and EvolvedTreeRegressor: input, weights, run.
 
 :class:`_EvolvedTreeBase` checks and one-hot encodes the input, weighs the
-rows, resumes from a checkpoint or a warm start, runs the evolution
-(:class:`~tabsift.tree._evolution.Run`) and exposes the fitted tree
-(``apply``, ``decision_path``, ``export_text``, ``plot``, ...). The two public
-classes (``_evolved.py``) add their targets and predictions.
+rows, resumes from a checkpoint or a warm start and runs the evolution
+(:class:`~tabsift.tree._evolution.Run`); the read-outs of the fitted tree
+(``apply``, ``decision_path``, ``export_text``, ``plot``, ...) come from
+:mod:`tabsift.tree._evolved_readout`. The two public classes (``_evolved.py``)
+add their targets and predictions.
 """
 
 import hashlib
@@ -14,7 +15,7 @@ import os
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from tabsift.table import (
     TableError,
@@ -27,23 +28,14 @@ from tabsift.tree._checkpoint import remove_stale_temp_files, write_checkpoint
 from tabsift.tree._checkpoint_read import read_checkpoint
 from tabsift.tree._encoding import OneHotLayout, check_no_infinity
 from tabsift.tree._evolution import Run
-from tabsift.tree._tree import impurity_decrease
-from tabsift.utils._progress import VERBOSE_CONSTRAINT
-from tabsift.utils._sklearn_compat import Interval, StrOptions, check_sample_weight, fit_context
+from tabsift.tree._evolved_readout import _FittedTreeMixin
+from tabsift.tree._importance import impurity_decrease
+from tabsift.utils import VERBOSE_CONSTRAINT, Interval, StrOptions, check_row_weights, fit_context
 
 _NO_Y = "no_validation"  # validate_data's marker for "no y given"
 
 
-def _mean_std(y, sample_weight=None):
-    """Mean and standard deviation of ``y``, weighted when ``sample_weight`` is given."""
-    if sample_weight is None:
-        return float(y.mean()), float(y.std())
-    mean = np.sum(sample_weight * y) / np.sum(sample_weight)
-    var = np.sum(sample_weight * (y - mean) ** 2) / np.sum(sample_weight)
-    return float(mean), float(np.sqrt(var))
-
-
-class _EvolvedTreeBase(BaseEstimator):
+class _EvolvedTreeBase(_FittedTreeMixin, BaseEstimator):
     """Shared fit loop of the two estimators (see EvolvedTreeClassifier)."""
 
     _task = None
@@ -183,34 +175,10 @@ class _EvolvedTreeBase(BaseEstimator):
         return {str(k): str(v) for k, v in descriptions.items()}
 
     def _check_weights(self, sample_weight, X, y):
-        """The rows' weights (None when none are given), ``class_weight`` included.
-
-        Refuses negative, non-finite and all-zero weights with a message naming
-        ``sample_weight``."""
-        owner = self._owner()
-        if sample_weight is not None:
-            # Shape, NaN, infinity and all-zero weights get scikit-learn's messages.
-            sample_weight = check_sample_weight(sample_weight, X, dtype=np.float64, copy=True)
-            if (sample_weight < 0).any():
-                raise ValueError(
-                    f"sample_weight has {int((sample_weight < 0).sum())} negative values (the "
-                    f"smallest is {sample_weight.min():.4g}); {owner} needs weights >= 0: a "
-                    "weight is how many times a row counts."
-                )
+        """Return the rows' weights (None when none are given), ``class_weight`` included."""
         class_weight = getattr(self, "class_weight", None)
-        if class_weight is not None:
-            expanded = compute_sample_weight(class_weight, y)
-            if (expanded < 0).any():
-                raise ValueError(
-                    f"class_weight gives negative weights; {owner} needs class weights >= 0."
-                )
-            sample_weight = expanded if sample_weight is None else sample_weight * expanded
-        if sample_weight is not None and not (sample_weight > 0).any():
-            raise ValueError(
-                f"sample_weight is zero for every row (after class_weight); {owner} needs "
-                "at least two rows of positive weight. Check the weights passed to fit."
-            )
-        return sample_weight
+        class_weights = None if class_weight is None else compute_sample_weight(class_weight, y)
+        return check_row_weights(sample_weight, X, owner=self._owner(), class_weights=class_weights)
 
     # ----------------------------------------------------------------- target
     def _encode_target(self, y):
@@ -249,7 +217,7 @@ class _EvolvedTreeBase(BaseEstimator):
         return digest.hexdigest()
 
     def _load_checkpoint(self, fingerprint, n_samples):
-        """The state in ``checkpoint``, checked against this fit (None when there is no file).
+        """Return the state in ``checkpoint``, checked against this fit (None when there is no file).
 
         The file is data only (see :mod:`tabsift.tree._checkpoint`); a pickle or a file
         that fails any check raises :class:`~tabsift.tree._checkpoint.CheckpointError`.
@@ -393,163 +361,6 @@ class _EvolvedTreeBase(BaseEstimator):
         self.llm_stats_ = {**state["llm_stats"], **run.extra_stats}
         self.stopped_by_time_limit_ = bool(run.timed_out)
         run.session.finish(self, what="the genetic operators")
-
-    # -------------------------------------------------------------- predict
-    def _encoded(self, X):
-        check_is_fitted(self, "tree_")
-        return self._validate_X(X, reset=False)
-
-    def apply(self, X):
-        """Return the index of the leaf of ``tree_`` each row reaches.
-
-        Nodes are numbered by their position in ``tree_``'s arrays (the root
-        is 0, the children of node ``i`` are ``2 i + 1`` and ``2 i + 2``), as
-        in :meth:`decision_path`. A row with a missing value follows the side
-        each split sends missing values to.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        leaves : ndarray of int of shape (n_samples,)
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf = clf.fit(data.data, data.target)
-        >>> sorted(set(clf.apply(data.data).tolist()))
-        [1, 2]
-        """
-        X = self._encoded(X)
-        return self.tree_.apply(X)
-
-    def decision_path(self, X):
-        """Return the nodes of ``tree_`` each row passes through.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        indicator : scipy.sparse.csr_matrix of shape (n_samples, n_nodes)
-            ``indicator[r, i]`` is 1 when row ``r`` goes through node ``i``;
-            nodes are numbered as in :meth:`apply`, and ``n_nodes`` counts
-            every position of the complete tree of depth ``max_depth``
-            (those below a leaf are never reached).
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf = clf.fit(data.data, data.target)
-        >>> path = clf.decision_path(data.data[:2])
-        >>> path.shape, path.sum(axis=1).tolist()
-        ((2, 3), [[2], [2]])
-        """
-        X = self._encoded(X)
-        return self.tree_.decision_path(X)
-
-    def get_depth(self):
-        """Return the depth of ``tree_`` (0 for a single leaf).
-
-        Returns
-        -------
-        depth : int
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf.fit(data.data, data.target).get_depth()
-        1
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.depth
-
-    def get_n_leaves(self):
-        """Return the number of leaves of ``tree_``.
-
-        Returns
-        -------
-        n_leaves : int
-
-        Examples
-        --------
-        >>> from tabsift.datasets import make_planted_tree
-        >>> from tabsift.tree import EvolvedTreeClassifier
-        >>> data = make_planted_tree(n_samples=200, depth=1, noise=0.0, random_state=0)
-        >>> clf = EvolvedTreeClassifier(max_depth=1, n_generations=2, random_state=0)
-        >>> clf.fit(data.data, data.target).get_n_leaves()
-        2
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.n_leaves
-
-    def export_text(self, *, decimals=3):
-        """Text drawing of ``tree_`` (see :meth:`Tree.export_text`).
-
-        Parameters
-        ----------
-        decimals : int, default=3
-
-        Returns
-        -------
-        text : str
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.export_text(decimals=decimals)
-
-    def to_dict(self):
-        """``tree_`` as LLEGO's nested dict (see :meth:`Tree.to_dict`).
-
-        Returns
-        -------
-        tree : dict
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.to_dict()
-
-    def plot(self, ax=None, **kwargs):
-        """Draw ``tree_`` with matplotlib (see :meth:`Tree.plot`).
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, default=None
-        **kwargs
-            Passed to :meth:`Tree.plot`.
-
-        Returns
-        -------
-        ax : matplotlib Axes
-        """
-        check_is_fitted(self, "tree_")
-        return self.tree_.plot(ax=ax, **kwargs)
-
-    def plot_history(self, ax=None):
-        """Plot the best and mean fitness of the population per generation.
-
-        Parameters
-        ----------
-        ax : matplotlib Axes, default=None
-
-        Returns
-        -------
-        ax : matplotlib Axes
-        """
-        check_is_fitted(self, "history_")
-        from tabsift.tree._plot import plot_history
-
-        return plot_history(self.history_, metric=self._metric(), ax=ax)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -32,7 +32,7 @@ _FORMAT = (
 
 
 def prompt_header(context):
-    """The description of the task and data that starts every prompt."""
+    """Return the description of the task and data that starts every prompt."""
     lines = []
     if context["task_description"]:
         lines.append(f"Task: {context['task_description']}")
@@ -104,8 +104,11 @@ def mutation_prompt(header, parent_texts):
 
 
 def sequence_logprob(choice):
-    """Total log-probability of a reply, or None when the server sent none (it refused or
-    dropped them: ``choice.logprobs is None``) or sent values that are not finite numbers."""
+    """Return the total log-probability of a reply, or None when there is none to use.
+
+    None when the server sent none (it refused or dropped them:
+    ``choice.logprobs is None``) or sent values that are not finite numbers.
+    """
     tokens = choice.logprobs
     if not tokens:
         return None
@@ -159,7 +162,8 @@ def ask_all(client, jobs, *, n_jobs, out_of_time, deadline):
     ``("skipped", None)`` (out of time, or another request of this
     generation failed for good: the rest are not sent). Only the sending
     happens in the threads; the answers go through the session in the
-    caller's thread."""
+    caller's thread.
+    """
     from tabsift.llm import LLMError, LLMResponseError
 
     stop = threading.Event()
@@ -195,7 +199,8 @@ def take_replies(session, results, stats, parse):
     and what was finished is kept). A reply whose choices give no valid tree
     is a rejection of the session, by the reason of its first choice. Returns
     ``(trees per prompt, rejected choices, errors)``. ``parse(text, finish, stats)`` gives
-    ``(tree, None)`` for a valid tree, else ``(None, reason)``."""
+    ``(tree, None)`` for a valid tree, else ``(None, reason)``.
+    """
     from tabsift.llm import BudgetExceededError, LLMResponseError
 
     out = [[] for _ in results]

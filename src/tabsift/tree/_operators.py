@@ -1,7 +1,7 @@
 """The LLM-free genetic operators, and the random-forest initial population.
 
 Each operator takes and returns ``(feature, threshold, missing)`` arrays of one
-tree (see :mod:`tabsift.tree._tree`; ``missing`` is True where missing values go
+tree (see :mod:`tabsift.tree._positions`; ``missing`` is True where missing values go
 to the ``<=`` child); leaves are never mutated because they are refit on the
 data after every operator. Thresholds are drawn from a fixed grid of candidate
 cut points per column (quantile midpoints of the values present), so mutations
@@ -10,7 +10,7 @@ move between cuts that change which rows go where.
 
 import numpy as np
 
-from tabsift.tree._tree import canonical, level, n_positions, reachable
+from tabsift.tree._positions import canonical, level, n_positions, reachable
 
 # Candidate cut points per column (fewer when a column has fewer distinct values).
 N_CUTS = 32
@@ -29,8 +29,11 @@ TUNE_COLUMNS = 8
 
 
 def cut_points(X, n_cuts=N_CUTS):
-    """Per column, sorted candidate thresholds: midpoints between distinct quantiles of the
-    values present (missing values left out; a column without values has no cuts)."""
+    """Return per column the sorted candidate thresholds.
+
+    They are midpoints between distinct quantiles of the values present
+    (missing values left out; a column without values has no cuts).
+    """
     cuts = []
     for column in X.T:
         column = column[~np.isnan(column)]
@@ -46,16 +49,18 @@ def _internal(feature):
 
 
 def _random_split(rng, cuts, usable, gaps):
-    """A random column and cut; a random missing side where the column has missing values."""
+    """Return a random column and cut; a random missing side where the column has missing values."""
     j = int(rng.choice(usable))
     t = float(cuts[j][rng.randint(len(cuts[j]))])
     return j, t, bool(rng.rand() < 0.5) if gaps[j] else True
 
 
 def copy_subtree(src, src_pos, dst, dst_pos):
-    """Copy the subtree of tree ``src`` at ``src_pos`` to ``dst_pos`` of tree ``dst`` (in
-    place; both ``(feature, threshold, missing)``); nodes that would fall below the last
-    level become leaves (the subtree is truncated to fit)."""
+    """Copy the subtree of tree ``src`` at ``src_pos`` to ``dst_pos`` of tree ``dst`` (in place).
+
+    Both trees are ``(feature, threshold, missing)``; nodes that would fall
+    below the last level become leaves (the subtree is truncated to fit).
+    """
     src_f, src_t, src_m = src
     dst_f, dst_t, dst_m = dst
     size = dst_f.shape[0]
@@ -183,8 +188,10 @@ def mutate(tree, rng, cuts, usable, gaps=None, *, kind=None):
 
 
 def tune_variants(feature, threshold, missing, position, cuts):
-    """Copies of one tree with node ``position`` at each cut point of its column, missing
-    values sent left, then the same sent right: ``(2 k, size)`` arrays."""
+    """Return copies of one tree with node ``position`` at each cut point of its column.
+
+    First with missing values sent left, then the same sent right: ``(2 k, size)`` arrays.
+    """
     grid = cuts[feature[position]]
     F = np.repeat(feature[None], 2 * len(grid), axis=0)
     T = np.repeat(threshold[None], 2 * len(grid), axis=0)
@@ -195,8 +202,9 @@ def tune_variants(feature, threshold, missing, position, cuts):
 
 
 def graft(tree, position, inner, x_max=None):
-    """Write the fitted sklearn tree structure ``inner`` (a ``tree_``) at ``position`` of
-    ``tree`` (in place); levels that do not fit are cut.
+    """Write the sklearn tree structure ``inner`` (a ``tree_``) at ``position`` of ``tree``.
+
+    In place; levels that do not fit are cut.
 
     scikit-learn splits "value present / missing" with an infinite threshold;
     it becomes the column's largest value ``x_max[j]``, which sends the same
@@ -223,11 +231,14 @@ def graft(tree, position, inner, x_max=None):
 
 
 def forest_population(X, y, task, *, n_trees, max_depth, random_state, sample_weight=None):
-    """Trees of a random forest fit on half of the rows, as ``(P, size)`` arrays (LLEGO's start):
-    ``(feature, threshold, missing)``. scikit-learn's forests learn where missing values go.
+    """Return the trees of a random forest fit on half of the rows (LLEGO's start).
+
+    As ``(P, size)`` arrays ``(feature, threshold, missing)``. scikit-learn's
+    forests learn where missing values go.
 
     ``sample_weight`` goes to the forest: each tree's bootstrap is drawn over rows and
-    each drawn row counts with its weight."""
+    each drawn row counts with its weight.
+    """
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     forest_class = RandomForestClassifier if task == "classification" else RandomForestRegressor

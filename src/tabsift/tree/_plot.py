@@ -6,14 +6,17 @@ import numpy as np
 def _new_axes(ax, size):
     if ax is not None:
         return ax
-    from tabsift.utils._figures import new_figure
+    from tabsift.utils import new_figure
 
     return new_figure(figsize=size, layout="constrained").subplots()
 
 
 def plot_tree(tree, ax=None, *, decimals=2, fontsize=8):
-    """One box per node at its depth; leaves spread evenly left to right. The edge to the
-    ``<=`` child reads "yes", the other "no"; the one missing values take adds "or missing"."""
+    """Draw one box per node at its depth; leaves spread evenly left to right.
+
+    The edge to the ``<=`` child reads "yes", the other "no"; the one missing
+    values take adds "or missing".
+    """
     feature = tree.feature
     xs, ys = {}, {}
     counter = [0]

@@ -1,6 +1,6 @@
 """A population of trees evaluated on all rows at once: leaf indices, leaf refits, fitness.
 
-Trees are ``(P, n_positions)`` arrays (see :mod:`tabsift.tree._tree`); routing ``n``
+Trees are ``(P, n_positions)`` arrays (see :mod:`tabsift.tree._positions`); routing ``n``
 rows through ``P`` trees of depth ``D`` is ``D`` steps of gather and compare over a
 ``(P, n)`` index array, on the array backend of :func:`tabsift.backend.get_namespace`.
 A row whose value is missing (NaN) at a node takes the side the node's ``missing``
@@ -15,7 +15,7 @@ and means, weighted recalls and squared errors); None is one per row.
 import numpy as np
 
 from tabsift.backend import asarray, get_namespace, namespace_name, to_numpy
-from tabsift.tree._tree import depth_of_capacity
+from tabsift.tree._positions import depth_of_capacity
 
 # Pseudo-count of the hierarchical smoothing of class frequencies: a leaf's
 # distribution is shrunk toward its parent's by this many rows.
@@ -237,8 +237,10 @@ def route_around(feature, threshold, missing, position, X, *, xp=None):
 
 
 def route_around_many(items, X, *, xp=None):
-    """:func:`route_around` for a list of ``(feature, threshold, missing, position)``, in one
-    pass."""
+    """Run :func:`route_around` for a list of ``(feature, threshold, missing, position)``.
+
+    All the items are routed in one pass.
+    """
     if not items:
         return []
     F = np.stack([f for f, _, _, _ in items for _ in (0, 1)])
@@ -325,8 +327,10 @@ def missing_bins(bins, missing_rows, n_cuts):
 
 def tune_node(feature, threshold, missing, position, cuts, X, y, task, *, n_classes=None,
               xp=None, sample_weight=None):
-    """Training fitness of a tree with node ``position`` cut at each of ``cuts``, missing
-    values sent left then right: ``(2, len(cuts))``."""
+    """Return the training fitness of a tree with node ``position`` cut at each of ``cuts``.
+
+    Missing values sent left, then right: ``(2, len(cuts))``.
+    """
     route = route_around(feature, threshold, missing, position, X, xp=xp)
     column = to_numpy(X)[:, feature[position]]
     bins = np.searchsorted(cuts, column, side="left")

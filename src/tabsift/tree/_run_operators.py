@@ -18,7 +18,7 @@ from tabsift.tree._population import (
     split_scores,
     weighted_var,
 )
-from tabsift.tree._tree import level, reachable
+from tabsift.tree._positions import level, reachable
 
 
 class OperatorsMixin:
@@ -70,8 +70,11 @@ class OperatorsMixin:
         return out
 
     def _resolve_tunes(self, candidates):
-        """Finish the marked candidates: 'tune' gets the best split at its node (all such
-        nodes routed in one pass), 'regrow' its subtree grown again greedily."""
+        """Finish the marked candidates.
+
+        'tune' gets the best split at its node (all such nodes routed in one
+        pass), 'regrow' its subtree grown again greedily.
+        """
         def tune(kind):
             return isinstance(kind, tuple) and kind[0] == "tune"
 
@@ -92,7 +95,8 @@ class OperatorsMixin:
 
         Greedy impurity splits (random columns per split, as in a random forest) find
         structure that whole-tree accuracy, flat for a lone split among many classes,
-        does not see; the regrown tree then competes on fitness like any other."""
+        does not see; the regrown tree then competes on fitness like any other.
+        """
         from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         leaves = apply_population(
@@ -117,8 +121,11 @@ class OperatorsMixin:
         return f, t, self._settle(f, m)
 
     def _candidates(self, columns):
-        """Split-search candidates of ``columns``: ``(column, side, bins)``; a column with
-        missing training values gives two, its missing values sent left, then right."""
+        """Return the split-search candidates of ``columns``: ``(column, side, bins)``.
+
+        A column with missing training values gives two, its missing values
+        sent left, then right.
+        """
         out = []
         for j in columns:
             if self.gaps[j]:
@@ -129,11 +136,14 @@ class OperatorsMixin:
         return out
 
     def _best_splits(self, jobs):
-        """For each ``(feature, threshold, missing, position, columns)``, the tree with the
-        split at ``position`` of best training fitness over the cut points of ``columns``
+        """Return the tree with the best split at ``position`` for each job.
+
+        A job is ``(feature, threshold, missing, position, columns)``; the split
+        of best training fitness is searched over the cut points of ``columns``
         (and the two sides for missing values).
 
-        The rows are routed around all the nodes in one vectorised pass."""
+        The rows are routed around all the nodes in one vectorised pass.
+        """
         routes = route_around_many(
             [(f, t, m, p) for f, t, m, p, _ in jobs], self.X_train, xp=self.evaluator.xp
         )
@@ -156,11 +166,14 @@ class OperatorsMixin:
         return out
 
     def _learn_sides(self, trees):
-        """LLM trees ``(feature, threshold, missing, stated)`` with the missing-value side of
-        each split that did not state one set to the side of better training fitness.
+        """Return the LLM trees with a missing-value side on every split.
+
+        Each tree is ``(feature, threshold, missing, stated)``; a split that did
+        not state its side gets the side of better training fitness.
 
         Top-down, one routing pass per level for all the trees; only splits on columns
-        with missing training values are decided (elsewhere the side does not matter)."""
+        with missing training values are decided (elsewhere the side does not matter).
+        """
         out = [(f, t, self._settle(f, m.copy())) for f, t, m, _ in trees]
         for lev in range(self.est.max_depth):
             positions = range(2**lev - 1, 2 ** (lev + 1) - 1)

@@ -11,8 +11,8 @@ import numpy as np
 
 import tabsift.tree._operators as _operators
 from tabsift.tree._checkpoint import CHECKPOINT_VERSION, HALL_OF_FAME_SIZE
+from tabsift.tree._positions import reachable
 from tabsift.tree._text import REJECTION_REASONS
-from tabsift.tree._tree import reachable
 
 
 class PopulationMixin:
@@ -22,8 +22,11 @@ class PopulationMixin:
         return state["feature"], state["threshold"], state["missing"]
 
     def _settle(self, F, M):
-        """``M`` with True wherever the side does not matter: leaves, and splits on a
-        column without missing values in the training rows (in place)."""
+        """Return ``M`` with True wherever the side does not matter (in place).
+
+        The side does not matter at leaves and at splits on a column without
+        missing values in the training rows.
+        """
         M[(F < 0) | ~self.gaps[np.maximum(F, 0)]] = True
         return M
 
@@ -68,7 +71,7 @@ class PopulationMixin:
         return state
 
     def _select(self, F, result, n_keep):
-        """Indices of the best trees, without trees whose training predictions repeat."""
+        """Return the indices of the best trees, without trees whose training predictions repeat."""
         train = result["train"]
         leaves = (reachable(F) & (F < 0)).sum(axis=1)
         order = np.lexsort((np.arange(len(F)), leaves, -train))

@@ -22,8 +22,20 @@ import re
 import numpy as np
 
 from tabsift.llm import LLMResponseError, extract_literal
+from tabsift.tree._positions import canonical, n_positions
 from tabsift.tree._thresholds import format_number
-from tabsift.tree._tree import branch_keys, canonical, n_positions
+
+#: How a branch taken by missing values is marked, in printed trees and nested dicts.
+MISSING_MARK = "or missing"
+
+
+def branch_keys(threshold_text, missing_left):
+    """Return the two branch labels of a split: ``"<= t"`` and ``"> t"``, one marked ``or missing``."""
+    left, right = f"<= {threshold_text}", f"> {threshold_text}"
+    if missing_left:
+        return f"{left} {MISSING_MARK}", right
+    return left, f"{right} {MISSING_MARK}"
+
 
 # Why an LLM reply did not give a usable tree; these are the keys of the rejection counts.
 REJECTION_REASONS = (
@@ -126,7 +138,7 @@ class TreeSchema:
 
 
 def _missing_side(left_marked, right_marked, feature):
-    """True (left), False (right) or None (not stated) from the marks on the two branches."""
+    """Return True (left), False (right) or None (not stated) from the marks on the two branches."""
     if left_marked and right_marked:
         raise TreeTextError(
             "not_complementary", f"both branches of {feature!r} take missing values"
@@ -135,16 +147,21 @@ def _missing_side(left_marked, right_marked, feature):
 
 
 def _key(key):
-    """``key`` with one space for any run of white space (the key patterns then match in
-    linear time); a key too long to be a split is malformed."""
+    """Return ``key`` with one space for any run of white space.
+
+    The key patterns then match in linear time; a key too long to be a split
+    is malformed.
+    """
     if len(key) > _MAX_KEY_CHARS:
         raise TreeTextError("malformed", f"a key is longer than {_MAX_KEY_CHARS} characters")
     return " ".join(key.split())
 
 
 def _split_of(node):
-    """``(feature, threshold, left, right, missing_left)`` of an internal node, or None for a
-    leaf; ``missing_left`` is None when the node does not say where missing values go."""
+    """Return ``(feature, threshold, left, right, missing_left)`` of a node (None for a leaf).
+
+    ``missing_left`` is None when the node does not say where missing values go.
+    """
     if not isinstance(node, dict):
         if isinstance(node, (int, float, str, bool)) or node is None:
             return None  # a bare value is a leaf
@@ -231,8 +248,11 @@ def dict_to_arrays(tree, schema):
 
 
 def text_to_arrays(text, schema):
-    """Parse an LLM reply and validate the tree in it: ``(feature, threshold, missing,
-    stated)`` arrays (see :func:`dict_to_arrays`)."""
+    """Parse an LLM reply and validate the tree in it.
+
+    Returns ``(feature, threshold, missing, stated)`` arrays (see
+    :func:`dict_to_arrays`).
+    """
     value = parse_literal(text)
     # Some replies wrap the tree: {"tree": {...}}.
     if len(value) == 1:

@@ -9,7 +9,7 @@ reaching the same leaf.
 
 import numpy as np
 
-from tabsift.tree._tree import reachable
+from tabsift.tree._positions import reachable
 
 
 def format_number(value):
@@ -21,7 +21,7 @@ def format_number(value):
 
 
 def shortest_threshold(threshold, low, high):
-    """The shortest decimal ``d`` with ``low <= d < high``, nearest ``threshold`` among equals.
+    """Return the shortest decimal ``d`` with ``low <= d < high``, nearest ``threshold`` among equals.
 
     ``low`` is the largest training value sent to the ``<=`` side of a split and
     ``high`` the smallest sent to the ``>`` side, so any such ``d`` keeps the split

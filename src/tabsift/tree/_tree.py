@@ -1,146 +1,20 @@
 """The fitted tree: a small array structure, printed and drawn by separate functions.
 
-A tree of depth at most ``D`` is stored over the complete binary tree of
-``2 ** (D + 1) - 1`` positions in breadth-first order: position ``i`` has
-children ``2 i + 1`` (``<=`` side) and ``2 i + 2`` (``>`` side). ``feature[i]``
-is the column a node splits on, ``-1`` for a leaf (and for the unused
-positions below a leaf), and ``missing_go_to_left[i]`` says which child rows
-with a missing value in that column take, so a whole population is one stack
-of equal-size arrays and is evaluated in ``D`` vectorised steps.
+The arrays are laid out over a complete binary tree (see
+:mod:`tabsift.tree._positions`); nested-dict text is written by
+:mod:`tabsift.tree._text` and drawings by :mod:`tabsift.tree._plot`.
 """
 
-import math
-
 import numpy as np
+
+from tabsift.tree._positions import depth_of_capacity, level, reachable
+from tabsift.tree._text import branch_keys, tree_to_text
 
 __all__ = ["Tree"]
 
 
-def n_positions(max_depth):
-    """Number of positions of a complete binary tree of depth ``max_depth``."""
-    return 2 ** (max_depth + 1) - 1
-
-
-def depth_of_capacity(n_nodes):
-    """The ``max_depth`` whose complete tree has ``n_nodes`` positions."""
-    return int(round(math.log2(n_nodes + 1))) - 1
-
-
-def level(position):
-    """Depth of a position (the root is at 0)."""
-    return int(math.floor(math.log2(position + 1)))
-
-
-def reachable(feature):
-    """Boolean mask of the positions that are part of the tree (internal nodes and leaves).
-
-    Works on one tree ``(size,)`` or a stack ``(..., size)``.
-    """
-    feature = np.asarray(feature)
-    mask = np.zeros(feature.shape, dtype=bool)
-    mask[..., 0] = True
-    if feature.ndim == 1:  # one small tree: a plain loop beats numpy's per-call overhead
-        flags = feature.tolist()
-        alive = mask.tolist()
-        for i in range((len(flags) - 1) // 2):
-            if alive[i] and flags[i] >= 0:
-                alive[2 * i + 1] = alive[2 * i + 2] = True
-        return np.array(alive)
-    for lev in range(depth_of_capacity(feature.shape[-1])):
-        pos = np.arange(2**lev - 1, 2 ** (lev + 1) - 1)
-        internal = mask[..., pos] & (feature[..., pos] >= 0)
-        mask[..., 2 * pos + 1] = internal
-        mask[..., 2 * pos + 2] = internal
-    return mask
-
-
-def canonical(feature, threshold, missing):
-    """Clear the positions below leaves, so equal trees have equal arrays (in place).
-
-    ``missing`` (missing values go left) is True at leaves and unused positions.
-    """
-    alive = reachable(feature)
-    feature[~alive] = -1
-    leaf = feature < 0
-    threshold[leaf] = 0.0
-    missing[leaf] = True
-    return feature, threshold, missing
-
-
-#: How a branch taken by missing values is marked, in printed trees and nested dicts.
-MISSING_MARK = "or missing"
-
-
-def branch_keys(threshold_text, missing_left):
-    """The two branch labels of a split: ``"<= t"`` and ``"> t"``, one marked ``or missing``."""
-    left, right = f"<= {threshold_text}", f"> {threshold_text}"
-    if missing_left:
-        return f"{left} {MISSING_MARK}", right
-    return left, f"{right} {MISSING_MARK}"
-
-
-def merge_same_class_leaves(feature, threshold, missing, value):
-    """Turn splits whose two leaves predict their parent's class into a leaf (in place).
-
-    ``value`` holds every node's class frequencies, so a merged node keeps its own
-    (its rows are the union of its leaves'). Only splits whose parent predicts the
-    same class as both leaves are merged, so no row's prediction changes; merging
-    repeats up the tree. Returns ``(feature, threshold, missing, changed)``.
-    """
-    changed = False
-    top = np.argmax(value, axis=1)
-    for i in range((feature.shape[0] - 1) // 2 - 1, -1, -1):  # bottom-up
-        left, right = 2 * i + 1, 2 * i + 2
-        if feature[i] < 0 or feature[left] >= 0 or feature[right] >= 0:
-            continue
-        if top[left] == top[right] == top[i]:
-            feature[i] = -1
-            changed = True
-    if changed:
-        canonical(feature, threshold, missing)
-    return feature, threshold, missing, changed
-
-
-def impurity_decrease(tree, X, y, n_classes=None, sample_weight=None):
-    """Total weighted impurity decrease of the splits on each column, on the rows ``(X, y)``.
-
-    Gini impurity for class indices ``y`` (``n_classes`` given), variance for a
-    numeric ``y``: ``sum over splits on j of n_t / n * (i(t) - n_l / n_t i(l) -
-    n_r / n_t i(r))``, as scikit-learn's ``feature_importances_`` before
-    normalising. With ``sample_weight``, the ``n`` are weight totals and the
-    impurities weighted (scikit-learn's ``weighted_n_node_samples``). Returns an
-    array of shape ``(len(feature_names),)``.
-    """
-    path = tree.decision_path(X).tocsc().astype(np.float64)
-    if sample_weight is None:
-        n = max(X.shape[0], 1)
-        w = np.ones(X.shape[0])
-    else:
-        w = np.asarray(sample_weight, dtype=np.float64)
-        n = float(w.sum()) or 1.0
-    counts = np.asarray(path.T @ w).ravel()
-    safe = np.where(counts > 0, counts, 1.0)
-    if n_classes is not None:
-        onehot = np.eye(n_classes)[np.asarray(y, dtype=np.int64)] * w[:, None]
-        by_class = np.asarray(path.T @ onehot) / safe[:, None]
-        impurity = 1.0 - (by_class**2).sum(axis=1)
-    else:
-        y = np.asarray(y, dtype=np.float64)
-        mean = np.asarray(path.T @ (w * y)).ravel() / safe
-        impurity = np.asarray(path.T @ (w * y**2)).ravel() / safe - mean**2
-    impurity = np.where(counts > 0, np.maximum(impurity, 0.0), 0.0)
-    out = np.zeros(len(tree.feature_names))
-    for i in np.flatnonzero(reachable(tree.feature) & (tree.feature >= 0)):
-        left, right = 2 * i + 1, 2 * i + 2
-        gain = (
-            counts[i] * impurity[i] - counts[left] * impurity[left] - counts[right] * impurity[right]
-        )
-        out[tree.feature[i]] += gain / n
-    return out
-
-
 def _label(value):
-    """A class label as a plain Python scalar (JSON-friendly)."""
+    """Return a class label as a plain Python scalar (JSON-friendly)."""
     return value.item() if isinstance(value, np.generic) else value
 
 
@@ -418,8 +292,6 @@ class Tree:
         >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_text()
         '{"x": {"<= 0.5 or missing": {"value": -1}, "> 0.5": {"value": 2}}}'
         """
-        from tabsift.tree._text import tree_to_text
-
         labels = None if self.classes is None else [_label(c) for c in self.classes]
         leaf = self.value[:, 0] if self.classes is None else np.argmax(self.value, axis=1)
         return tree_to_text(

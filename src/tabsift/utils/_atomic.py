@@ -152,7 +152,7 @@ def set_write_guard(guard):
 
 
 def stale_temp_files(folder, names):
-    """The temporary files an interrupted :func:`atomic_write` left in ``folder``.
+    """Return the temporary files an interrupted :func:`atomic_write` left in ``folder``.
 
     Only files named as :func:`atomic_write` names them
     (``.<target>.<random letters, digits, _>.tmp``) whose target matches one of

@@ -13,7 +13,7 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def neutralise_cell(value):
-    """Return ``value`` with a leading ``'`` when a spreadsheet would read it as a formula.
+    r"""Return ``value`` with a leading ``'`` when a spreadsheet would read it as a formula.
 
     Only text is changed: numbers, missing values and text that is a plain
     number (``"-0.5"``) are returned as they are.
@@ -31,7 +31,7 @@ def neutralise_cell(value):
     --------
     >>> from tabsift.utils._csv import neutralise_cell
     >>> neutralise_cell('=HYPERLINK("http://x", "click")')
-    '\\'=HYPERLINK("http://x", "click")'
+    '\'=HYPERLINK("http://x", "click")'
     >>> neutralise_cell("-0.5"), neutralise_cell(-0.5), neutralise_cell("x > 1")
     ('-0.5', -0.5, 'x > 1')
     """

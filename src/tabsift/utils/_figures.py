@@ -4,14 +4,14 @@ import sys
 
 
 def _in_ipython():
-    """True inside an IPython shell or Jupyter kernel (IPython is never imported here)."""
+    """Return True inside an IPython shell or Jupyter kernel (IPython is never imported here)."""
     ipython = sys.modules.get("IPython")
     get_ipython = getattr(ipython, "get_ipython", None)
     return callable(get_ipython) and get_ipython() is not None
 
 
 def new_figure(**kwargs):
-    """A matplotlib ``Figure`` for a plot method that was given no ``ax``.
+    """Return a matplotlib ``Figure`` for a plot method that was given no ``ax``.
 
     Inside IPython/Jupyter the figure is made through ``pyplot``, so the inline
     backend shows it under the cell (a bare ``Figure()`` displays only as

@@ -7,7 +7,7 @@ import numpy as np
 
 
 def is_finite_number(value):
-    """True for a finite int or float that is not a bool.
+    """Return True for a finite int or float that is not a bool.
 
     An int too large for a float (4,000 digits, from a file or an LLM) is not
     finite here, instead of raising ``OverflowError``.

@@ -25,7 +25,7 @@ VERBOSE_CONSTRAINT = ["verbose", StrOptions({"auto"})]
 
 
 def _someone_watches():
-    """True in IPython/Jupyter or when stderr is a terminal."""
+    """Return True in IPython/Jupyter or when stderr is a terminal."""
     from tabsift.utils._figures import _in_ipython
 
     if _in_ipython():
@@ -38,7 +38,7 @@ def _someone_watches():
 
 
 def progress_settings(verbose):
-    """``(enabled, delay)`` for a ``verbose`` value, following the module's rule.
+    """Return ``(enabled, delay)`` for a ``verbose`` value, following the module's rule.
 
     Parameters
     ----------

@@ -39,7 +39,7 @@ __all__ = [
 
 
 def transform_output(estimator):
-    """The ``transform`` container ``set_output`` chose for ``estimator``.
+    """Return the ``transform`` container ``set_output`` chose for ``estimator``.
 
     Parameters
     ----------
