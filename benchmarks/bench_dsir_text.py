@@ -296,7 +296,7 @@ def main():
                 "end-to-end wall s": f"{wall:.2f}",
                 "end-to-end CPU s": f"{_cpu(part):.2f}",
                 "docs/CPU-s": f"{n / _cpu(part):,.0f}",
-                "KL reduction": f"{kl_reduction(target, pool, r['selected']):.3f}",
+                "KL reduction": f"{kl_reduction(target, pool, r['selected']):.4f}",
                 "target-group share": f"{np.mean([s in in_target for s in r['selected']]):.1%}",
                 "machine during the run": load_note(part),
             }
