@@ -9,11 +9,16 @@ the encoding on the selector (``encoded_feature_names_``, ``encoded_groups_``,
 """
 
 import numpy as np
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d, validate_data
 
-from tabsift.feature_selection._common import feature_names, is_table, plain, validate_table
-from tabsift.table import TableError, check_finite_columns, encode_table, non_finite_message
+from tabsift.feature_selection._common import feature_names, is_table, validate_table
+from tabsift.table import (
+    TableError,
+    check_finite_columns,
+    class_codes,
+    encode_table,
+    non_finite_message,
+)
 from tabsift.utils import check_row_weights
 
 # Inputs that stay on their device: handed to torch through DLPack, never copied to NumPy.
@@ -174,14 +179,8 @@ def _validate_device_data(selector, X, y):
 def encode_target(y, task):
     """Return ``(classes, target)``: class indices and labels, or a float regression target."""
     if task == "classification":
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise TableError(
-                f"y has only 1 class ({plain(classes[0])!r}); KANSelector needs at least 2 "
-                "classes to tell features apart, or task='regression' for a numeric target."
-            )
-        return classes, y_idx.astype(np.int64)
+        hint = " to tell features apart, or task='regression' for a numeric target"
+        return class_codes(y, owner="KANSelector", hint=hint)
     try:
         y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as err:

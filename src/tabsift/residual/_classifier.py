@@ -3,12 +3,11 @@
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from tabsift.residual._base import _ResidualAgentBase
 from tabsift.residual._workspace import weighted_mean
-from tabsift.table import check_target
+from tabsift.table import check_target, class_codes
 from tabsift.utils import StrOptions, fit_context
 
 # Blend weights tried on validation (0 = base model only).
@@ -314,15 +313,9 @@ class ResidualAgentClassifier(ClassifierMixin, _ResidualAgentBase):
         return self._read_table(X, reset=True, y=y, ensure_min_samples=2)
 
     def _encode_target(self, y):
-        check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(
-                f"y has only 1 class ({classes[0]!r}); ResidualAgentClassifier needs at least "
-                "2 classes."
-            )
+        classes, y_enc = class_codes(y, owner="ResidualAgentClassifier")
         self.classes_ = classes
-        return y_enc.astype(np.int64), classes.size
+        return y_enc, classes.size
 
     def _zero_intercept(self):
         return np.zeros(self.classes_.size)

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from tabsift.llm import LLMFallbackWarning
@@ -22,7 +21,7 @@ from tabsift.rules._orchestration import search_rules
 from tabsift.rules._prune import column_importances
 from tabsift.rules._scoring import Scorer
 from tabsift.rules._weights import fit_weights
-from tabsift.table import check_column_names, check_target
+from tabsift.table import check_column_names, check_target, class_codes
 
 _OWNER = "BooleanRuleClassifier"
 
@@ -56,14 +55,8 @@ def _check_data(estimator, X, y):
     X = check_input(estimator, X, reset=True)
     y = column_or_1d(y, warn=True)
     check_target(y, owner=_OWNER)
-    check_classification_targets(y)
     check_consistent_length(X, y)
-    estimator.classes_ = np.unique(y)
-    if estimator.classes_.size < 2:
-        raise ValueError(
-            f"y has only 1 class ({estimator.classes_[0]!r}); {_OWNER} needs at least 2 "
-            "classes."
-        )
+    estimator.classes_ = class_codes(y, owner=_OWNER)[0]
     return X, y
 
 

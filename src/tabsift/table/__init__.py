@@ -19,7 +19,13 @@ from tabsift.table._checks import (
 from tabsift.table._encode import MAX_CATEGORIES, EncodedTable, encode_table
 from tabsift.table._errors import TableError, quote_names as quote_names
 from tabsift.table._prepare import PreparedTable, prepare_table
-from tabsift.table._task import MAX_AUTO_CLASSES, check_target, cv_splitter, infer_task
+from tabsift.table._task import (
+    MAX_AUTO_CLASSES,
+    check_target,
+    class_codes,
+    cv_splitter,
+    infer_task,
+)
 from tabsift.table._types import (
     KINDS,
     PLACEHOLDERS,
@@ -47,6 +53,7 @@ __all__ = [
     "check_column_names",
     "check_finite_columns",
     "check_target",
+    "class_codes",
     "column_numbers",
     "cv_splitter",
     "describe_column",

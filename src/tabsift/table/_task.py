@@ -91,6 +91,47 @@ def check_target(y, *, owner, name="y"):
     return values
 
 
+def class_codes(y, *, owner, hint=""):
+    """Return ``(classes, codes)`` of a classification target that has at least two classes.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels (scikit-learn's ``check_classification_targets`` applies).
+    owner : str
+        The estimator, named in the error.
+    hint : str, default=""
+        Advice appended to the error for one class (e.g. a regression setting).
+
+    Returns
+    -------
+    classes : ndarray
+        The sorted distinct labels.
+    codes : ndarray of int64
+        Each row's index into ``classes``.
+
+    Examples
+    --------
+    >>> from tabsift.table import class_codes
+    >>> class_codes(["b", "a", "b"], owner="MyEstimator")[1].tolist()
+    [1, 0, 1]
+    >>> class_codes(["a", "a"], owner="MyEstimator")
+    Traceback (most recent call last):
+    ...
+    tabsift.table._errors.TableError: y has only 1 class ('a'); MyEstimator needs at least 2 classes.
+    """
+    from sklearn.utils.multiclass import check_classification_targets
+
+    check_classification_targets(y)
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        first = classes[0].item() if hasattr(classes[0], "item") else classes[0]
+        raise TableError(
+            f"y has only 1 class ({first!r}); {owner} needs at least 2 classes{hint}."
+        )
+    return classes, codes.astype(np.int64)
+
+
 def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=None):
     """Return ``"classification"`` or ``"regression"`` for target ``y``.
 
