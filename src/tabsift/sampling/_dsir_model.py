@@ -98,12 +98,7 @@ class Tokens:
 
     def matrix(self, num_buckets):
         """Return the sparse ``(n_rows, num_buckets)`` count matrix."""
-        if not self.parts:
-            rows = cols = np.empty(0, dtype=np.int64)
-        else:
-            rows = np.concatenate([r for r, _ in self.parts])
-            cols = np.concatenate([c for _, c in self.parts])
-        return counts_matrix(rows, cols, self.n_rows, num_buckets)
+        return counts_matrix(self.parts, self.n_rows, num_buckets)
 
     @classmethod
     def join(cls, chunks, n_rows):

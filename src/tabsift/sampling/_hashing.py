@@ -311,21 +311,10 @@ class RowHasher:
                     parts.append((np.arange(n, dtype=index), (h % B).astype(index)))
         return parts
 
-    def token_buckets(self, frame, *, names=None, name_rows=None):
-        """Return the bucket of every token of every row: ``(rows, buckets)``, two int64 arrays.
-
-        :meth:`token_parts` joined end to end (see there for the order of tokens).
-        """
-        parts = self.token_parts(frame, names=names, name_rows=name_rows)
-        if not parts:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        rows = np.concatenate([r for r, _ in parts]).astype(np.int64, copy=False)
-        return rows, np.concatenate([c for _, c in parts]).astype(np.int64, copy=False)
-
     def transform(self, frame, *, names=None):
         """Sparse ``(n_rows, num_buckets)`` CSR matrix of token counts (float64)."""
-        rows, cols = self.token_buckets(frame, names=names)
-        return counts_matrix(rows, cols, len(frame), self.num_buckets)
+        parts = self.token_parts(frame, names=names)
+        return counts_matrix(parts, len(frame), self.num_buckets)
 
     def _bins(self, series, name):
         import pandas as pd
@@ -409,8 +398,13 @@ class RowHasher:
             names.setdefault(int(bucket), f"{name}={value}")
 
 
-def counts_matrix(rows, cols, n_rows, num_buckets):
-    """CSR token counts from ``token_buckets`` output (duplicates summed, indices sorted)."""
+def counts_matrix(parts, n_rows, num_buckets):
+    """CSR token counts from ``token_parts`` output (duplicates summed, indices sorted)."""
+    if parts:
+        rows = np.concatenate([r for r, _ in parts])
+        cols = np.concatenate([c for _, c in parts])
+    else:
+        rows = cols = np.empty(0, dtype=np.int64)
     counts = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_rows, num_buckets)
     )
