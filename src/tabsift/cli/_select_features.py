@@ -35,6 +35,7 @@ from tabsift.cli._preparation import (
     prepare_settings,
     read_prepared_table,
 )
+from tabsift.utils import plain
 
 METHODS = ("l1", "l2", "si", "ko")
 
@@ -340,7 +341,7 @@ def _shapes_caption(selector):
         output = "the prediction in the target's units"
     elif len(selector.classes_) == 2:
         positive = selector.classes_[1]
-        positive = positive.item() if hasattr(positive, "item") else positive  # no np.int64(1)
+        positive = plain(positive)  # no np.int64(1)
         output = f"the log-odds of class {positive!r}"
     else:
         output = "each class's centred logit (one line per class)"

@@ -65,10 +65,6 @@ def rank_scores(scores):
     return ranking
 
 
-def plain(value):
-    """Return a NumPy scalar as the Python value it holds (``'x'``, not ``np.str_('x')``), for messages."""
-    return value.item() if isinstance(value, np.generic) else value
-
 
 def _is_sparse(X):
     return hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse")

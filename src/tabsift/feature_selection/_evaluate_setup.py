@@ -7,9 +7,9 @@ labels encoded, and a mixed table cleaned for the models.
 
 import numpy as np
 
-from tabsift.feature_selection._common import categorical_columns, clean_table, is_table, plain
+from tabsift.feature_selection._common import categorical_columns, clean_table, is_table
 from tabsift.table import TableError, check_column_names, check_target, infer_task
-from tabsift.utils import import_optional_dependency
+from tabsift.utils import import_optional_dependency, plain
 
 _DEFAULT_SCORING = {"classification": "f1_macro", "regression": "r2"}
 

@@ -13,7 +13,6 @@ from tabsift.feature_selection._common import (
     clean_table,
     has_missing,
     is_table,
-    plain,
     rank_scores,
     table_encoder,
     validate_table,
@@ -26,6 +25,7 @@ from tabsift.utils import (
     StrOptions,
     check_row_weights,
     fit_context,
+    plain,
     progress,
 )
 

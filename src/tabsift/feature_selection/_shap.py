@@ -14,7 +14,6 @@ from tabsift.feature_selection._common import (
     TableSelectorMixin,
     clean_table,
     is_table,
-    plain,
     rank_scores,
     validate_table,
 )
@@ -26,6 +25,7 @@ from tabsift.utils import (
     check_row_weights,
     fit_context,
     import_optional_dependency,
+    plain,
     progress,
 )
 

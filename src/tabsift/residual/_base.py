@@ -38,6 +38,7 @@ from tabsift.utils import (
     Interval,
     RealNotInt,
     StrOptions,
+    plain,
 )
 
 
@@ -283,8 +284,7 @@ class _ResidualAgentBase(_FittedCorrectionsMixin, _SampleWeightMixin, BaseEstima
         """Return the label a user reads for an internal class position (None stays None)."""
         if target_class is None:
             return None
-        label = self.classes_[target_class]
-        return label.item() if isinstance(label, np.generic) else label
+        return plain(self.classes_[target_class])
 
     def _label_trace(self):
         # The search works on class positions; what a user reads names the class.

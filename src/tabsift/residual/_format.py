@@ -6,6 +6,8 @@ returns; :mod:`._load` reads it back, strictly, for :class:`FrozenCorrections`.
 
 import numpy as np
 
+from tabsift.utils import plain
+
 FORMAT = "tabsift.residual.corrections"
 VERSION = 1
 
@@ -50,7 +52,7 @@ class CorrectionsFormatError(ValueError):
 def _jsonable_classes(classes):
     if classes is None:
         return None
-    return [c.item() if isinstance(c, np.generic) else c for c in np.asarray(classes).tolist()]
+    return [plain(c) for c in np.asarray(classes).tolist()]
 
 
 def class_labels(classes):

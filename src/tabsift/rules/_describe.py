@@ -2,8 +2,9 @@
 
 import re
 
-from tabsift.rules._export import _plain, labelled_rules
+from tabsift.rules._export import labelled_rules
 from tabsift.rules._nodes import Constant, Literal
+from tabsift.utils import plain
 
 _QUANTIFIER = {
     "And": "all of",
@@ -87,14 +88,14 @@ def describe_model(estimator):
     metric = estimator.metric if isinstance(estimator.metric, str) else "score"
     classes = estimator.classes_
     if classes.size == 2:
-        sentence = describe_rule(estimator.rule_, _plain(classes[1]), _plain(classes[0]))
+        sentence = describe_rule(estimator.rule_, plain(classes[1]), plain(classes[0]))
         return f"{sentence} On the training rows: {metric} {estimator.score_:.2f}."
     lines = [
-        f"Predict {_plain(label)!r} when {describe_node(rule.root)}."
+        f"Predict {plain(label)!r} when {describe_node(rule.root)}."
         for label, rule in labelled_rules(estimator)
     ]
     lines.append(
         "When several rules fire, the class whose rule was most precise in training wins; "
-        f"when none fires, predict {_plain(estimator.fallback_class_)!r}."
+        f"when none fires, predict {plain(estimator.fallback_class_)!r}."
     )
     return " ".join(lines)

@@ -9,8 +9,9 @@ The drawing is :mod:`tabsift.rules._plot`'s, as in ``Rule.plot``.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from tabsift.rules._export import _plain, labelled_rules
+from tabsift.rules._export import labelled_rules
 from tabsift.rules._plot import plot_rule
+from tabsift.utils import plain
 
 
 class RuleDisplay:
@@ -123,8 +124,8 @@ class RuleDisplay:
         check_is_fitted(estimator, "rule_")
         labelled = labelled_rules(estimator)
         if len(labelled) == 1:
-            titles = [f"predict {_plain(labelled[0][0])!r} when"]
+            titles = [f"predict {plain(labelled[0][0])!r} when"]
         else:
-            titles = [f"class {_plain(label)!r}" for label, _ in labelled]
+            titles = [f"class {plain(label)!r}" for label, _ in labelled]
         display = cls([rule for _, rule in labelled], titles=titles)
         return display.plot(ax=ax)

@@ -8,8 +8,8 @@ template reason; an LLM may add its own sentence (:mod:`._llm_text`).
 
 import numpy as np
 
-from tabsift.rules._export import _plain
 from tabsift.rules._nodes import Constant, Literal, host_namespace
+from tabsift.utils import plain
 
 _NEEDS = {
     "And": "all {n}",
@@ -42,11 +42,11 @@ def _reason(estimator, rule, row, did_fire, rule_class, prediction):
         return f"{why}, so {outcome}: predict {prediction!r}."
     if did_fire:
         return (
-            f"the rule for {_plain(rule_class)!r} fired ({why}); it has the highest training "
+            f"the rule for {plain(rule_class)!r} fired ({why}); it has the highest training "
             f"precision ({estimator.precision_[list(classes).index(rule_class)]:.2f}) among "
             f"the rules that fired."
         )
-    return f"no rule fired, so predict the fallback class {_plain(estimator.fallback_class_)!r}."
+    return f"no rule fired, so predict the fallback class {plain(estimator.fallback_class_)!r}."
 
 
 def explain_records(estimator, Z, fired, decided):
@@ -57,14 +57,14 @@ def explain_records(estimator, Z, fired, decided):
     records = []
     for i in range(Z.shape[0]):
         d = int(decided[i])
-        record = {"prediction": _plain(classes[d])}
+        record = {"prediction": plain(classes[d])}
         if classes.size == 2:
             rule, rule_class = rules[0], classes[1]
             did_fire = bool(fired[i, 0])
         else:
             rule, rule_class = rules[d], classes[d]
             did_fire = bool(fired[i, d])
-            record["fired_classes"] = [_plain(classes[j]) for j in np.flatnonzero(fired[i])]
+            record["fired_classes"] = [plain(classes[j]) for j in np.flatnonzero(fired[i])]
         row = Z[i : i + 1]
         held = [lit.text() for lit in rule.literals() if lit.evaluate(row, xp=host)[0]]
         missed = [lit.text() for lit in rule.literals() if not lit.evaluate(row, xp=host)[0]]

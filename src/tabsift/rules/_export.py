@@ -7,10 +7,7 @@ drawing is :mod:`tabsift.rules._plot`'s.
 
 import numpy as np
 
-
-def _plain(value):
-    """Return a numpy scalar as the Python value it holds (so texts read 1, not np.int64(1))."""
-    return value.item() if isinstance(value, np.generic) else value
+from tabsift.utils import plain
 
 
 def labelled_rules(estimator):
@@ -24,8 +21,8 @@ def export_text(estimator):
     """Return the rule as text; one ``class: rule`` line per class (and the fallback) for multiclass."""
     if estimator.classes_.size == 2:
         return estimator.rule_.export_text()
-    lines = [f"{_plain(label)!r}: {rule.export_text()}" for label, rule in labelled_rules(estimator)]
-    lines.append(f"otherwise: {_plain(estimator.fallback_class_)!r}")
+    lines = [f"{plain(label)!r}: {rule.export_text()}" for label, rule in labelled_rules(estimator)]
+    lines.append(f"otherwise: {plain(estimator.fallback_class_)!r}")
     return "\n".join(lines)
 
 
@@ -34,10 +31,10 @@ def to_dict(estimator):
     metric = estimator.metric
     scores = np.atleast_1d(estimator.score_)
     return {
-        "classes": [_plain(c) for c in estimator.classes_],
+        "classes": [plain(c) for c in estimator.classes_],
         "rules": [
             {
-                "class": _plain(label),
+                "class": plain(label),
                 "rule": rule.to_dict(),
                 "text": rule.export_text(),
                 "precision": float(estimator.precision_[i]),
@@ -46,9 +43,9 @@ def to_dict(estimator):
             }
             for i, (label, rule) in enumerate(labelled_rules(estimator))
         ],
-        "fallback_class": _plain(estimator.fallback_class_),
+        "fallback_class": plain(estimator.fallback_class_),
         "metric": metric if isinstance(metric, str) else repr(metric),
         "literals": [
-            {k: _plain(v) for k, v in lit.items()} for lit in estimator.binarizer_.literals_
+            {k: plain(v) for k, v in lit.items()} for lit in estimator.binarizer_.literals_
         ],
     }

@@ -9,7 +9,7 @@ column is kept and ``llm_feature_selection_`` says why.
 import json
 
 from tabsift.llm import LLMSession
-from tabsift.rules._export import _plain
+from tabsift.utils import plain
 
 
 def fit_session(estimator, binarizer):
@@ -40,7 +40,7 @@ def llm_select(estimator, session, names, y):
         + (f": {json.dumps(str(descriptions[n]))}" if n in descriptions else "")
         for n in names
     ]
-    classes = json.dumps([str(_plain(c)) for c in estimator.classes_])
+    classes = json.dumps([str(plain(c)) for c in estimator.classes_])
     prompt = (
         f"Rank table columns by how relevant they are, from domain knowledge, to predicting "
         f"{json.dumps(str(target))} (classes: {classes}). Name the {k} most relevant "

@@ -12,7 +12,7 @@ import inspect
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from tabsift.utils import check_row_weights
+from tabsift.utils import check_row_weights, plain
 
 
 def weighted_quantile(values, weights, levels):
@@ -98,7 +98,7 @@ def fit_weights(estimator, X, y, sample_weight, *, owner):
     if weights is not None:
         weighted = np.unique(y[weights > 0])
         if weighted.size < 2:
-            label = weighted[0].item() if isinstance(weighted[0], np.generic) else weighted[0]
+            label = plain(weighted[0])
             raise ValueError(
                 f"only class {label!r} has rows of positive sample_weight; "
                 f"{owner} needs at least 2 classes with positive weight."

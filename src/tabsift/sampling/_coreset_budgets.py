@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
-from tabsift.utils import Interval, RealNotInt, StrOptions
+from tabsift.utils import Interval, RealNotInt, StrOptions, plain
 
 # Constraint shared by every selector's budget parameter.
 N_SAMPLES_CONSTRAINT = [
@@ -23,7 +23,7 @@ STRATIFY_CONSTRAINT = [StrOptions({"proportional", "balanced"}), dict, None]
 
 def label(c):
     """Return a class label as users wrote it (``1``, not ``np.int64(1)``)."""
-    return repr(c.item() if hasattr(c, "item") else c)
+    return repr(plain(c))
 
 
 def resolve_n_samples(n_samples, n_rows, *, name="n_samples"):
@@ -91,7 +91,7 @@ def class_budgets(y, total, stratify, *, estimator="This selector", sample_weigh
             )
         budgets = {}
         for c in classes:
-            want = stratify.get(c.item() if hasattr(c, "item") else c, 0)
+            want = stratify.get(plain(c), 0)
             if isinstance(want, bool) or not isinstance(want, numbers.Integral) or want < 0:
                 raise ValueError(
                     f"stratify[{label(c)}] must be a non-negative integer, got {want!r}."

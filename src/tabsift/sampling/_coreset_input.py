@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import type_of_target
 
 from tabsift.backend import array_library
 from tabsift.table import is_dataframe
+from tabsift.utils import plain
 
 
 def one_hot_to_labels(y):
@@ -57,7 +58,7 @@ def kept_per_class(y_selected):
     if kind not in ("binary", "multiclass"):
         return {}
     classes, counts = np.unique(y_selected, return_counts=True)
-    return {c.item() if hasattr(c, "item") else c: int(n)
+    return {plain(c): int(n)
             for c, n in zip(classes, counts, strict=True)}
 
 

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 
 from tabsift.table._errors import TableError
+from tabsift.utils import plain
 
 #: A numeric target with more distinct values than this is a regression target for
 #: ``task="auto"``, even when every value is a whole number (prices, counts).
@@ -125,9 +126,8 @@ def class_codes(y, *, owner, hint=""):
     check_classification_targets(y)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        first = classes[0].item() if hasattr(classes[0], "item") else classes[0]
         raise TableError(
-            f"y has only 1 class ({first!r}); {owner} needs at least 2 classes{hint}."
+            f"y has only 1 class ({plain(classes[0])!r}); {owner} needs at least 2 classes{hint}."
         )
     return classes, codes.astype(np.int64)
 
@@ -193,7 +193,7 @@ def infer_task(y, task="auto", *, owner="tabsift", classifier=None, regressor=No
     if task == "regression":
         if numbers_ is None and values.dtype.kind != "b":  # bools regress as 0/1
             example = next((v for v in values if not pd.isna(v)), None)
-            example = example.item() if hasattr(example, "item") else example
+            example = plain(example)
             fix = f"use {classifier}" if classifier else "pass task='classification'"
             raise TableError(
                 f"{owner} needs a numeric target for regression, but y holds values such as "

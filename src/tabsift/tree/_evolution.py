@@ -35,7 +35,7 @@ from tabsift.tree._run_population import PopulationMixin
 from tabsift.tree._text import TreeSchema, TreeTextError, text_to_arrays, tree_to_text
 from tabsift.tree._thresholds import round_thresholds
 from tabsift.tree._tree import Tree
-from tabsift.utils import progress
+from tabsift.utils import plain, progress
 
 
 def present_range(X):
@@ -124,7 +124,7 @@ class Run(PopulationMixin, OperatorsMixin):
             "max_depth": est.max_depth,
         }
         self.labels = (
-            [c.item() if isinstance(c, np.generic) else c for c in est.classes_]
+            [plain(c) for c in est.classes_]
             if self.task == "classification"
             else None
         )

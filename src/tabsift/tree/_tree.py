@@ -9,13 +9,9 @@ import numpy as np
 
 from tabsift.tree._positions import depth_of_capacity, level, reachable
 from tabsift.tree._text import branch_keys, tree_to_text
+from tabsift.utils import plain
 
 __all__ = ["Tree"]
-
-
-def _label(value):
-    """Return a class label as a plain Python scalar (JSON-friendly)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class Tree:
@@ -232,7 +228,7 @@ class Tree:
     def _leaf_value(self, i):
         if self.classes is None:
             return float(self.value[i, 0])
-        return _label(self.classes[int(np.argmax(self.value[i]))])
+        return plain(self.classes[int(np.argmax(self.value[i]))])
 
     def to_dict(self, position=0):
         """Return the tree as the nested dict LLEGO's prompts use.
@@ -292,7 +288,7 @@ class Tree:
         >>> Tree([0, -1, -1], [0.5, 0, 0], [[1.0], [-1.0], [2.0]], [4, 2, 2], ["x"]).to_text()
         '{"x": {"<= 0.5 or missing": {"value": -1}, "> 0.5": {"value": 2}}}'
         """
-        labels = None if self.classes is None else [_label(c) for c in self.classes]
+        labels = None if self.classes is None else [plain(c) for c in self.classes]
         leaf = self.value[:, 0] if self.classes is None else np.argmax(self.value, axis=1)
         return tree_to_text(
             self.feature,

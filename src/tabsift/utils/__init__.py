@@ -15,7 +15,7 @@ from tabsift.utils._atomic import (
 )
 from tabsift.utils._csv import neutralise_formulas
 from tabsift.utils._figures import new_figure
-from tabsift.utils._numbers import is_finite_number
+from tabsift.utils._numbers import is_finite_number, plain as plain
 from tabsift.utils._optional import import_optional_dependency
 from tabsift.utils._progress import (
     VERBOSE_CONSTRAINT as VERBOSE_CONSTRAINT,
@@ -54,5 +54,6 @@ __all__ = [
 # Also importable from here, for tabsift's packages only (not in __all__, not
 # documented): scikit-learn's private parameter-validation and metadata names
 # (HasMethods, Interval, RealNotInt, StrOptions, fit_context, routing_enabled,
-# safe_indexing, transform_output) and VERBOSE_CONSTRAINT. They come from one
+# safe_indexing, transform_output), VERBOSE_CONSTRAINT and plain (a NumPy scalar as its
+# Python value, for messages). They come from one
 # module, ``_sklearn_compat``, so a scikit-learn release touches one file.

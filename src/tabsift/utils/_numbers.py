@@ -24,3 +24,18 @@ def is_finite_number(value):
         return math.isfinite(float(value))
     except OverflowError:
         return False
+
+
+def plain(value):
+    """Return a NumPy scalar as the Python value it holds; any other value as it is.
+
+    For messages and JSON: a label reads ``1`` or ``'yes'``, not ``np.int64(1)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabsift.utils import plain
+    >>> plain(np.int64(1)), plain(np.str_("yes")), plain("as is")
+    (1, 'yes', 'as is')
+    """
+    return value.item() if isinstance(value, np.generic) else value
